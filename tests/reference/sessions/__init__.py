@@ -1,0 +1,146 @@
+"""Hand-written JSON-RPC sessions (data) and the runner that plays them on a server.
+
+A session is a list of steps.  A step sends one message on one connection (``c``,
+opened on first use) and says what to wait for before the step is over:
+
+- by default the reply to the request it sent (``noreply`` for a request that must
+  stay pending, such as a blocking ``wait`` or a lock that is not granted);
+- ``await_reply: [conn, id]``: a reply that an earlier step left pending;
+- ``await_note: [conn, method]``: a notification on some connection;
+- ``expect_error``: the error string the reply must carry (top level, or in a transact
+  result slot) on every server: this keeps each session honest about what it tests.
+- ``close: True`` closes connection ``c`` instead of sending anything.
+
+After each step the runner puts an ``echo`` barrier on every open connection, so each
+step's transcript holds exactly what the server sent because of it.  The transcripts of
+two servers are compared after UUID normalisation (see ``wire.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tests.reference.wire import Conn, ConnectionClosed
+
+DB = "Crucible"
+Step = dict[str, Any]
+
+MODULES = ["methods"]
+
+
+def req(id_: Any, method: str, *params: Any, c: int = 0, **kw: Any) -> Step:
+    return {"c": c, "send": {"method": method, "params": list(params), "id": id_}, **kw}
+
+
+def tx(id_: Any, *ops: Any, c: int = 0, db: str = DB, **kw: Any) -> Step:
+    return req(id_, "transact", db, *ops, c=c, **kw)
+
+
+def note(method: str, *params: Any, c: int = 0, **kw: Any) -> Step:
+    return {"c": c, "send": {"method": method, "params": list(params), "id": None}, **kw}
+
+
+def load_sessions() -> dict[str, list[Step]]:
+    out: dict[str, list[Step]] = {}
+    for mod in MODULES:
+        m = importlib.import_module(f"tests.reference.sessions.{mod}")
+        for name, steps in m.SESSIONS.items():
+            key = f"{mod}/{name}"
+            assert key not in out, key
+            out[key] = steps
+    return out
+
+
+def reply_error(reply: dict) -> str | None:
+    """The error string a reply carries: top-level error or the first failing op."""
+    err = reply.get("error")
+    if err is not None:
+        return err.get("error") if isinstance(err, dict) else str(err)
+    res = reply.get("result")
+    if isinstance(res, list):
+        for r in res:
+            if isinstance(r, dict) and "error" in r:
+                return r["error"]
+    return None
+
+
+class SessionFailed(AssertionError):
+    pass
+
+
+def run_session(remote: str, steps: list[Step], timeout: float = 10.0) -> tuple[list, list]:
+    """Play `steps` against the server at `remote`.
+
+    Returns (transcript, messages in arrival order).  The transcript has one entry per
+    step: ``{conn: [messages...]}`` for every connection open at that point, plus
+    ``"closed"`` for a connection the server dropped."""
+    conns: dict[int, Conn] = {}
+    transcript: list[Any] = []
+    ordered: list[Any] = []
+    try:
+        for n, step in enumerate(steps):
+            c = step.get("c", 0)
+            if step.get("close"):
+                conns.pop(c).close()
+            else:
+                if c not in conns:
+                    conns[c] = Conn.to(remote, timeout=timeout)
+                conn = conns[c]
+                msg = step["send"]
+                try:
+                    conn.send(msg)
+                except ConnectionClosed:
+                    pass  # shows up as "closed" in this step's transcript
+                want: list[tuple[int, str, Any]] = []
+                if msg.get("id") is not None and not step.get("noreply"):
+                    want.append((c, "reply", msg["id"]))
+                if "await_reply" in step:
+                    want.append((step["await_reply"][0], "reply", step["await_reply"][1]))
+                if "await_note" in step:
+                    want.append((step["await_note"][0], "note", step["await_note"][1]))
+                for wc, kind, what in want:
+                    if conns[wc].closed:
+                        continue
+                    if kind == "reply":
+                        try:
+                            got = conns[wc].wait_reply(what, timeout)
+                        except ConnectionClosed:
+                            continue
+                        if wc == c and what == msg.get("id") and "expect_error" in step:
+                            err = reply_error(got)
+                            if err != step["expect_error"]:
+                                raise SessionFailed(
+                                    f"step {n}: expected error {step['expect_error']!r}, "
+                                    f"got {got!r}")
+                    else:
+                        try:
+                            conns[wc].wait_for(lambda m, what=what: isinstance(m, dict)
+                                               and m.get("method") == what, timeout)
+                        except ConnectionClosed:
+                            continue
+            got_step: dict[str, Any] = {}
+            for cc in sorted(conns):
+                cn = conns[cc]
+                start = len(cn.received) - len(_unseen(cn))
+                try:
+                    if cn.closed:
+                        raise ConnectionClosed("closed")
+                    cn.barrier(timeout)
+                    msgs = cn.received[start:]
+                except ConnectionClosed:
+                    msgs = cn.received[start:] + ["closed"]
+                cn.seen = len(cn.received)  # type: ignore[attr-defined]
+                got_step[str(cc)] = msgs
+                ordered.extend(m for m in msgs if m != "closed")
+            for cc in [cc for cc in conns if conns[cc].closed]:
+                conns.pop(cc).close()
+            transcript.append(got_step)
+    finally:
+        for cn in conns.values():
+            cn.close()
+    return transcript, ordered
+
+
+def _unseen(cn: Conn) -> list[Any]:
+    return cn.received[getattr(cn, "seen", 0):]

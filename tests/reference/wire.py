@@ -1,0 +1,326 @@
+"""A tiny synchronous JSON-RPC client for tests, and UUID normalisation.
+
+OVSDB frames JSON-RPC as concatenated JSON values with no delimiter, so the reader
+finds the end of each top-level value itself (a byte scanner that tracks nesting and
+strings) and only then hands the slice to orjson.  Everything is synchronous and every
+read has a deadline: tests poll, never sleep.
+
+Normalisation makes replies of two servers comparable: every UUID (in UUID positions
+or inside strings such as error details) is replaced by ``#n``, its first-seen order.
+UUIDs in positions whose order is fixed by the request (transact results) are numbered
+first; UUIDs that first appear in unordered places (object keys of table updates, set
+elements, select rows) are then numbered after sorting those places by their content
+with still-unknown UUIDs masked, so the numbering does not depend on hash order.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+_OPEN = frozenset(b"{[")
+_CLOSE = frozenset(b"}]")
+_SPACE = frozenset(b" \t\r\n")
+
+
+class ConnectionClosed(Exception):
+    """The server closed the connection (EOF or reset)."""
+
+
+class FramingError(Exception):
+    """The server sent bytes that are not a sequence of JSON values."""
+
+
+class Framer:
+    """Splits a byte stream into top-level JSON values (sans-I/O)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.pos = 0  # scan position inside buf of the value being read
+        self.depth = 0
+        self.in_str = False
+        self.esc = False
+
+    def feed(self, data: bytes) -> list[Any]:
+        self.buf += data
+        out = []
+        buf = self.buf
+        i = self.pos
+        while i < len(buf):
+            c = buf[i]
+            if self.in_str:
+                if self.esc:
+                    self.esc = False
+                elif c == 0x5C:  # backslash
+                    self.esc = True
+                elif c == 0x22:
+                    self.in_str = False
+            elif c == 0x22:
+                self.in_str = True
+            elif c in _OPEN:
+                self.depth += 1
+            elif c in _CLOSE:
+                self.depth -= 1
+                if self.depth == 0:
+                    chunk = bytes(buf[: i + 1])
+                    del buf[: i + 1]
+                    i = -1
+                    try:
+                        out.append(orjson.loads(chunk))
+                    except orjson.JSONDecodeError as e:
+                        raise FramingError(f"{e}: {chunk[:200]!r}") from e
+            elif self.depth == 0 and c in _SPACE:
+                del buf[: i + 1]
+                i = -1
+            elif self.depth == 0:
+                raise FramingError(f"unexpected byte {bytes([c])!r} between values")
+            i += 1
+        self.pos = len(buf)
+        return out
+
+
+@dataclass
+class Conn:
+    """One JSON-RPC connection to an OVSDB server."""
+
+    host: str
+    port: int
+    timeout: float = 10.0
+    answer_echo: bool = True  # answer the server's inactivity probes ourselves
+    received: list[Any] = field(default_factory=list)  # every message, in order
+    sock: socket.socket | None = None
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.framer = Framer()
+        self.pending: list[Any] = []  # parsed, not yet returned by recv()
+        self._ids = 0
+
+    @classmethod
+    def to(cls, remote: str, **kw: Any) -> "Conn":
+        _, host, port = remote.split(":")
+        return cls(host, int(port), **kw)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def __enter__(self) -> "Conn":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    # -- sending ---------------------------------------------------------------------
+    def send(self, msg: Any) -> None:
+        self.send_raw(orjson.dumps(msg))
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.sock is not None
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            self.closed = True
+            raise ConnectionClosed(str(e)) from e
+
+    # -- receiving -------------------------------------------------------------------
+    def recv(self, timeout: float | None = None) -> Any | None:
+        """The next message, or None when nothing arrives within `timeout`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self.pending:
+            if self.closed:
+                raise ConnectionClosed("closed")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            assert self.sock is not None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            except OSError as e:
+                self.closed = True
+                raise ConnectionClosed(str(e)) from e
+            if not data:
+                self.closed = True
+                raise ConnectionClosed("EOF")
+            for msg in self.framer.feed(data):
+                if (self.answer_echo and isinstance(msg, dict)
+                        and msg.get("method") == "echo" and msg.get("id") is not None):
+                    # The server's inactivity probe: timing-dependent, so answered here
+                    # and kept out of transcripts.
+                    self.send({"result": msg.get("params", []), "error": None,
+                               "id": msg["id"]})
+                    continue
+                self.pending.append(msg)
+        msg = self.pending.pop(0)
+        self.received.append(msg)
+        return msg
+
+    def wait_for(self, pred: Callable[[Any], bool], timeout: float | None = None) -> Any:
+        """Read until a message satisfies `pred`; all messages stay in `received`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            left = deadline - time.monotonic()
+            msg = self.recv(max(left, 0.0)) if left > 0 else None
+            if msg is None:
+                raise TimeoutError(f"no matching message within the deadline; "
+                                   f"last received: {self.received[-3:]!r}")
+            if pred(msg):
+                return msg
+
+    def wait_reply(self, id_: Any, timeout: float | None = None) -> Any:
+        return self.wait_for(lambda m: isinstance(m, dict) and "method" not in m
+                             and m.get("id") == id_, timeout)
+
+    def request(self, method: str, params: list[Any], timeout: float | None = None) -> Any:
+        """Send a request and return its reply message (result and error)."""
+        id_ = self.next_id()
+        self.send({"method": method, "params": params, "id": id_})
+        return self.wait_reply(id_, timeout)
+
+    def call(self, method: str, *params: Any) -> Any:
+        """Send a request and return its result, raising on an error reply."""
+        reply = self.request(method, list(params))
+        if reply.get("error") is not None:
+            raise RuntimeError(f"{method} failed: {reply['error']!r}")
+        return reply["result"]
+
+    def transact(self, db: str, *ops: Any) -> list[Any]:
+        return self.call("transact", db, *ops)
+
+    def barrier(self, timeout: float | None = None) -> list[Any]:
+        """Messages the server sent before answering an echo sent now.
+
+        The server handles a connection's requests in order, so everything it queued
+        for us before reading this echo arrives before the echo's reply."""
+        id_ = f"barrier-{self.next_id()}"
+        start = len(self.received)
+        self.send({"method": "echo", "params": [id_], "id": id_})
+        self.wait_reply(id_, timeout)
+        got = self.received[start:-1]
+        del self.received[-1]  # the barrier's own reply is not part of the transcript
+        return got
+
+    def notifications(self, method: str | None = None) -> list[Any]:
+        return [m for m in self.received if isinstance(m, dict) and m.get("id") is None
+                and "method" in m and (method is None or m["method"] == method)]
+
+    def is_open(self, timeout: float = 5.0) -> bool:
+        """True if the server still answers an echo on this connection."""
+        try:
+            self.barrier(timeout)
+            return True
+        except (ConnectionClosed, TimeoutError):
+            return False
+
+
+# ---------------------------------------------------------------------------------------
+# UUID normalisation
+
+def _dumps(v: Any) -> bytes:
+    return orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
+
+
+class Normaliser:
+    """Replaces UUIDs by their first-seen order (`#1`, `#2`, ...), consistently across
+    every message given to one instance.  The zero UUID stays as it is: it means
+    "no transaction" in monitor_cond_since and must not be confused with a real one."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def name(self, u: str) -> str:
+        if u == ZERO_UUID:
+            return "#zero"
+        if u not in self.names:
+            self.names[u] = f"#{len(self.names) + 1}"
+        return self.names[u]
+
+    def learn(self, u: str) -> None:
+        self.name(u)
+
+    def learn_ordered(self, msgs: list[Any]) -> None:
+        """Number UUIDs in positions whose order the request fixes: the `uuid` of each
+        transact result, and result strings (get_server_id) in message order."""
+        for m in msgs:
+            if not isinstance(m, dict) or "method" in m:
+                continue
+            res = m.get("result")
+            if isinstance(res, list):
+                for r in res:
+                    if isinstance(r, dict) and isinstance(r.get("uuid"), list):
+                        u = r["uuid"]
+                        if len(u) == 2 and u[0] == "uuid" and isinstance(u[1], str):
+                            self.learn(u[1])
+            elif isinstance(res, str) and UUID_RE.fullmatch(res):
+                self.learn(res)
+
+    def _mask(self, v: Any) -> Any:
+        """`v` with known UUIDs named and unknown ones masked, for sorting."""
+        if isinstance(v, str):
+            return UUID_RE.sub(lambda m: self.names.get(m.group(0), "#?")
+                               if m.group(0) != ZERO_UUID else "#zero", v)
+        if isinstance(v, list):
+            return [self._mask(x) for x in v]
+        if isinstance(v, dict):
+            return {self._mask(k): self._mask(x) for k, x in v.items()}
+        return v
+
+    def _sort_key(self, v: Any) -> bytes:
+        return _dumps(self._mask(v))
+
+    def norm(self, v: Any, sort_lists: bool = False) -> Any:
+        """Normalise one JSON value.  OVSDB sets and maps (`["set", [...]]`,
+        `["map", [...]]`) and select result rows are unordered: their elements are
+        sorted by content so that both servers' answers line up."""
+        if isinstance(v, str):
+            return UUID_RE.sub(lambda m: self.name(m.group(0)), v)
+        if isinstance(v, dict):
+            keys = sorted(v, key=lambda k: (self._sort_key(k), self._sort_key(v[k])))
+            out = {}
+            for k in keys:
+                nk = self.norm(k)
+                if k == "rows" and isinstance(v[k], list):
+                    out[nk] = self._norm_unordered(v[k])
+                else:
+                    out[nk] = self.norm(v[k])
+            return out
+        if isinstance(v, list):
+            if (len(v) == 2 and v[0] in ("set", "map") and isinstance(v[1], list)):
+                return [v[0], self._norm_unordered(v[1])]
+            return [self.norm(x) for x in v]
+        return v
+
+    def _norm_unordered(self, items: list[Any]) -> list[Any]:
+        ordered = sorted(items, key=self._sort_key)
+        normed = [self.norm(x) for x in ordered]
+        return sorted(normed, key=_dumps)
+
+    def transcript(self, msgs: list[Any]) -> list[Any]:
+        return [self.norm(m) for m in msgs]
+
+
+def normalise(structure: Any, messages_in_order: list[Any]) -> Any:
+    """Normalise `structure` (any JSON-like nesting of received messages) with one
+    numbering; `messages_in_order` are the same messages flattened in arrival order,
+    used to number UUIDs in ordered positions first."""
+    n = Normaliser()
+    n.learn_ordered(messages_in_order)
+    return n.norm(structure)
