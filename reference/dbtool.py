@@ -1,0 +1,175 @@
+"""``crucible db ...``: small tools for standalone database files (cf. ``ovsdb-tool``).
+
+    crucible db create DBFILE SCHEMA     new file holding only SCHEMA (like ovsdb-tool create)
+    crucible db show-log [-m] DBFILE     one line per record (-m: also the rows it touches)
+    crucible db repair DBFILE            drop everything from the first damaged record on
+    crucible db db-name DBFILE           the schema's name
+    crucible db db-version DBFILE        the schema's version
+
+Exit status 0 on success, 1 on a failure the message explains, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import sys
+
+import orjson
+
+from reference import storage
+
+USAGE = __doc__.split("\n\n")[1]
+
+_ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VERSION_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+
+
+def schema_problem(schema: object) -> str | None:
+    """A first sanity check of a schema's shape; the full check belongs to the schema
+    module, this only keeps obviously broken files out of a new database."""
+    if not isinstance(schema, dict):
+        return "Schema must be a JSON object."
+    for member in ("name", "tables"):
+        if member not in schema:
+            return f"Required '{member}' member is missing."
+    name = schema["name"]
+    if not isinstance(name, str) or not _ID_RE.fullmatch(name):
+        return f"Database name {name!r} is not a valid identifier."
+    version = schema.get("version")
+    if version is not None and (not isinstance(version, str)
+                                or not _VERSION_RE.fullmatch(version)):
+        return f"Schema version {version!r} is not of the form x.y.z."
+    tables = schema["tables"]
+    if not isinstance(tables, dict):
+        return "'tables' must be a JSON object."
+    for tname, table in tables.items():
+        if not _ID_RE.fullmatch(tname) or tname.startswith("_"):
+            return f"Table name {tname!r} is not a valid identifier."
+        if not isinstance(table, dict) or not isinstance(table.get("columns"), dict):
+            return f"Table {tname}: required 'columns' member is missing or not an object."
+        for cname, column in table["columns"].items():
+            if not _ID_RE.fullmatch(cname) or cname.startswith("_"):
+                return f"Table {tname}: column name {cname!r} is not a valid identifier."
+            if not isinstance(column, dict) or "type" not in column:
+                return f"Table {tname}, column {cname}: required 'type' member is missing."
+    return None
+
+
+def _read_schema(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise storage.StorageError(f'failed to read schema: "{path}" could not be read as '
+                                   f'JSON (error opening "{path}": {e.strerror})') from None
+    try:
+        schema = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise storage.StorageError(f'failed to read schema: "{path}" could not be read as '
+                                   f'JSON ({e})') from None
+    problem = schema_problem(schema)
+    if problem:
+        raise storage.StorageError(f'failed to parse "{path}" as ovsdb schema: {problem}')
+    return schema
+
+
+def cmd_create(args: list[str]) -> int:
+    if len(args) != 2:
+        return _usage("create needs DBFILE and SCHEMA")
+    dbfile, schema_path = args
+    storage.create(dbfile, _read_schema(schema_path))
+    return 0
+
+
+def _describe(i: int, rec: dict, verbose: bool) -> list[str]:
+    if i == 0:
+        return [f'record 0: "{rec.get("name")}" schema, version="{rec.get("version", "")}"']
+    head = f"record {i}:"
+    if "_date" in rec:
+        when = datetime.datetime.fromtimestamp(rec["_date"] / 1000, datetime.timezone.utc)
+        head += " " + when.strftime("%Y-%m-%d %H:%M:%S.") + f"{when.microsecond // 1000:03d}"
+    if "_comment" in rec:
+        head += f' "{rec["_comment"]}"'
+    lines = [head]
+    if verbose:
+        for table, rows in rec.items():
+            if table.startswith("_") or not isinstance(rows, dict):
+                continue
+            for uuid, row in rows.items():
+                what = "delete row" if row is None else "row"
+                lines.append(f"  table {table} {what} {uuid[:8]}")
+                if isinstance(row, dict):
+                    lines += [f"    {col}={orjson.dumps(val).decode()}" for col, val in row.items()]
+    return lines
+
+
+def cmd_show_log(args: list[str]) -> int:
+    verbose = False
+    while args and args[0].startswith("-m"):
+        verbose = True
+        args = args[1:]
+    if len(args) != 1:
+        return _usage("show-log needs DBFILE")
+    parsed = storage.read(args[0])
+    for i, rec in enumerate(parsed.records):
+        print("\n".join(_describe(i, rec, verbose)))
+    if parsed.bad:
+        print(parsed.bad.message, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_repair(args: list[str]) -> int:
+    if len(args) != 1:
+        return _usage("repair needs DBFILE")
+    log, _, records = storage.LogFile.open(args[0], repair=True)
+    log.close()
+    print(f"{args[0]}: {len(records)} transaction records kept")
+    return 0
+
+
+def cmd_schema_field(field: str, args: list[str]) -> int:
+    if len(args) != 1:
+        return _usage(f"db-{field} needs DBFILE")
+    parsed = storage.read(args[0])
+    if not parsed.records:
+        raise storage.CorruptLogError(parsed.bad.message if parsed.bad else "no schema record")
+    print(parsed.records[0].get(field, ""))
+    return 0
+
+
+COMMANDS = {
+    "create": cmd_create,
+    "show-log": cmd_show_log,
+    "repair": cmd_repair,
+    "db-name": lambda a: cmd_schema_field("name", a),
+    "db-version": lambda a: cmd_schema_field("version", a),
+}
+
+
+def _usage(problem: str) -> int:
+    print(f"crucible db: {problem}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    cmd = COMMANDS.get(argv[0])
+    if cmd is None:
+        return _usage(f"unknown command {argv[0]!r}")
+    try:
+        return cmd(argv[1:])
+    except storage.StorageError as e:
+        print(f"crucible db: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"crucible db: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
