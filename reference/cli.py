@@ -1,0 +1,145 @@
+"""``crucible serve`` and ``crucible db``: the reference server's command line.
+
+``serve`` takes ovsdb-server's options where they exist (``--remote``, ``--pidfile``,
+``--log-file``, ``--unixctl``, ``--no-chdir``, DB file arguments) and a few of its own,
+all with ``--name=value`` or ``--name value``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+
+from reference import jsonrpc
+
+
+class OvsLogFormatter(logging.Formatter):
+    """Lines like ovsdb-server's: 2026-11-24T00:49:30.082Z|00001|module|INFO|text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seq = 0
+
+    def format(self, record: logging.LogRecord) -> str:
+        self.seq += 1
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        module = record.name.rsplit(".", 1)[-1]
+        level = {"WARNING": "WARN", "CRITICAL": "EMER"}.get(record.levelname,
+                                                             record.levelname)
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return f"{stamp}.{int(record.msecs):03d}Z|{self.seq:05d}|{module}|{level}|{text}"
+
+
+def setup_logging(log_file: str | None, verbose: bool) -> None:
+    handler: logging.Handler
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OvsLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crucible serve",
+                                description="Run the reference OVSDB server.")
+    p.add_argument("dbfiles", nargs="+", metavar="DBFILE",
+                   help="standalone database files (crucible db create / ovsdb-tool create)")
+    p.add_argument("--remote", action="append", default=[],
+                   help="ptcp:PORT[:IP], punix:PATH, tcp:IP:PORT or unix:PATH (repeatable)")
+    p.add_argument("--pidfile", help="write the process id to this file")
+    p.add_argument("--log-file", help="append log lines here instead of stderr")
+    p.add_argument("--unixctl", help="control socket path (ovs-appctl -t PATH ...)")
+    p.add_argument("--no-chdir", action="store_true", help="accepted for compatibility")
+    p.add_argument("--max-message-size", type=int, default=jsonrpc.DEFAULT_MAX_MESSAGE_BYTES,
+                   help="largest JSON-RPC message a client may send, in bytes "
+                        "(default %(default)s); larger ones drop the connection")
+    p.add_argument("--inactivity-probe", type=int, default=5000, metavar="MS",
+                   help="probe idle clients after MS milliseconds (0 disables)")
+    p.add_argument("--history-txns", type=int, default=100,
+                   help="transactions kept for monitor_cond_since (default %(default)s)")
+    p.add_argument("--history-atoms", type=int, default=None,
+                   help="atoms kept for monitor_cond_since (default: as many as the "
+                        "database holds, like ovsdb-server)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    return p
+
+
+def serve_main(argv: list[str]) -> int:
+    from reference.hosted import HistoryLimits, open_databases
+    from reference.server import Server, parse_remote
+    from reference.session import ServerCore
+
+    args = serve_parser().parse_args(argv)
+    try:
+        remotes = [parse_remote(r) for r in args.remote]
+    except ValueError as e:
+        print(f"crucible serve: {e}", file=sys.stderr)
+        return 2
+    setup_logging(args.log_file, args.verbose)
+    log = logging.getLogger("reference.ovsdb_server")
+    try:
+        hosted = open_databases(args.dbfiles, HistoryLimits(args.history_txns,
+                                                            args.history_atoms))
+    except Exception as e:  # noqa: BLE001 - any failure to open is fatal and reported
+        log.error("%s", e)
+        print(f"crucible serve: {e}", file=sys.stderr)
+        return 1
+    core = ServerCore(hosted)
+
+    def compact_command(params: list[str]) -> str:
+        names = params or [h.name for h in hosted if h.storage is not None]
+        for h in hosted:
+            if h.name in names and h.storage is not None:
+                h.compact()
+        return ""
+
+    def list_dbs_command(params: list[str]) -> str:
+        return "".join(f"{h.name}\n" for h in hosted if h.storage is not None)
+
+    commands = {
+        "ovsdb-server/compact": compact_command,
+        "ovsdb-server/list-dbs": list_dbs_command,
+        "ovsdb-server/list-remotes": lambda p: "".join(f"{r}\n" for r in remotes),
+        "version": lambda p: "crucible serve (ovsdb-crucible reference server)\n",
+    }
+
+    def tick() -> None:
+        for h in hosted:
+            h.maybe_compact()
+
+    server = Server(core, remotes, max_message_bytes=args.max_message_size,
+                    probe_ms=args.inactivity_probe, unixctl_path=args.unixctl,
+                    unixctl_commands=commands, on_tick=tick)
+    if args.pidfile:
+        with open(args.pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.stopping.set)
+        await server.serve_until_stopped()
+
+    log.info("crucible serve (ovsdb-crucible reference server) starting")
+    try:
+        asyncio.run(run())
+    finally:
+        for h in hosted:
+            h.close()
+        if args.pidfile and os.path.exists(args.pidfile):
+            os.unlink(args.pidfile)
+    log.info("exiting")
+    return 0
+
+
+def db_main(argv: list[str]) -> int:
+    from reference import dbtool
+
+    return dbtool.main(argv)

@@ -1,0 +1,190 @@
+"""JSON-RPC 1.0 over a byte stream, as OVSDB speaks it (RFC 7047 section 4), sans I/O.
+
+The stream is a concatenation of JSON texts with no delimiter.  ``StreamDecoder.feed``
+takes whatever bytes arrived and returns the complete messages, keeping the rest.  It
+finds message boundaries with a small scanner that only tracks brackets and strings;
+the text of one message is then parsed by orjson.
+
+Framing errors are fatal to the connection, as in ovsdb-server: the decoder raises
+``FramingError`` with a message in the form ovsdb-server logs ("error parsing stream:
+...", "received bad JSON-RPC message: ..."), and the shell logs it and disconnects.
+Limits a client cannot get around: nesting deeper than 1000 (the real server's limit)
+and a single message larger than ``max_message_bytes`` (ours; the real server has none).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+MAX_DEPTH = 1000
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# Bytes that change the scanner's state outside a string.
+_STRUCTURAL = re.compile(rb'[\[\]{}"]')
+# The rest of a string after its opening quote: anything but quote/backslash, or an escape.
+_STRING_TAIL = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
+_WHITESPACE = b" \t\r\n"
+
+
+class FramingError(Exception):
+    """The byte stream cannot be parsed: the connection must be dropped."""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    params: list
+    id: Any
+
+
+@dataclass(frozen=True)
+class Notification:
+    method: str
+    params: list
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: Any
+    result: Any
+    error: Any
+
+
+Message = Request | Notification | Reply
+
+
+class StreamDecoder:
+    """Splits a byte stream into JSON-RPC messages."""
+
+    def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+        self.max_message_bytes = max_message_bytes
+        self._buf = bytearray()
+        self._scan = 0  # bytes of _buf already scanned
+        self._depth = 0
+        self._in_string = False
+        self._offset = 0  # stream offset of _buf[0], for error messages
+
+    def feed(self, data: bytes) -> list[Message]:
+        self._buf += data
+        messages: list[Message] = []
+        while True:
+            end = self._find_end()
+            if end is None:
+                if len(self._buf) > self.max_message_bytes:
+                    raise FramingError(
+                        f"message exceeds maximum size of {self.max_message_bytes} bytes")
+                return messages
+            text = bytes(self._buf[:end])
+            del self._buf[:end]
+            self._offset += end
+            self._scan = 0
+            messages.append(parse_message(text))
+
+    def _find_end(self) -> int | None:
+        """Return the end offset of the first complete JSON text, or None."""
+        buf = self._buf
+        pos = self._scan
+        if self._depth == 0 and not self._in_string:
+            # Skip whitespace before the next value; anything but an object or an
+            # array at top level is what OVS calls a syntax error.
+            while pos < len(buf) and buf[pos] in _WHITESPACE:
+                pos += 1
+            if pos:
+                del buf[:pos]
+                self._offset += pos
+                pos = 0
+            if not buf:
+                self._scan = 0
+                return None
+            if buf[0] not in b"[{":
+                raise FramingError(f"error parsing stream: byte {self._offset}: "
+                                   "syntax error at beginning of input")
+        while True:
+            if self._in_string:
+                m = _STRING_TAIL.match(buf, pos)
+                if m is None:
+                    # Unterminated so far; rescan the string from a safe point later.
+                    self._scan = pos
+                    return None
+                pos = m.end()
+                self._in_string = False
+                continue
+            m = _STRUCTURAL.search(buf, pos)
+            if m is None:
+                self._scan = len(buf)
+                return None
+            c = buf[m.start()]
+            pos = m.end()
+            if c == 0x22:  # '"'
+                self._in_string = True
+            elif c in b"[{":
+                self._depth += 1
+                if self._depth > MAX_DEPTH:
+                    raise FramingError(
+                        f"error parsing stream: byte {self._offset + m.start()}: "
+                        f"input exceeds maximum nesting depth {MAX_DEPTH}")
+            else:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._scan = pos
+                    return pos
+
+
+def parse_message(text: bytes) -> Message:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise FramingError(f"error parsing stream: {e}") from None
+    return message_from_json(obj)
+
+
+_MEMBERS = {"method", "params", "result", "error", "id"}
+
+
+def message_from_json(obj: Any) -> Message:
+    """Validate a decoded JSON value as a JSON-RPC message, with OVS's rules."""
+    if not isinstance(obj, dict):
+        raise FramingError("received bad JSON-RPC message: message is not a JSON object")
+    for key in obj:
+        if key not in _MEMBERS:
+            raise FramingError(
+                f'received bad JSON-RPC message: message has unexpected member "{key}"')
+    if "method" in obj:
+        method, params = obj["method"], obj.get("params")
+        if not isinstance(method, str):
+            raise FramingError('received bad JSON-RPC message: "method" is not a string')
+        if not isinstance(params, list):
+            raise FramingError('received bad JSON-RPC message: "params" must be JSON array')
+        if "result" in obj or "error" in obj:
+            raise FramingError("received bad JSON-RPC message: request has result or error")
+        if obj.get("id") is None:
+            return Notification(method, params)
+        return Request(method, params, obj["id"])
+    if "id" not in obj or obj["id"] is None:
+        raise FramingError("received bad JSON-RPC message: reply lacks id")
+    if "result" not in obj and "error" not in obj:
+        raise FramingError("received bad JSON-RPC message: reply lacks result and error")
+    return Reply(obj["id"], obj.get("result"), obj.get("error"))
+
+
+# Encoders.  The member order matches what ovsdb-server writes.
+
+def encode_reply(id: Any, result: Any) -> bytes:
+    return orjson.dumps({"id": id, "result": result, "error": None})
+
+
+def encode_error(id: Any, error: Any) -> bytes:
+    # ovsdb-server leaves "result" out of an error reply.
+    return orjson.dumps({"id": id, "error": error})
+
+
+def encode_notification(method: str, params: list) -> bytes:
+    return orjson.dumps({"id": None, "method": method, "params": params})
+
+
+def encode_request(method: str, params: list, id: Any) -> bytes:
+    return orjson.dumps({"id": id, "method": method, "params": params})

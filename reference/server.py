@@ -1,0 +1,293 @@
+"""The asyncio shell around ``ServerCore``: listeners, connections, timers, unixctl.
+
+It only moves bytes: each connection feeds a ``StreamDecoder`` and hands messages to the
+core; whatever the core returns is written out.  Three things live here because they
+are about time or sockets, not protocol:
+
+- the inactivity probe (ovsdb-server's: after ``probe_ms`` without input, send an
+  ``echo`` request with id "echo"; after as long again with nothing, disconnect);
+- back-pressure: asyncio tells a protocol when its write buffer passes the high-water
+  mark, and the core is told the session is backlogged, so monitor updates for it are
+  merged rather than queued without bound;
+- the timer for ``wait`` operations with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from reference import jsonrpc
+from reference.session import Close, Out, Send, ServerCore
+
+log = logging.getLogger("reference.server")
+
+WRITE_HIGH_WATER = 4 * 1024 * 1024
+WRITE_LOW_WATER = 1024 * 1024
+
+
+def now_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A --remote: passive (ptcp/punix) listens, active (tcp/unix) connects out."""
+
+    kind: str  # ptcp | punix | tcp | unix
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        if self.kind in ("punix", "unix"):
+            return f"{self.kind}:{self.path}"
+        if self.kind == "ptcp":
+            return f"ptcp:{self.port}:{self.host}"
+        return f"tcp:{self.host}:{self.port}"
+
+
+def parse_remote(text: str) -> Remote:
+    """Parse ovsdb-server's remote syntax: ptcp:PORT[:IP], punix:PATH, tcp:IP:PORT,
+    unix:PATH."""
+    kind, _, rest = text.partition(":")
+    try:
+        if kind == "ptcp":
+            port, _, host = rest.partition(":")
+            return Remote("ptcp", host or "0.0.0.0", int(port))
+        if kind == "tcp":
+            host, _, port = rest.rpartition(":")
+            return Remote("tcp", host.strip("[]"), int(port))
+        if kind in ("punix", "unix") and rest:
+            return Remote(kind, path=rest)
+    except ValueError:
+        pass
+    raise ValueError(f"{text}: unknown or malformed remote (expected ptcp:PORT[:IP], "
+                     "punix:PATH, tcp:IP:PORT or unix:PATH)")
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: "Server", name: str) -> None:
+        self.server = server
+        self.name = name
+        self.core = server.core
+        self.sid = self.core.open_session()
+        self.decoder = jsonrpc.StreamDecoder(server.max_message_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.last_input = now_ms()
+        self.probe_sent = False
+        self.closed = asyncio.get_running_loop().create_future()
+
+    # asyncio callbacks
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(WRITE_HIGH_WATER, WRITE_LOW_WATER)
+        self.server.connections[self.sid] = self
+        log.debug("%s: connected", self.name)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_input = now_ms()
+        self.probe_sent = False
+        try:
+            messages = self.decoder.feed(data)
+        except jsonrpc.FramingError as e:
+            self.drop(str(e))
+            return
+        for msg in messages:
+            if isinstance(msg, jsonrpc.Reply) and msg.id == "echo":
+                continue  # the answer to our inactivity probe
+            self.server.dispatch(self.core.receive(self.sid, msg, now_ms()))
+            if self.transport is None:
+                return
+
+    def connection_lost(self, exc) -> None:
+        self.transport = None
+        self.server.connections.pop(self.sid, None)
+        self.server.dispatch(self.core.close_session(self.sid))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.server.dispatch(self.core.set_backlogged(self.sid, True))
+
+    def resume_writing(self) -> None:
+        self.server.dispatch(self.core.set_backlogged(self.sid, False))
+
+    # our side
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def drop(self, reason: str) -> None:
+        log.warning("%s: %s", self.name, reason)
+        log.warning("%s: connection dropped (Protocol error)", self.name)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def probe(self, probe_ms: float, now: float) -> None:
+        idle = now - self.last_input
+        if self.probe_sent and idle >= 2 * probe_ms:
+            log.warning("%s: no response to inactivity probe after %.3g seconds, "
+                        "disconnecting", self.name, idle / 1000)
+            if self.transport is not None:
+                self.transport.abort()
+        elif not self.probe_sent and idle >= probe_ms:
+            self.write(jsonrpc.encode_request("echo", [], "echo"))
+            self.probe_sent = True
+
+
+class Server:
+    def __init__(self, core: ServerCore, remotes: list[Remote], *,
+                 max_message_bytes: int = jsonrpc.DEFAULT_MAX_MESSAGE_BYTES,
+                 probe_ms: float = 5000.0,
+                 unixctl_path: str | None = None,
+                 unixctl_commands: dict[str, Callable[[list[str]], str]] | None = None,
+                 on_tick: Callable[[], None] | None = None) -> None:
+        self.core = core
+        self.remotes = remotes
+        self.max_message_bytes = max_message_bytes
+        self.probe_ms = probe_ms
+        self.unixctl_path = unixctl_path
+        self.unixctl_commands = dict(unixctl_commands or {})
+        self.unixctl_commands.setdefault("exit", self._exit_command)
+        self.on_tick = on_tick
+        self.connections: dict[int, Connection] = {}
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.stopping = asyncio.Event()
+        self._wait_timer: asyncio.TimerHandle | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def dispatch(self, outs: list[Out]) -> None:
+        for out in outs:
+            conn = self.connections.get(out.session)
+            if conn is None:
+                continue
+            if isinstance(out, Send):
+                conn.write(out.data)
+            elif isinstance(out, Close):
+                conn.drop(out.reason)
+        self._arm_wait_timer()
+
+    def _arm_wait_timer(self) -> None:
+        deadline = self.core.next_deadline()
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, (deadline - now_ms()) / 1000.0)
+            self._wait_timer = loop.call_later(delay, self._on_wait_timer)
+
+    def _on_wait_timer(self) -> None:
+        self._wait_timer = None
+        self.dispatch(self.core.expire(now_ms()))
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for remote in self.remotes:
+            if remote.kind == "ptcp":
+                srv = await loop.create_server(lambda r=remote: self._accept(r), remote.host,
+                                               remote.port, reuse_address=True)
+                self.listeners.append(srv)
+            elif remote.kind == "punix":
+                if os.path.exists(remote.path):
+                    os.unlink(remote.path)
+                srv = await loop.create_unix_server(lambda r=remote: self._accept(r),
+                                                    remote.path)
+                self.listeners.append(srv)
+            else:
+                self._tasks.append(asyncio.create_task(self._active(remote)))
+            log.info("%s: listening" if remote.kind.startswith("p") else "%s: connecting",
+                     remote)
+        if self.unixctl_path:
+            if os.path.exists(self.unixctl_path):
+                os.unlink(self.unixctl_path)
+            self.listeners.append(await asyncio.start_unix_server(self._unixctl,
+                                                                  self.unixctl_path))
+        self._tasks.append(asyncio.create_task(self._housekeeping()))
+
+    def _accept(self, remote: Remote) -> Connection:
+        return Connection(self, str(remote))
+
+    async def _active(self, remote: Remote) -> None:
+        """Connect out and serve a session on it; reconnect with backoff when it drops."""
+        loop = asyncio.get_running_loop()
+        backoff = 1.0
+        while not self.stopping.is_set():
+            try:
+                if remote.kind == "tcp":
+                    _, conn = await loop.create_connection(
+                        lambda: Connection(self, str(remote)), remote.host, remote.port)
+                else:
+                    _, conn = await loop.create_unix_connection(
+                        lambda: Connection(self, str(remote)), remote.path)
+                backoff = 1.0
+                await conn.closed
+            except OSError as e:
+                log.info("%s: connection attempt failed (%s)", remote, e.strerror or e)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 8.0)
+
+    async def _housekeeping(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(0.5)
+            if self.probe_ms > 0:
+                now = now_ms()
+                for conn in list(self.connections.values()):
+                    conn.probe(self.probe_ms, now)
+            if self.on_tick is not None:
+                self.on_tick()
+
+    async def _unixctl(self, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        """ovs-appctl's protocol: JSON-RPC requests whose params are strings."""
+        decoder = jsonrpc.StreamDecoder(1024 * 1024)
+        try:
+            while data := await reader.read(65536):
+                for msg in decoder.feed(data):
+                    if not isinstance(msg, jsonrpc.Request):
+                        continue
+                    command = self.unixctl_commands.get(msg.method)
+                    if command is None:
+                        reply = {"id": msg.id, "result": None,
+                                 "error": f'"{msg.method}" is not a valid command'}
+                    else:
+                        try:
+                            reply = {"id": msg.id, "result": command(msg.params),
+                                     "error": None}
+                        except Exception as e:  # noqa: BLE001 - reported to the caller
+                            reply = {"id": msg.id, "result": None, "error": str(e)}
+                    writer.write(orjson.dumps(reply))
+                    await writer.drain()
+        except (jsonrpc.FramingError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _exit_command(self, params: list[str]) -> str:
+        asyncio.get_running_loop().call_soon(self.stopping.set)
+        return ""
+
+    async def serve_until_stopped(self) -> None:
+        await self.start()
+        await self.stopping.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        for srv in self.listeners:
+            srv.close()
+        for task in self._tasks:
+            task.cancel()
+        for conn in list(self.connections.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        if self.unixctl_path and os.path.exists(self.unixctl_path):
+            os.unlink(self.unixctl_path)

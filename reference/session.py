@@ -1,0 +1,362 @@
+"""The server's protocol brain, sans I/O: JSON-RPC methods in, bytes for sessions out.
+
+``ServerCore`` holds everything that spans connections (the hosted databases, their
+monitor engines and storage, the lock table, transactions blocked in ``wait``) and the
+per-connection ``Session`` state.  The asyncio shell (reference/server.py) feeds it
+decoded messages and timer ticks and writes out what it returns:
+
+    Send(session, bytes)    write these bytes to that session
+    Close(session, reason)  log the reason and drop the connection
+
+Ordering follows ovsdb-server: a transaction's monitor updates are sent to every session
+(its own included) before the transact reply; the updates caused by a condition change
+go out before the monitor_cond_change reply.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from reference import jsonrpc
+from reference.errors import OvsdbError
+from reference.hosted import Hosted
+from reference.jsonrpc import Notification, Reply, Request
+from reference.locks import LockTable
+
+SessionId = int
+
+
+@dataclass(frozen=True)
+class Send:
+    session: SessionId
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Close:
+    session: SessionId
+    reason: str
+
+
+Out = Send | Close
+
+
+def key_of(value: Any) -> bytes:
+    """A hashable key for a JSON value used as an id (request ids, monitor ids)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def syntax_text(value: Any) -> str:
+    # ovsdb-server echoes the offending JSON compactly with sorted members.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def method_error(params: Any, details: str, error: str = "syntax error") -> dict:
+    return {"syntax": syntax_text(params), "details": details, "error": error}
+
+
+@dataclass
+class BlockedTxn:
+    """A transact whose ``wait`` is not yet satisfied: re-run after every commit."""
+
+    session: SessionId
+    request_id: Any
+    hosted: Hosted
+    ops: list
+    started_ms: float
+    deadline_ms: float
+
+
+@dataclass
+class Session:
+    id: SessionId
+    change_aware: bool = False
+    monitors: dict[bytes, Hosted] = field(default_factory=dict)  # monitor id key -> db
+    lock_names: set[str] = field(default_factory=set)
+
+
+class ServerCore:
+    def __init__(self, hosted: list[Hosted], server_id: uuid.UUID | None = None,
+                 clock_ms: Callable[[], float] | None = None) -> None:
+        self.dbs: dict[str, Hosted] = {h.name: h for h in hosted}
+        self.server_id = server_id or uuid.uuid4()
+        self.sessions: dict[SessionId, Session] = {}
+        self.locks = LockTable()
+        self.blocked: list[BlockedTxn] = []
+        self._next_session = 1
+        self._clock = clock_ms
+
+    # -- connections -------------------------------------------------------------
+
+    def open_session(self) -> SessionId:
+        sid = self._next_session
+        self._next_session += 1
+        self.sessions[sid] = Session(sid)
+        return sid
+
+    def close_session(self, sid: SessionId) -> list[Out]:
+        session = self.sessions.pop(sid, None)
+        if session is None:
+            return []
+        self.blocked = [b for b in self.blocked if b.session != sid]
+        for hosted in self.dbs.values():
+            hosted.monitors.drop_session(sid)
+        return self._lock_notices(self.locks.drop_session(sid))
+
+    def set_backlogged(self, sid: SessionId, backlogged: bool) -> list[Out]:
+        """The shell says whether ``sid`` has unsent output; while it does, its monitor
+        updates are merged instead of queued (and released when it drains)."""
+        outs: list[Out] = []
+        for hosted in self.dbs.values():
+            for data in hosted.monitors.set_backlogged(sid, backlogged):
+                outs.append(Send(sid, data))
+        return outs
+
+    # -- messages ----------------------------------------------------------------
+
+    def receive(self, sid: SessionId, msg: jsonrpc.Message, now_ms: float) -> list[Out]:
+        session = self.sessions[sid]
+        if isinstance(msg, Reply):
+            # Replies we expect are to our "echo" probes; the shell consumes those.
+            return [Close(sid, "received unexpected reply message")]
+        if isinstance(msg, Notification):
+            if msg.method == "cancel":
+                return self._cancel(session, msg.params)
+            return []  # ovsdb-server ignores unknown notifications
+        handler = self._METHODS.get(msg.method)
+        if handler is None:
+            return [Send(sid, jsonrpc.encode_error(msg.id, "unknown method"))]
+        try:
+            return handler(self, session, msg, now_ms)
+        except OvsdbError as e:
+            return [Send(sid, jsonrpc.encode_error(msg.id, e.to_json()))]
+
+    def _reply(self, session: Session, request: Request, result: Any) -> list[Out]:
+        return [Send(session.id, jsonrpc.encode_reply(request.id, result))]
+
+    def _error(self, session: Session, request: Request, error: Any) -> list[Out]:
+        return [Send(session.id, jsonrpc.encode_error(request.id, error))]
+
+    def _db_param(self, request: Request, what: str) -> Hosted:
+        params = request.params
+        if not params or not isinstance(params[0], str):
+            raise MethodError(method_error(
+                params, f"{what} request params must begin with <db-name>"))
+        hosted = self.dbs.get(params[0])
+        if hosted is None:
+            raise MethodError(method_error(
+                params, f"{what} request specifies unknown database {params[0]}",
+                "unknown database"))
+        return hosted
+
+    # -- simple methods ------------------------------------------------------------
+
+    def _echo(self, session, request, now_ms):
+        return self._reply(session, request, request.params)
+
+    def _list_dbs(self, session, request, now_ms):
+        return self._reply(session, request, sorted(self.dbs))
+
+    def _get_schema(self, session, request, now_ms):
+        hosted = self._db_param(request, "get_schema")
+        return self._reply(session, request, hosted.schema_json)
+
+    def _get_server_id(self, session, request, now_ms):
+        return self._reply(session, request, str(self.server_id))
+
+    def _set_db_change_aware(self, session, request, now_ms):
+        params = request.params
+        if len(params) != 1 or not isinstance(params[0], bool):
+            raise MethodError(method_error(
+                params, "set_db_change_aware request params must be <boolean>"))
+        session.change_aware = params[0]
+        return self._reply(session, request, {})
+
+    # -- locks ----------------------------------------------------------------------
+
+    def _lock_name(self, request: Request) -> str:
+        params = request.params
+        if len(params) != 1 or not isinstance(params[0], str):
+            raise MethodError(method_error(params, "lock request params must be <id>"))
+        return params[0]
+
+    def _lock(self, session, request, now_ms):
+        name = self._lock_name(request)
+        if self.locks.has_request(session.id, name):
+            raise MethodError(method_error(
+                request.params, f'must issue "unlock" before new "{request.method}"'))
+        if request.method == "lock":
+            locked = self.locks.lock(session.id, name)
+            notices = []
+        else:
+            notices = self.locks.steal(session.id, name)
+            locked = True
+        session.lock_names.add(name)
+        return self._reply(session, request, {"locked": locked}) + self._lock_notices(notices)
+
+    def _unlock(self, session, request, now_ms):
+        name = self._lock_name(request)
+        if not self.locks.has_request(session.id, name):
+            raise MethodError(method_error(
+                request.params, 'unlock: "unlock" without "lock" or "steal"'))
+        notices = self.locks.unlock(session.id, name)
+        session.lock_names.discard(name)
+        return self._reply(session, request, {}) + self._lock_notices(notices)
+
+    def _lock_notices(self, notices) -> list[Out]:
+        return [Send(sid, jsonrpc.encode_notification(method, [name]))
+                for sid, method, name in notices]
+
+    # -- transactions ----------------------------------------------------------------
+
+    def _transact(self, session, request, now_ms):
+        hosted = self._db_param(request, "transact")
+        return self._run_txn(session.id, request.id, hosted, request.params[1:],
+                             now_ms, now_ms)
+
+    def _run_txn(self, sid: SessionId, request_id: Any, hosted: Hosted, ops: list,
+                 started_ms: float, now_ms: float) -> list[Out]:
+        outcome = hosted.execute(ops, owns_lock=lambda name: self.locks.owns(sid, name),
+                                 now_ms=now_ms, started_ms=started_ms)
+        if outcome.blocked_until is not None:
+            self.blocked.append(BlockedTxn(sid, request_id, hosted, ops, started_ms,
+                                           outcome.blocked_until))
+            return []
+        outs: list[Out] = []
+        if outcome.changes is not None:
+            outs += self._commit(hosted, outcome.changes, outcome.durable, now_ms)
+        outs.append(Send(sid, jsonrpc.encode_reply(request_id, outcome.result)))
+        if outcome.changes is not None:
+            outs += self._rerun_blocked(hosted, now_ms)
+        return outs
+
+    def _commit(self, hosted: Hosted, changes, durable: bool, now_ms: float) -> list[Out]:
+        outs: list[Out] = []
+        for members, data in hosted.commit(changes, durable, now_ms):
+            outs += [Send(sid, data) for sid in members]
+        return outs
+
+    def _rerun_blocked(self, hosted: Hosted, now_ms: float) -> list[Out]:
+        waiting = [b for b in self.blocked if b.hosted is hosted]
+        self.blocked = [b for b in self.blocked if b.hosted is not hosted]
+        outs: list[Out] = []
+        for b in waiting:
+            outs += self._run_txn(b.session, b.request_id, hosted, b.ops, b.started_ms,
+                                  now_ms)
+        return outs
+
+    def _cancel(self, session: Session, params: list) -> list[Out]:
+        if len(params) != 1:
+            return []
+        target = key_of(params[0])
+        outs: list[Out] = []
+        for b in [b for b in self.blocked
+                  if b.session == session.id and key_of(b.request_id) == target]:
+            self.blocked.remove(b)
+            # ovsdb-server answers a canceled transaction only on change-aware sessions.
+            if session.change_aware:
+                outs.append(Send(session.id, jsonrpc.encode_error(b.request_id, "canceled")))
+        return outs
+
+    def expire(self, now_ms: float) -> list[Out]:
+        """Fail the blocked transactions whose wait timed out."""
+        outs: list[Out] = []
+        for b in [b for b in self.blocked if b.deadline_ms <= now_ms]:
+            self.blocked.remove(b)
+            outs += self._run_txn(b.session, b.request_id, b.hosted, b.ops, b.started_ms,
+                                  now_ms)
+        return outs
+
+    def next_deadline(self) -> float | None:
+        deadlines = [b.deadline_ms for b in self.blocked if b.deadline_ms != math.inf]
+        return min(deadlines) if deadlines else None
+
+    # -- monitors -----------------------------------------------------------------------
+
+    def _monitor(self, session, request, now_ms):
+        hosted = self._db_param(request, request.method)
+        params = request.params
+        want = 4 if request.method == "monitor_cond_since" else 3
+        if len(params) < want - 1 or len(params) > want:
+            raise MethodError(method_error(
+                params, f"{request.method} request params must be <db-name>, <monitor-id>, "
+                        "<monitor-requests>"))
+        monitor_id = params[1]
+        mkey = key_of(monitor_id)
+        if mkey in session.monitors:
+            raise MethodError(method_error(monitor_id, "duplicate monitor ID"))
+        requests = params[2] if len(params) > 2 else {}
+        last_txn_id = params[3] if len(params) > 3 else None
+        reply = hosted.monitors.add(session.id, monitor_id, request.method, requests,
+                                    last_txn_id)
+        session.monitors[mkey] = hosted
+        return self._reply(session, request, reply)
+
+    def _monitor_cond_change(self, session, request, now_ms):
+        params = request.params
+        if len(params) != 3:
+            raise MethodError(method_error(
+                params, "monitor_cond_change request params must be <monitor-id>, "
+                        "<new-monitor-id>, <monitor-cond-change-requests>"))
+        old_id, new_id, requests = params
+        old_key, new_key = key_of(old_id), key_of(new_id)
+        hosted = session.monitors.get(old_key)
+        if hosted is None:
+            raise MethodError(method_error(old_id, "unknown monitor session", "unknown monitor"))
+        if new_key != old_key and new_key in session.monitors:
+            raise MethodError(method_error(new_id, "duplicate monitor ID"))
+        before = hosted.monitors.change_condition(session.id, old_id, new_id, requests)
+        del session.monitors[old_key]
+        session.monitors[new_key] = hosted
+        return [Send(session.id, data) for data in before] + self._reply(session, request, {})
+
+    def _monitor_cancel(self, session, request, now_ms):
+        params = request.params
+        hosted = session.monitors.pop(key_of(params[0]), None) if len(params) == 1 else None
+        if hosted is None:
+            return self._error(session, request, "unknown monitor")
+        hosted.monitors.cancel(session.id, params[0])
+        return self._reply(session, request, {})
+
+    _METHODS: dict[str, Callable] = {}
+
+
+class MethodError(Exception):
+    """A request-level error: the reply's "error" member is ``error``."""
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _guard(handler):
+    def run(core: ServerCore, session: Session, request: Request, now_ms: float):
+        try:
+            return handler(core, session, request, now_ms)
+        except MethodError as e:
+            return core._error(session, request, e.error)
+    return run
+
+
+ServerCore._METHODS = {name: _guard(fn) for name, fn in {
+    "echo": ServerCore._echo,
+    "list_dbs": ServerCore._list_dbs,
+    "get_schema": ServerCore._get_schema,
+    "get_server_id": ServerCore._get_server_id,
+    "set_db_change_aware": ServerCore._set_db_change_aware,
+    "lock": ServerCore._lock,
+    "steal": ServerCore._lock,
+    "unlock": ServerCore._unlock,
+    "transact": ServerCore._transact,
+    "monitor": ServerCore._monitor,
+    "monitor_cond": ServerCore._monitor,
+    "monitor_cond_since": ServerCore._monitor,
+    "monitor_cond_change": ServerCore._monitor_cond_change,
+    "monitor_cancel": ServerCore._monitor_cancel,
+}.items()}
