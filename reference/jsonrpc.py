@@ -134,12 +134,28 @@ class StreamDecoder:
                     return pos
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
 def parse_message(text: bytes) -> Message:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as e:
         raise FramingError(f"error parsing stream: {e}") from None
+    if _LONG_NUMBER.search(text):
+        obj = _int64_or_real(obj)
     return message_from_json(obj)
+
+
+def _int64_or_real(value: Any) -> Any:
+    """OVS's JSON parser reads an integer outside int64 as a real; so do we."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -2**63 <= value < 2**63 else float(value)
+    if isinstance(value, list):
+        return [_int64_or_real(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _int64_or_real(v) for k, v in value.items()}
+    return value
 
 
 _MEMBERS = {"method", "params", "result", "error", "id"}

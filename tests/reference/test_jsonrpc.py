@@ -1,0 +1,89 @@
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reference.jsonrpc import (
+    MAX_DEPTH,
+    FramingError,
+    Notification,
+    Reply,
+    Request,
+    StreamDecoder,
+    message_from_json,
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+messages = st.builds(lambda m, p, i: {"method": m, "params": p, "id": i},
+                     st.text(min_size=1), st.lists(json_values, max_size=3),
+                     st.integers(-2**63, 2**63 - 1) | st.text())
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(messages, min_size=1, max_size=5), st.data())
+def test_any_split_of_a_stream_gives_the_same_messages(msgs, data):
+    stream = b" \n".join(orjson.dumps(m) for m in msgs)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    decoder, got, last = StreamDecoder(), [], 0
+    for cut in cuts + [len(stream)]:
+        got += decoder.feed(stream[last:cut])
+        last = cut
+    assert got == [Request(m["method"], m["params"], m["id"]) for m in msgs]
+
+
+def test_notifications_and_replies():
+    d = StreamDecoder()
+    out = d.feed(b'{"method":"cancel","params":[3],"id":null}{"id":"echo","result":[],'
+                 b'"error":null}')
+    assert out == [Notification("cancel", [3]), Reply("echo", [], None)]
+
+
+@pytest.mark.parametrize("data, text", [
+    (b"42 ", "syntax error at beginning of input"),
+    (b"[1,2]", "message is not a JSON object"),
+    (b'{"method":"echo","params":"x","id":1}', '"params" must be JSON array'),
+    (b'{"method":"echo","params":[],"id":1,"extra":2}', 'unexpected member "extra"'),
+    (b'\xff\xfe{"a":1}', "syntax error at beginning of input"),
+    (b'{"method":"\xff","params":[],"id":1}', "error parsing stream"),
+    (b"[" * (MAX_DEPTH + 1), "maximum nesting depth"),
+    (b'{"id":5}', "reply lacks result and error"),
+])
+def test_framing_errors(data, text):
+    with pytest.raises(FramingError, match=text):
+        StreamDecoder().feed(data)
+
+
+def test_deep_nesting_fails_before_the_message_ends():
+    d = StreamDecoder()
+    with pytest.raises(FramingError):
+        for _ in range(100):
+            d.feed(b"[" * 100)
+
+
+def test_size_limit_applies_to_incomplete_messages():
+    d = StreamDecoder(max_message_bytes=1000)
+    d.feed(b'{"method":"echo","params":["' + b"x" * 900)
+    with pytest.raises(FramingError, match="exceeds maximum size"):
+        d.feed(b"x" * 200)
+
+
+def test_size_limit_leaves_smaller_messages_alone():
+    d = StreamDecoder(max_message_bytes=1000)
+    small = orjson.dumps({"method": "echo", "params": ["x" * 500], "id": 1})
+    assert len(d.feed(small * 3)) == 3
+
+
+def test_message_from_json_rejects_request_with_result():
+    with pytest.raises(FramingError):
+        message_from_json({"method": "echo", "params": [], "id": 1, "result": 2})
+
+
+def test_integers_beyond_int64_become_reals_like_ovs():
+    (msg,) = StreamDecoder().feed(b'{"method":"echo","params":[18446744073709551615,'
+                                  b'9223372036854775807],"id":1}')
+    assert msg.params == [1.8446744073709552e19, 9223372036854775807]
+    assert isinstance(msg.params[0], float) and isinstance(msg.params[1], int)

@@ -1,0 +1,26 @@
+from reference.locks import LockTable
+
+
+def test_lock_queue_and_handover():
+    t = LockTable()
+    assert t.lock("a", "L") is True
+    assert t.lock("b", "L") is False
+    assert t.unlock("a", "L") == [("b", "locked", "L")]
+    assert t.owns("b", "L")
+
+
+def test_steal_displaces_owner_who_stays_queued():
+    t = LockTable()
+    t.lock("a", "L")
+    assert t.steal("b", "L") == [("a", "stolen", "L")]
+    assert t.owns("b", "L") and t.has_request("a", "L")
+    assert t.unlock("b", "L") == [("a", "locked", "L")]
+
+
+def test_waiter_leaving_changes_nothing_for_owner():
+    t = LockTable()
+    t.lock("a", "L")
+    t.lock("b", "L")
+    assert t.unlock("b", "L") == []
+    assert t.drop_session("a") == []
+    assert t.owner("L") is None
