@@ -1,0 +1,139 @@
+"""One database as the server hosts it: schema, contents, storage and monitors together.
+
+``Hosted`` is where the pieces meet on a commit, in this order: the change set is
+written to storage (fsynced when the transaction asked for ``durable``), applied to the
+in-memory database, then handed to the monitor engine, which returns what to send.
+Nothing here does network I/O; storage writes are plain blocking file writes.
+
+``_Server`` is hosted the same way, read-only to clients, without storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reference import db as dbmod
+from reference import txn
+from reference.monitor import MonitorEngine
+from reference.schema import DatabaseSchema, parse_schema
+from reference.storage import LogFile
+
+log = logging.getLogger("reference.ovsdb_server")
+
+# The _Server database's schema, as ovsdb-server 3.1 reports it.
+SERVER_SCHEMA_JSON: dict[str, Any] = {
+    "cksum": "3009684573 744", "name": "_Server", "version": "1.2.0",
+    "tables": {"Database": {"columns": {
+        "cid": {"type": {"key": "uuid", "min": 0}},
+        "connected": {"type": "boolean"},
+        "index": {"type": {"key": "integer", "min": 0}},
+        "leader": {"type": "boolean"},
+        "model": {"type": {"key": {"enum": ["set", ["clustered", "relay", "standalone"]],
+                                   "type": "string"}}},
+        "name": {"type": "string"},
+        "schema": {"type": {"key": "string", "min": 0}},
+        "sid": {"type": {"key": "uuid", "min": 0}},
+    }}},
+}
+
+
+@dataclass(frozen=True)
+class HistoryLimits:
+    """How much transaction history monitor_cond_since can resume from."""
+
+    max_txns: int = 100
+    max_atoms: int | None = None
+
+
+class Hosted:
+    def __init__(self, schema: DatabaseSchema, *, storage: LogFile | None = None,
+                 read_only: bool = False, model: str = "standalone",
+                 limits: HistoryLimits = HistoryLimits()) -> None:
+        self.schema = schema
+        self.name = schema.name
+        self.schema_json = schema.to_json()
+        self.db = dbmod.Database(schema)
+        self.storage = storage
+        self.read_only = read_only
+        self.model = model
+        self.monitors = MonitorEngine(schema, lambda: self.db,
+                                      history_max_txns=limits.max_txns,
+                                      history_max_atoms=limits.max_atoms)
+
+    # -- transactions ------------------------------------------------------------
+
+    def execute(self, ops: list, *, owns_lock, now_ms: float, started_ms: float):
+        """Run a transaction against the current contents (no mutation)."""
+        return txn.execute(self.db, ops, owns_lock=owns_lock, now_ms=now_ms,
+                           started_ms=started_ms, read_only=self.read_only)
+
+    def commit(self, changes, durable: bool, now_ms: float) -> list[tuple[Any, bytes]]:
+        """Store, apply and publish a change set; returns monitor deliveries."""
+        changes.txn_id = uuid.uuid4()
+        if self.storage is not None:
+            record = dbmod.changes_to_file_record(changes, self.schema)
+            record["_date"] = int(time.time() * 1000)
+            self.storage.append(record, durable=durable)
+        self.db.apply(changes)
+        return self.monitors.commit(changes)
+
+    # -- storage -------------------------------------------------------------------
+
+    def compact(self) -> None:
+        if self.storage is not None:
+            self.storage.compact(self.schema_json, dbmod.database_to_file_record(self.db))
+            log.info("%s: compacted database", self.name)
+
+    def maybe_compact(self) -> None:
+        if self.storage is not None and self.storage.should_compact():
+            self.compact()
+
+    def close(self) -> None:
+        if self.storage is not None:
+            self.storage.close()
+            self.storage = None
+
+
+def open_file(path: str | Path, limits: HistoryLimits) -> Hosted:
+    storage, schema_json, records = LogFile.open(str(path))
+    hosted = Hosted(parse_schema(schema_json), storage=storage, limits=limits)
+    for record in records:
+        dbmod.apply_file_record(hosted.db, record)
+    log.info("%s: opened database %s (%d records)", path, hosted.name, len(records))
+    return hosted
+
+
+def server_database(hosted: list[Hosted]) -> Hosted:
+    """Build _Server with one Database row per hosted database, itself included."""
+    server = Hosted(parse_schema(SERVER_SCHEMA_JSON), read_only=True,
+                    limits=HistoryLimits(0, 0))
+    rows = [(h.name, h.model, h.schema_json) for h in hosted]
+    rows.append((server.name, "standalone", SERVER_SCHEMA_JSON))
+    ops = [{"op": "insert", "table": "Database", "row": {
+        "name": name, "model": model, "connected": True, "leader": True,
+        "schema": orjson.dumps(schema_json, option=orjson.OPT_SORT_KEYS).decode()}}
+        for name, model, schema_json in rows]
+    outcome = txn.execute(server.db, ops, owns_lock=lambda name: False, now_ms=0,
+                          started_ms=0, read_only=False)
+    if outcome.changes is None:
+        raise RuntimeError(f"cannot build _Server database: {outcome.result}")
+    outcome.changes.txn_id = uuid.uuid4()
+    server.db.apply(outcome.changes)
+    return server
+
+
+def open_databases(paths: list[str], limits: HistoryLimits) -> list[Hosted]:
+    hosted = [open_file(p, limits) for p in paths]
+    names = [h.name for h in hosted]
+    if len(set(names)) != len(names) or "_Server" in names:
+        for h in hosted:
+            h.close()
+        raise ValueError(f"duplicate or reserved database names: {names}")
+    return hosted + [server_database(hosted)]
