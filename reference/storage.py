@@ -239,8 +239,16 @@ def lockfile_path(path: str) -> str:
     return os.path.join(d, f".{b}.~lock~")
 
 
+# fcntl locks belong to the process, and closing *any* descriptor of the lock file drops
+# them, so a second open in this process must be refused before it touches the file.
+_LOCKED: set[str] = set()
+
+
 def _take_lock(path: str) -> int:
     lock_path = lockfile_path(path)
+    if lock_path in _LOCKED:
+        raise LockedError(f"{path}: failed to lock lockfile {lock_path} "
+                          f"(this process already has the database open)")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -250,7 +258,13 @@ def _take_lock(path: str) -> int:
             raise LockedError(f"{path}: failed to lock lockfile {lock_path} "
                               f"(another server or tool is using this database)") from None
         raise
+    _LOCKED.add(lock_path)
     return fd
+
+
+def _release_lock(path: str, fd: int) -> None:
+    _LOCKED.discard(lockfile_path(path))
+    os.close(fd)
 
 
 def _fsync_dir(path: str) -> None:
@@ -342,7 +356,7 @@ class LogFile:
                 raise
         except BaseException:
             if lock_fd is not None:
-                os.close(lock_fd)
+                _release_lock(path, lock_fd)
             raise
         return self, parsed.records[0], parsed.records[1:]
 
@@ -419,7 +433,7 @@ class LogFile:
             os.close(self._fd)
             self._fd = -1
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            _release_lock(self.path, self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> "LogFile":
