@@ -1,0 +1,144 @@
+"""Targets: start/stop/kill/pause the real ovsdb-server, build and tear down the
+namespaced cluster, cut links, fall back without namespaces, run external commands."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from harness.client import Client, RpcTimeout
+from harness.targets import make_target
+from harness.targets.base import PARTITION, Unsupported
+from harness.targets.external import External
+from harness.targets.ovsdb_server import OvsdbCluster
+
+SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "schemas" / "crucible.ovsschema"
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+
+
+async def _list_dbs(remote: str, timeout: float = 2.0) -> list[str]:
+    client = await Client.connect(remote, timeout)
+    try:
+        return await client.list_dbs(timeout)
+    finally:
+        await client.close()
+
+
+def _namespaces() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_standalone_kill_restart_pause_resume(tmp_path):
+    target = make_target("ovsdb-server", 1, tmp_path, SCHEMA)
+    with target:
+        target.setup()
+        target.start_all()
+        (node,) = target.nodes
+        remote = target.remote(node)
+        assert sorted(asyncio.run(_list_dbs(remote))) == ["Crucible", "_Server"]
+        pid = target.procs[node].pid
+        target.kill(node)
+        assert not target.alive(node)
+        with pytest.raises(OSError):
+            os.kill(pid, 0)
+        target.restart(node)
+        target.wait_ready(node)
+        assert "Crucible" in asyncio.run(_list_dbs(remote))
+        target.pause(node)
+        with pytest.raises(RpcTimeout):
+            asyncio.run(_list_dbs(remote, timeout=0.5))
+        target.resume(node)
+        assert "Crucible" in asyncio.run(_list_dbs(remote))
+        pid = target.procs[node].pid
+    # Leaving the context stopped the server.
+    with pytest.raises(OSError):
+        os.kill(pid, 0)
+
+
+async def _write_through(remote: str, key: str, timeout: float) -> list:
+    client = await Client.connect(remote, 2)
+    try:
+        return await client.transact("Crucible", [
+            {"op": "insert", "table": "Cell", "row": {"key": key, "value": 1}}], timeout)
+    finally:
+        await client.close()
+
+
+@needs_root
+def test_cluster_in_namespaces_partition_and_teardown(tmp_path):
+    target = make_target("ovsdb-server", 3, tmp_path, SCHEMA)
+    assert isinstance(target, OvsdbCluster)
+    try:
+        target.setup()
+        prefix = target.net.prefix
+        assert prefix in _namespaces()
+        target.start_all()
+        assert PARTITION in target.capabilities
+        res = asyncio.run(_write_through(target.remote("n1"), "a", 5))
+        assert "uuid" in res[0]
+        # Isolate n3 from both others: its writes cannot commit (no reply in time),
+        # while the majority side still commits.
+        target.partition({"n3": {"n1", "n2"}, "n1": {"n3"}, "n2": {"n3"}})
+        assert "10.99.0.1" in target.net.rules("n3")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status = target.cluster_status("n3")
+            if "Leader: unknown" in status or "Role: candidate" in status:
+                break
+            time.sleep(0.2)
+        with pytest.raises(RpcTimeout):
+            asyncio.run(_write_through(target.remote("n3"), "b", 1.0))
+        majority = next(n for n in ("n1", "n2") if target.leader() in ("n1", "n2", None))
+        res = asyncio.run(_write_through(target.remote(majority), "c", 10))
+        assert "uuid" in res[0]
+        target.heal()
+        assert "10.99.0.1" not in target.net.rules("n3")
+        for node in target.nodes:
+            target.stop(node)
+        check = target.post_check()
+        assert check["ok"], check["output"]
+    finally:
+        target.teardown()
+    assert prefix not in _namespaces()
+
+
+def test_cluster_without_namespaces_falls_back_to_process_faults(tmp_path):
+    target = OvsdbCluster(workdir=tmp_path, schema=SCHEMA, n=3, use_netns=False)
+    with target:
+        assert PARTITION not in target.capabilities
+        target.setup()
+        target.start_all()
+        assert target.leader() in target.nodes
+        with pytest.raises(Unsupported):
+            target.partition({"n1": {"n2"}})
+        target.kill("n1")
+        target.restart("n1")
+        target.wait_ready("n1")
+
+
+def test_external_runs_configured_commands(tmp_path):
+    log = tmp_path / "log"
+    cfg = {"remotes": {"a": "tcp:127.0.0.1:1", "b": "tcp:127.0.0.1:2"},
+           "start": f"echo start {{node}} {{remote}} >> {log}",
+           "kill": f"echo kill {{node}} >> {log}"}
+    path = tmp_path / "ext.json"
+    path.write_bytes(orjson.dumps(cfg))
+    target = make_target("external", 2, tmp_path, SCHEMA, external_config=str(path))
+    assert isinstance(target, External)
+    assert target.nodes == ["a", "b"] and target.clustered
+    target.start("a")
+    target.kill("b")
+    with pytest.raises(Unsupported):
+        target.pause("a")
+    assert log.read_text().splitlines() == ["start a tcp:127.0.0.1:1", "kill b"]
+
+
+def test_unknown_target_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown target"):
+        make_target("nope", 1, tmp_path, SCHEMA)
