@@ -1,0 +1,59 @@
+"""OVSDB errors as ovsdb-server 3.1 reports them.
+
+Public API:
+    OvsdbError(error, details=None, syntax=None)  exception; .error is the RFC 7047 tag
+        ("syntax error", "constraint violation", ...), .details the human text, .syntax
+        the offending JSON text (OVS adds it for syntax errors; an RFC 7047 extension).
+    err.to_json() -> {"error": ..., "details": ..., "syntax": ...} with absent parts
+        omitted, exactly the object ovsdb-server puts in a transact reply slot.
+    syntax_error(json_value, details, tag="syntax error") builds an error whose
+        "syntax" is json_value serialised the way OVS does (compact, sorted keys).
+
+The tags ovsdb-server 3.1 uses in transact replies: "syntax error", "unknown column",
+"constraint violation", "referential integrity violation", "domain error",
+"range error", "timed out", "not owner", "aborted", "duplicate uuid-name",
+"duplicate uuid", "not allowed", "unknown mutator", and "ovsdb error" (OVS's tag for
+errors created without one, e.g. "set contains duplicate").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+_NO_SYNTAX = object()
+
+
+class OvsdbError(Exception):
+    """An error with an RFC 7047 tag, optional details and optional offending JSON."""
+
+    def __init__(self, error: str, details: str | None = None, syntax: str | None = None):
+        super().__init__(f"{error}: {details}" if details else error)
+        self.error = error
+        self.details = details
+        self.syntax = syntax
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.error}
+        if self.details is not None:
+            out["details"] = self.details
+        if self.syntax is not None:
+            out["syntax"] = self.syntax
+        return out
+
+    def __repr__(self) -> str:
+        return f"OvsdbError({self.error!r}, {self.details!r}, syntax={self.syntax!r})"
+
+
+def json_text(value: Any) -> str:
+    """Serialise like OVS's json_to_string(JSSF_SORT): compact, keys sorted."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return str(value)
+
+
+def syntax_error(value: Any, details: str, tag: str = "syntax error") -> OvsdbError:
+    """OVS's ovsdb_syntax_error(json, tag, ...): the offending JSON rides along."""
+    return OvsdbError(tag, details, None if value is _NO_SYNTAX else json_text(value))
