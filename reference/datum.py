@@ -320,12 +320,12 @@ def _g15(x: float) -> str:
 
 
 def real_to_json(x: float) -> int | float:
-    """The number OVS's "%.15g" output denotes, as the JSON reader on the other side
-    sees it: integral values that fit in int64 come back as integers."""
-    v = float(_g15(x))
-    if v.is_integer() and INT64_MIN <= v <= INT64_MAX:
-        return int(v)
-    return v
+    """The number OVS writes for a real ("%.15g"), as a JSON reader on the other side
+    sees that text: "1" (no point, no exponent) reads back as an integer."""
+    s = _g15(x)
+    if "." in s or "e" in s or "n" in s:
+        return float(s)
+    return int(s)
 
 
 def atom_to_json(a: Atom, atomic: str) -> Any:
