@@ -71,7 +71,26 @@ def _read_schema(path: str) -> dict:
     problem = schema_problem(schema)
     if problem:
         raise storage.StorageError(f'failed to parse "{path}" as ovsdb schema: {problem}')
-    return schema
+    return _canonical(path, schema)
+
+
+def _canonical(path: str, schema: dict) -> dict:
+    """The schema as ovsdb-tool writes it: fully checked, then re-serialised the way
+    get_schema returns it.  Falls back to the file's own JSON (already sanity-checked)
+    while the schema module cannot be loaded."""
+    try:
+        from reference.errors import OvsdbError
+        from reference.schema import parse_schema
+    except ImportError:
+        return schema
+    try:
+        return parse_schema(schema).to_json()
+    except OvsdbError as e:
+        details = getattr(e, "details", None) or str(e)
+        raise storage.StorageError(f'failed to parse "{path}" as ovsdb schema: '
+                                   f'{details}') from None
+    except ImportError:
+        return schema
 
 
 def cmd_create(args: list[str]) -> int:
