@@ -441,7 +441,6 @@ def apply_diff(old: Datum, d: Datum, t: Type) -> Datum:
 
 ARITH = ("+=", "-=", "*=", "/=", "%=")
 MUTATORS = (*ARITH, "insert", "delete")
-_ARITH_NAMES = {"+=": "addition", "-=": "subtraction", "*=": "multiplication"}
 
 
 def mutation_arg_type(col: Type, mutator: str) -> Type | None:
@@ -469,8 +468,7 @@ def _int_op(mutator: str, x: int, y: int) -> int:
     else:
         r = x + y if mutator == "+=" else x - y if mutator == "-=" else x * y
     if not INT64_MIN <= r <= INT64_MAX:
-        name = _ARITH_NAMES.get(mutator, "division")
-        raise OvsdbError("range error", f"Result of {name} would overflow.")
+        raise OvsdbError("range error", f'Result of "{mutator}" operation is out of range.')
     return r
 
 
@@ -482,7 +480,7 @@ def _real_op(mutator: str, x: float, y: float) -> float:
     else:
         r = x + y if mutator == "+=" else x - y if mutator == "-=" else x * y
     if not -DBL_MAX <= r <= DBL_MAX:
-        raise OvsdbError("range error", "Result of floating-point arithmetic is out-of-range.")
+        raise OvsdbError("range error", f'Result of "{mutator}" operation is out of range.')
     return r
 
 
