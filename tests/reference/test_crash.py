@@ -226,3 +226,61 @@ def test_the_check_catches_a_lost_commit(tmp_path):
     assert found and acked[-1] in found[0]
     assert problems(acked, sent, [*acked, acked[0]]) == ["a transaction was applied twice"]
     assert problems(acked, sent, [*acked, "ghost"])[0].startswith("rows nobody wrote")
+
+
+# A child that appends durable records and compacts every few steps, acknowledging each
+# step on stdout once it returned.  Step i is the record {"i": i} or, every fifth step,
+# a compaction to the snapshot {"upto": i}.  It resumes after the file's last step.
+COMPACTOR = """
+import sys
+from reference import storage
+log, schema, records = storage.LogFile.open(sys.argv[1])
+last = records[-1].get("i", records[-1].get("upto")) if records else 0
+for i in range(last + 1, last + 100000):
+    if i % 5 == 0:
+        log.compact(schema, {"upto": i})
+    else:
+        log.append({"i": i}, durable=True)
+    print(i, flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_kill_9_during_appends_and_compactions_loses_nothing(tmp_path):
+    """Whatever instant the kill lands on (mid-append, mid-compaction, between the
+    rename and the next append), the file opens and holds every acknowledged step."""
+    import subprocess
+    import sys
+
+    from tests.servers import REPO
+
+    rng = random.Random(f"{SEED}-compaction")
+    path = str(tmp_path / "c.db")
+    storage.create(path, SCHEMA)
+    acked = 0
+    for _ in range(6):
+        target = acked + rng.randint(3, 60)
+        child = subprocess.Popen([sys.executable, "-c", COMPACTOR, path], cwd=REPO,
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            while acked < target and time.monotonic() < deadline:
+                line = child.stdout.readline()
+                if not line:
+                    break
+                acked = int(line)
+        finally:
+            child.kill()
+            child.wait(10)
+            child.stdout.close()
+        assert acked >= target, f"child stopped at step {acked}"
+        log, schema, records = storage.LogFile.open(path)
+        log.close()
+        assert schema == SCHEMA
+        # At most one snapshot, first; then single steps, consecutive, up to at least
+        # the last acknowledged one.
+        assert all("i" in r for r in records[1:])
+        steps = [r.get("upto", r.get("i")) for r in records]
+        assert steps == list(range(steps[0], steps[0] + len(steps)))
+        assert "upto" in records[0] or steps[0] == 1
+        assert steps[-1] >= acked
