@@ -162,11 +162,13 @@ class _Reader:
         return Symbol(tok)
 
     def seq(self, close: str) -> list[Any]:
+        start = self.i - 1
         out = []
         while True:
             self.skip()
             if self.i >= self.n:
-                raise self.err(f"missing {close!r}")
+                # name the line where the unclosed form began: that is where to look
+                raise EdnError(self.line(start), f"{close!r} missing for the form begun here")
             if self.s[self.i] == close:
                 self.i += 1
                 return out

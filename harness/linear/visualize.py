@@ -1,0 +1,184 @@
+"""A self-contained HTML page showing a checked history.
+
+One row per process, each operation a bar from its call to its return (indeterminate
+ops run to the right edge, with a ragged end).  When the history is not linearizable,
+the ops of the longest linearizable prefix the search found are green and numbered in
+their linearization order, and the op that could not be placed is red; ops of other
+keys are dimmed and can be hidden.  Fault events (non-client processes) are vertical
+lines.  Two axes: real time, and event order (every call and return one step apart),
+which keeps short ops readable when latencies vary a lot.  No external resources: it
+opens offline and can be attached to a bug report.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from harness.history import Op, Operation
+
+if TYPE_CHECKING:
+    from harness.linear import CheckResult
+
+ROW_H = 22
+LEFT = 90
+TOP = 30
+
+_CSS = """
+body{font:13px system-ui,sans-serif;margin:16px;color:#222}
+h1{font-size:18px} .v-linearizable{color:#17803d} .v-not-linearizable{color:#c0262d}
+.v-unknown{color:#a86b00}
+table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding:2px 6px;
+text-align:left;font-family:ui-monospace,monospace;font-size:12px}
+.wrap{overflow-x:auto;border:1px solid #ddd}
+rect.op{fill:#8aa4c8;stroke:#44618a;stroke-width:.5}
+rect.fail{fill:#e4e4e4;stroke:#aaa} rect.info{fill:#f3c27a;stroke:#b07a20}
+rect.lin{fill:#58b368;stroke:#1f6b2e} rect.blocked{fill:#e0454b;stroke:#8a0f14;stroke-width:2}
+g.dim{opacity:.25} body.only g.dim{display:none}
+text{font-size:11px;font-family:ui-monospace,monospace} text.n{fill:#fff;font-weight:bold}
+line.ev{stroke:#7a3db8;stroke-dasharray:4 3} text.ev{fill:#7a3db8}
+line.grid{stroke:#eee} .hidden{display:none}
+.legend span{display:inline-block;padding:1px 6px;margin-right:6px;border-radius:3px}
+"""
+
+_JS = """
+function axis(which){for(const id of ['time','order']){
+document.getElementById('svg-'+id).classList.toggle('hidden',id!==which);}}
+"""
+
+
+def render(result: CheckResult) -> str:
+    from harness.linear import describe
+
+    fail = result.failure
+    order: dict[int, int] = {}
+    blocked = None
+    in_key: set[int] | None = None
+    if fail is not None:
+        order = {op_id: n + 1 for n, op_id in enumerate(fail.linearization)}
+        blocked = fail.blocked
+        in_key = {o.id for o in fail.ops}
+    ops = result.operations
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>crucible check: {html.escape(result.verdict)}</title>",
+        f"<style>{_CSS}</style><script>{_JS}</script></head><body>",
+        f"<h1>Linearizability: <span class='v-{result.verdict}'>{result.verdict}</span></h1>",
+        f"<p>{html.escape(result.summary())}</p>",
+        "<p class='legend'><span style='background:#58b368'>linearizable prefix (numbered)"
+        "</span><span style='background:#e0454b'>could not be placed</span>"
+        "<span style='background:#8aa4c8'>ok</span><span style='background:#f3c27a'>"
+        "indeterminate (info)</span><span style='background:#e4e4e4'>fail</span></p>",
+        "<p>Axis: <button onclick=\"axis('time')\">time</button> "
+        "<button onclick=\"axis('order')\">event order</button>",
+    ]
+    if in_key is not None:
+        parts.append(" &nbsp; <label><input type='checkbox' onchange=\"document.body."
+                     "classList.toggle('only',this.checked)\"> only the failing key</label>")
+    parts.append("</p>")
+    parts.append(_svg(ops, result.events, order, blocked, in_key, "time", describe))
+    parts.append(_svg(ops, result.events, order, blocked, in_key, "order", describe))
+    if fail is not None:
+        parts.append(_prefix_table(result, describe))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _prefix_table(result: CheckResult, describe: Any) -> str:
+    fail = result.failure
+    assert fail is not None
+    rows = ["<h2>Longest linearizable prefix found, key "
+            f"{html.escape(repr(fail.key))}</h2><table><tr><th>#</th><th>op</th>"
+            "<th>history index</th><th>state after</th></tr>"]
+    for n, (op_id, st) in enumerate(zip(fail.linearization, fail.states, strict=True), 1):
+        o = result.operations[op_id]
+        rows.append(f"<tr><td>{n}</td><td>{html.escape(describe(o))}</td>"
+                    f"<td>{o.call_index}</td><td>{html.escape(st)}</td></tr>")
+    if fail.blocked is not None:
+        o = result.operations[fail.blocked]
+        rows.append(f"<tr style='background:#fbd5d6'><td>!</td><td>{html.escape(describe(o))}"
+                    f"</td><td>{o.call_index}</td><td>no point left to place this op</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _svg(
+    ops: list[Operation],
+    events: list[Op],
+    order: dict[int, int],
+    blocked: int | None,
+    in_key: set[int] | None,
+    axis: str,
+    describe: Any,
+) -> str:
+    procs = sorted({o.process for o in ops} | {e.process for e in events},
+                   key=lambda p: (isinstance(p, str), str(p) if isinstance(p, str) else p))
+    row = {p: n for n, p in enumerate(procs)}
+    if axis == "time":
+        pos = {o.call_index: o.call_time for o in ops}
+        pos.update({o.return_index: o.return_time for o in ops if o.return_index is not None})
+        pos.update({e.index: e.time for e in events})
+    else:
+        idxs = sorted({o.call_index for o in ops}
+                      | {o.return_index for o in ops if o.return_index is not None}
+                      | {e.index for e in events})
+        pos = {ix: n for n, ix in enumerate(idxs)}
+    lo = min(pos.values(), default=0)
+    hi = max(pos.values(), default=1)
+    span = max(hi - lo, 1)
+    width = max(900, min(30000, 14 * len(pos)))
+    height = TOP + ROW_H * max(len(procs), 1) + 10
+
+    def x(v: float) -> float:
+        return LEFT + (v - lo) / span * width
+
+    out = [f"<div class='wrap'><svg id='svg-{axis}' class='{'hidden' if axis == 'order' else ''}'"
+           f" xmlns='http://www.w3.org/2000/svg' width='{LEFT + width + 40}' height='{height}'>"]
+    for k in range(11):  # grid and axis labels
+        v = lo + span * k / 10
+        label = f"{(v - lo) / 1e6:.1f} ms" if axis == "time" else f"#{int(v)}"
+        out.append(f"<line class='grid' x1='{x(v):.1f}' x2='{x(v):.1f}' y1='{TOP - 5}' "
+                   f"y2='{height}'/><text x='{x(v) + 2:.1f}' y='{TOP - 10}'>{label}</text>")
+    for p in procs:
+        y = TOP + row[p] * ROW_H
+        out.append(f"<text x='4' y='{y + 15}'>{html.escape(str(p))}</text>")
+    for o in ops:
+        y = TOP + row[o.process] * ROW_H + 3
+        x1 = x(pos[o.call_index])
+        x2 = x(pos[o.return_index]) if o.return_index is not None else LEFT + width + 30
+        w = max(x2 - x1, 3)
+        cls = "op"
+        if o.id == blocked:
+            cls = "blocked"
+        elif o.id in order:
+            cls = "lin"
+        elif o.status == "fail":
+            cls = "fail"
+        elif o.status == "info":
+            cls = "info"
+        dim = " class='dim'" if in_key is not None and o.id not in in_key else ""
+        tip = html.escape(f"{describe(o)}  index {o.call_index}..{o.return_index}")
+        out.append(f"<g{dim}><title>{tip}</title><rect class='{cls}' x='{x1:.1f}' y='{y}' "
+                   f"width='{w:.1f}' height='{ROW_H - 6}' rx='2'/>")
+        label = ""
+        if o.id in order:
+            label = str(order[o.id])
+        elif o.id == blocked:
+            label = "!"
+        if label and w > 10:
+            out.append(f"<text class='n' x='{x1 + 3:.1f}' y='{y + 12}'>{label}</text>")
+        elif w > 40:
+            out.append(f"<text x='{x1 + 3:.1f}' y='{y + 12}'>{html.escape(_short(o))}</text>")
+        out.append("</g>")
+    for e in events:
+        ex = x(pos[e.index])
+        out.append(f"<line class='ev' x1='{ex:.1f}' x2='{ex:.1f}' y1='{TOP - 5}' y2='{height}'/>"
+                   f"<text class='ev' x='{ex + 2:.1f}' y='{height - 2}'>"
+                   f"{html.escape(f'{e.process} {e.f} {e.value!r}'[:40])}</text>")
+    out.append("</svg></div>")
+    return "".join(out)
+
+
+def _short(o: Operation) -> str:
+    v = o.output if o.status == "ok" and o.f == "read" else o.input
+    return f"{o.f} {v!r}"[:24]
