@@ -1,0 +1,65 @@
+"""The reference server's monitor core: monitor / monitor_cond / monitor_cond_since /
+monitor_cond_change / monitor_cancel, sans I/O, composed once and shared by all sessions.
+
+API (one ``MonitorEngine`` per hosted database; sessions are opaque hashable ids):
+
+    engine = MonitorEngine(schema, db_getter, history_max_txns=100,
+                           history_max_atoms=None, trace=None)
+
+    engine.add(session, monitor_id, kind, requests, last_txn_id=None) -> result JSON
+        kind: "monitor" | "monitor_cond" | "monitor_cond_since".  Validates ``requests``
+        exactly as ovsdb-server 3.1 (raises reference.errors.OvsdbError with its texts,
+        "duplicate monitor ID" included; the session layer may check that first).
+        Returns the reply's "result": {table: {uuid: {"new": row}}} (update),
+        {table: {uuid: {"initial": row}}} (update2), or [found, last_txn_id, updates2]
+        (monitor_cond_since).  The updates part is an ``orjson.Fragment``: the snapshot
+        is serialised once per (group, condition) and reused while nothing changed, so
+        encode the reply with orjson (``orjson.dumps({"id":..,"result":..})``).
+    engine.change_condition(session, old_id, new_id, requests) -> list[bytes]
+        monitor_cond_change: the notifications to send before the {} reply (rows
+        entering the condition as "insert", leaving as "delete", under ``new_id``;
+        composed once per distinct (old condition, new condition) and database state).
+        Errors: "unknown monitor session", "duplicate monitor ID", "no table named T in
+        monitor session", "changing columns is unsupported", bad where clauses.
+    engine.cancel(session, monitor_id) / engine.drop_session(session)
+        Unknown ids are ignored (the session layer answers "unknown monitor").
+    engine.commit(changes) -> list[Delivery]
+        ``changes``: a ChangeSet (table -> uuid -> RowChange(old, new), ``.txn_id``),
+        already applied to the database.  Delivery(sessions, data): write ``data`` (one
+        complete JSON-RPC notification: update / update2 / update3) to each session.
+        One notification per monitor per transaction, covering all its tables.
+    engine.set_backlogged(session, flag) -> list[bytes]
+        The shell says whether the session has unsent output.  While backlogged its
+        updates are not queued but MERGED per row (first old, last new version); memory
+        is bounded by one pair of row references per distinct row changed (not by the
+        number of transactions; ``pending_rows(session)`` reports it).  Clearing the
+        flag returns one notification per monitor that takes the client's replica to
+        exactly the current state.
+    engine.last_txn_id  the last-txn-id we put on the wire.
+
+Sharing, and what the bytes look like:
+    Monitors are grouped by (encoding, per-table columns and select flags); within a
+    group by normalised condition (clauses deduplicated and sorted).  A transaction is
+    composed once per group and condition, serialised once, and the serialised
+    <table-updates> is spliced into a notification once per distinct monitor-id value
+    (clients of the same program use the same id, so they share the very same bytes).
+    Which conditions a row change can concern is answered by a per-table index over
+    ``[col, "==", v]`` and ``[col, "includes", v]`` clauses; other conditions are
+    evaluated for every row (condition_index.py).
+
+History (monitor_cond_since): shared by all groups, bounded by ``history_max_txns``
+    and by atoms (``history_max_atoms``; None = no more atoms than the database holds, as
+    OVS).  A known last-txn-id gets found=true and only the missed changes (merged);
+    unknown or zero gets found=false and the full contents.  ``history_max_txns=0``
+    reproduces standalone ovsdb-server 3.1 exactly (always found=false, zero UUID as
+    last-txn-id, update3 carries the zero UUID); any positive value is our documented
+    extension: history in standalone mode too.
+
+Trace: ``trace(event)`` receives dicts named after spec/MonitorDelta.tla's actions
+    (Commit, ServerCondChange, Resume, Disconnect); trace.random_trace(seed, steps)
+    produces a whole client+server trace in spec/README.md's format.
+"""
+
+from reference.monitor.engine import Delivery, MonitorEngine
+
+__all__ = ["Delivery", "MonitorEngine"]

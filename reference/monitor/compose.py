@@ -1,0 +1,106 @@
+"""Row updates in the exact encodings of ovsdb-server 3.1, and the decision of what (if
+anything) one row change means for one monitor condition.
+
+Encodings (``update`` is RFC 7047's v1, ``update2`` is shared by update2 and update3):
+
+- update2: ``{"initial"|"insert": row}`` with columns at their default omitted,
+  ``{"modify": diff}`` with only the changed monitored columns (datum.diff), and
+  ``{"delete": null}``.
+- update: ``{"new": row}`` for initial/insert (every selected column, defaults
+  included), ``{"old": row}`` for delete, ``{"old": changed columns' old values, "new":
+  every column's new value}`` for modify.
+
+Classification (ovsdb_monitor_row_update_type_condition + _changes_classify in OVS):
+a row change is an insert, delete or modify by whether old/new exist; under a condition a
+modify whose old row does not match becomes an insert, one whose new row does not match
+becomes a delete, and one matching neither is dropped (likewise inserts/deletes of
+non-matching rows).  A modify is dropped when it changes no monitored column, and any
+type the table's select flags exclude is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference.monitor import rows as R
+from reference.monitor.request import DELETE, INITIAL, INSERT, MODIFY, TableSpec
+
+ENC_V1 = "update"
+ENC_V2 = "update2"
+
+
+def base_type(old: Any, new: Any) -> int:
+    if old is None:
+        return INSERT if new is not None else 0
+    return DELETE if new is None else MODIFY
+
+
+def changed_columns(spec: TableSpec, old: Any, new: Any) -> tuple[str, ...]:
+    """Monitored columns (selected for modify) whose value differs."""
+    return tuple(c for c in spec.columns_for(MODIFY)
+                 if R.cell(old, c) != R.cell(new, c))
+
+
+def classify(spec: TableSpec, base: int, old_match: bool, new_match: bool,
+             changed: tuple[str, ...] | None) -> int:
+    """The update type to send for this condition, or 0 for nothing."""
+    if base == MODIFY:
+        if old_match:
+            kind = MODIFY if new_match else DELETE
+        else:
+            kind = INSERT if new_match else 0
+    elif base == INSERT or base == INITIAL:
+        kind = base if new_match else 0
+    elif base == DELETE:
+        kind = DELETE if old_match else 0
+    else:
+        kind = 0
+    if kind == MODIFY and not changed:
+        return 0
+    return kind if spec.select & kind else 0
+
+
+def row_update(encoding: str, spec: TableSpec, ttypes: dict[str, Any], kind: int,
+               old: Any, new: Any, changed: tuple[str, ...] | None) -> dict[str, Any]:
+    """The JSON object for one row in an update/update2 ``<table-update>``."""
+    if encoding == ENC_V2:
+        if kind == DELETE:
+            return {"delete": None}
+        if kind == MODIFY:
+            return {"modify": {c: R.diff_json(R.cell(old, c), R.cell(new, c), ttypes[c])
+                               for c in changed or ()}}
+        body = {}
+        for c in spec.columns_for(kind):
+            d = R.cell(new, c)
+            if not R.is_default(d, ttypes[c]):
+                body[c] = R.to_json(d, ttypes[c])
+        return {"initial" if kind == INITIAL else "insert": body}
+    # v1 "update"
+    if kind == DELETE:
+        return {"old": {c: R.to_json(R.cell(old, c), ttypes[c]) for c in spec.columns_for(DELETE)}}
+    out: dict[str, Any] = {}
+    if kind == MODIFY:
+        out["old"] = {c: R.to_json(R.cell(old, c), ttypes[c]) for c in changed or ()}
+    out["new"] = {c: R.to_json(R.cell(new, c), ttypes[c]) for c in spec.columns_for(kind)}
+    return out
+
+
+def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: Any,
+                  pairs: dict[Any, list], initial: bool = False) -> dict[str, Any]:
+    """Compose one ``<table-update>`` from merged (old, new) pairs under ``cond``
+    (a TableCond); used for resumes from history and for releasing a stuck session."""
+    out: dict[str, Any] = {}
+    for row_uuid, (old, new) in pairs.items():
+        base = base_type(old, new)
+        if not base:
+            continue
+        if initial and base == INSERT:
+            base = INITIAL
+        om = old is not None and cond.match(old)
+        nm = new is not None and cond.match(new)
+        changed = changed_columns(spec, old, new) if base == MODIFY and om and nm else None
+        kind = classify(spec, base, om, nm, changed)
+        if kind:
+            out[R.uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,
+                                                   changed)
+    return out

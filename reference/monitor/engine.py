@@ -1,0 +1,460 @@
+"""MonitorEngine: every monitor of one database, composed once per group and condition.
+
+Structure (see __init__.py for the API):
+
+    Group       sessions with the same encoding (update | update2/3) and the same
+                per-table (columns, select flags): OVS's ovsdb_monitor.
+    CondGroup   within a group, members with the same normalised condition: each
+                transaction is composed and serialised once per CondGroup and the same
+                bytes go to all its members (one Delivery per distinct monitor id).
+    Member      one (session, monitor id): its kind and, while its session is
+                backlogged, its pending merged changes.
+
+Each Group keeps, per table, a ConditionIndex over its CondGroups, so a row change only
+costs work for the conditions that can match the row's old or new version.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+
+from reference.errors import syntax_error
+from reference.monitor import rows as R
+from reference.monitor.compose import (
+    ENC_V1,
+    ENC_V2,
+    base_type,
+    changed_columns,
+    classify,
+    compose_pairs,
+    row_update,
+)
+from reference.monitor.condition_index import ConditionIndex, TableCond, normalise
+from reference.monitor.history import History, Merged, merge_into
+from reference.monitor.request import (
+    DELETE,
+    INITIAL,
+    INSERT,
+    KINDS,
+    MODIFY,
+    MonitorSpec,
+    TableSpec,
+    parse_change_requests,
+    parse_requests,
+)
+
+_METHOD = {"monitor": b"update", "monitor_cond": b"update2", "monitor_cond_since": b"update3"}
+
+
+class Delivery(NamedTuple):
+    """Send ``data`` (one complete JSON-RPC notification) to each of ``sessions``."""
+
+    sessions: tuple
+    data: bytes
+
+
+def envelope(kind: str, mid: bytes, body: bytes, last_txn_id: str) -> bytes:
+    """The notification for one monitor id, spliced around the shared ``body`` bytes
+    (the serialised <table-updates>), so the body is serialised only once."""
+    head = b'{"id":null,"method":"' + _METHOD[kind] + b'","params":[' + mid + b","
+    if kind == "monitor_cond_since":
+        head += b'"' + last_txn_id.encode() + b'",'
+    return head + body + b"]}"
+
+
+@dataclass(eq=False)
+class Member:
+    session: Any
+    monitor_id: Any
+    mid: bytes                      # the monitor id as it goes on the wire
+    kind: str
+    cg: CondGroup
+    pending: Merged | None = None   # not None while the session is backlogged
+
+
+@dataclass(eq=False)
+class CondGroup:
+    group: Group
+    key: tuple
+    conds: dict[str, TableCond]
+    members: dict[tuple[Any, bytes], Member] = field(default_factory=dict)
+    snapshot: tuple[tuple, bytes] | None = None
+    # live members by envelope (kind, wire id) -> sessions; rebuilt on membership change
+    live: dict[tuple[str, bytes], list] = field(default_factory=dict)
+    held: list[Member] = field(default_factory=list)
+
+    def rebuild(self) -> None:
+        self.live = {}
+        self.held = []
+        for m in self.members.values():
+            if m.pending is None:
+                self.live.setdefault((m.kind, m.mid), []).append(m.session)
+            else:
+                self.held.append(m)
+
+
+@dataclass(eq=False)
+class Group:
+    key: tuple
+    encoding: str
+    tables: dict[str, TableSpec]
+    cgroups: dict[tuple, CondGroup] = field(default_factory=dict)
+    index: dict[str, ConditionIndex] = field(default_factory=dict)
+    change_cache: dict[tuple, bytes] = field(default_factory=dict)
+
+
+def _id_key(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+class MonitorEngine:
+    def __init__(self, schema: Any, db_getter: Callable[[], Any],
+                 history_max_txns: int = 100, history_max_atoms: int | None = None,
+                 trace: Callable[[dict], None] | None = None) -> None:
+        self.schema = schema
+        self._db = db_getter
+        self.history = History(history_max_txns, history_max_atoms, R.n_atoms)
+        self.trace = trace
+        self._groups: dict[tuple, Group] = {}
+        self._members: dict[tuple[Any, bytes], Member] = {}
+        self._sessions: dict[Any, dict[bytes, Member]] = {}
+        self._backlogged: set = set()
+        self._tver: dict[str, int] = {}      # per-table commit counters (snapshot keys)
+        self._db_atoms: int | None = None    # maintained incrementally once counted
+        self._types = {t: {c: cs.type for c, cs in ts.columns.items()}
+                       for t, ts in schema.tables.items()}
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def last_txn_id(self) -> uuid.UUID:
+        return self.history.reported_id()
+
+    def add(self, session: Any, monitor_id: Any, kind: str, requests: Any,
+            last_txn_id: Any = None) -> Any:
+        if kind not in KINDS:
+            raise ValueError(f"not a monitor method: {kind}")
+        mkey = _id_key(monitor_id)
+        if (session, mkey) in self._members:
+            raise syntax_error(monitor_id, "duplicate monitor ID")
+        spec = parse_requests(self.schema, kind, requests)
+        conds = {t.name: self._parse_cond(t.name, spec.where[t.name]) for t in spec.tables}
+        since = None
+        if kind == "monitor_cond_since" and last_txn_id is not None:
+            since = R.parse_txn_id(last_txn_id)
+        group = self._group_for(spec, ENC_V1 if kind == "monitor" else ENC_V2)
+        cg = self._cgroup_for(group, conds)
+        # Build the reply before joining: a new member must not change the snapshot.
+        merged = self.history.since(since) if since is not None else None
+        if merged is not None:
+            body = self._compose_merged(cg, merged)
+        else:
+            body = self._snapshot(cg)
+        member = Member(session, monitor_id, orjson.dumps(monitor_id), kind, cg)
+        if session in self._backlogged:
+            member.pending = {}
+        self._join(member, mkey)
+        if kind != "monitor_cond_since":
+            return orjson.Fragment(body)
+        txn = str(self.history.reported_id())
+        self._emit({"action": "Resume", "session": session, "monitor_id": monitor_id,
+                    "last": None if since is None else str(since),
+                    "found": merged is not None, "txn": txn})
+        return [merged is not None, txn, orjson.Fragment(body)]
+
+    def change_condition(self, session: Any, old_id: Any, new_id: Any,
+                         requests: Any) -> list[bytes]:
+        okey, nkey = _id_key(old_id), _id_key(new_id)
+        m = self._members.get((session, okey))
+        if m is None:
+            raise syntax_error(old_id, "unknown monitor session")
+        if nkey != okey and (session, nkey) in self._members:
+            raise syntax_error(new_id, "duplicate monitor ID")
+        old_cg = m.cg
+        group = old_cg.group
+        wheres = parse_change_requests(MonitorSpec(tuple(group.tables.values()), {}),
+                                       requests)
+        conds = dict(old_cg.conds)
+        for t, w in wheres.items():
+            conds[t] = self._parse_cond(t, w)
+        out: list[bytes] = []
+        last = str(self.history.reported_id())
+        if m.pending:
+            # A backlogged member first gets what it missed, under its old condition.
+            out.append(envelope(m.kind, m.mid, self._compose_merged(old_cg, m.pending), last))
+            m.pending = {}
+        key = tuple(conds[t].key for t in group.tables)
+        body = None
+        if key != old_cg.key:
+            ck = (old_cg.key, key)
+            body = group.change_cache.get(ck)
+            if body is None:
+                body = orjson.dumps(self._compose_change(group, old_cg.conds, conds))
+                group.change_cache[ck] = body
+        self._leave(m, okey)
+        m.monitor_id, m.mid = new_id, orjson.dumps(new_id)
+        m.cg = self._cgroup_for(group, conds)
+        self._join(m, nkey)
+        if body is not None and body != b"{}":
+            out.append(envelope(m.kind, m.mid, body, last))
+        self._emit({"action": "ServerCondChange", "session": session, "old_id": old_id,
+                    "new_id": new_id, "messages": len(out)})
+        return out
+
+    def cancel(self, session: Any, monitor_id: Any) -> None:
+        mkey = _id_key(monitor_id)
+        m = self._members.get((session, mkey))
+        if m is not None:
+            self._leave(m, mkey)
+
+    def drop_session(self, session: Any) -> None:
+        for mkey, m in list(self._sessions.get(session, {}).items()):
+            self._leave(m, mkey)
+        self._sessions.pop(session, None)
+        self._backlogged.discard(session)
+        self._emit({"action": "Disconnect", "session": session})
+
+    def set_backlogged(self, session: Any, backlogged: bool) -> list[bytes]:
+        """While backlogged, the session's updates are merged per row (memory: at most
+        one (old, new) pair of row references per distinct row changed, whatever the
+        number of transactions); on release it gets one update per monitor that takes
+        its replica straight to the current state."""
+        members = list(self._sessions.get(session, {}).values())
+        out: list[bytes] = []
+        if backlogged:
+            if session in self._backlogged:
+                return out
+            self._backlogged.add(session)
+            for m in members:
+                if m.pending is None:
+                    m.pending = {}
+                    m.cg.rebuild()
+            return out
+        if session not in self._backlogged:
+            return out
+        self._backlogged.discard(session)
+        last = str(self.history.reported_id())
+        for m in members:
+            pending, m.pending = m.pending, None
+            m.cg.rebuild()
+            if pending:
+                body = self._compose_merged(m.cg, pending)
+                if body != b"{}":
+                    out.append(envelope(m.kind, m.mid, body, last))
+        return out
+
+    def pending_rows(self, session: Any) -> int:
+        """How many row changes are held for a backlogged session (the memory bound)."""
+        return sum(len(rows) for m in self._sessions.get(session, {}).values()
+                   if m.pending for rows in m.pending.values())
+
+    def commit(self, changes: Any) -> list[Delivery]:
+        norm = _normalise(changes)
+        txn_id = getattr(changes, "txn_id", None) or uuid.uuid4()
+        for t in norm:
+            self._tver[t] = self._tver.get(t, 0) + 1
+        self.history.append(txn_id, norm, self._count_atoms(norm))
+        last = str(self.history.reported_id())
+        deliveries: list[Delivery] = []
+        for group in self._groups.values():
+            touched = [t for t in group.tables if t in norm]
+            if touched:
+                group.change_cache.clear()
+                deliveries += self._commit_group(group, touched, norm, last)
+        self._emit({"action": "Commit", "txn": str(txn_id),
+                    "deliveries": [[list(d.sessions), d.data.decode()] for d in deliveries]}
+                   if self.trace else {})
+        return deliveries
+
+    # -- composition ----------------------------------------------------------------
+
+    def _commit_group(self, group: Group, touched: list[str], norm: dict,
+                      last: str) -> list[Delivery]:
+        enc = group.encoding
+        out: dict[CondGroup, dict[str, dict]] = {}
+        for tname in touched:
+            spec = group.tables[tname]
+            index = group.index[tname]
+            ttypes = self._types[tname]
+            for row_uuid, (old, new) in norm[tname].items():
+                cands: set = set()
+                index.candidates(old, cands)
+                index.candidates(new, cands)
+                if not cands:
+                    continue
+                base = base_type(old, new)
+                changed: tuple | None = None
+                pieces: dict[int, dict] = {}
+                ustr = R.uuid_str(row_uuid)
+                for cg in cands:
+                    tc = cg.conds[tname]
+                    om = old is not None and tc.match(old)
+                    nm = new is not None and tc.match(new)
+                    if not (om or nm):
+                        continue
+                    for m in cg.held:
+                        merge_into(m.pending, {tname: {row_uuid: (old, new)}})
+                    if not cg.live:
+                        continue
+                    if base == MODIFY and om and nm and changed is None:
+                        changed = changed_columns(spec, old, new)
+                    kind = classify(spec, base, om, nm, changed)
+                    if not kind:
+                        continue
+                    piece = pieces.get(kind)
+                    if piece is None:
+                        piece = pieces[kind] = row_update(enc, spec, ttypes, kind, old, new,
+                                                          changed)
+                    out.setdefault(cg, {}).setdefault(tname, {})[ustr] = piece
+        deliveries = []
+        for cg, updates in out.items():
+            body = orjson.dumps(updates)
+            for (kind, mid), sessions in cg.live.items():
+                deliveries.append(Delivery(tuple(sessions), envelope(kind, mid, body, last)))
+        return deliveries
+
+    def _snapshot(self, cg: CondGroup) -> bytes:
+        """The initial contents for ``cg``, built once and reused until a commit touches
+        one of its tables."""
+        group = cg.group
+        versions = tuple(self._tver.get(t, 0) for t in group.tables)
+        if cg.snapshot is not None and cg.snapshot[0] == versions:
+            return cg.snapshot[1]
+        db = self._db()
+        out: dict[str, dict] = {}
+        for tname, spec in group.tables.items():
+            cond = cg.conds[tname]
+            if not spec.select & INITIAL or cond.never:
+                continue
+            ttypes = self._types[tname]
+            rows = {R.uuid_str(u): row_update(group.encoding, spec, ttypes, INITIAL, None,
+                                              row, None)
+                    for u, row in R.table_rows(db, tname) if cond.match(row)}
+            if rows:
+                out[tname] = rows
+        data = orjson.dumps(out)
+        cg.snapshot = (versions, data)
+        return data
+
+    def _compose_merged(self, cg: CondGroup, merged: Merged) -> bytes:
+        group = cg.group
+        out = {}
+        for tname, pairs in merged.items():
+            spec = group.tables.get(tname)
+            if spec is None:
+                continue
+            rows = compose_pairs(group.encoding, spec, self._types[tname], cg.conds[tname],
+                                 pairs)
+            if rows:
+                out[tname] = rows
+        return orjson.dumps(out)
+
+    def _compose_change(self, group: Group, old: dict[str, TableCond],
+                        new: dict[str, TableCond]) -> dict:
+        """Rows entering (insert) and leaving (delete) the condition."""
+        db = self._db()
+        out = {}
+        for tname, spec in group.tables.items():
+            oc, nc = old[tname], new[tname]
+            if oc.key == nc.key:
+                continue
+            ttypes = self._types[tname]
+            rows = {}
+            for u, row in R.table_rows(db, tname):
+                om, nm = oc.match(row), nc.match(row)
+                if om == nm:
+                    continue
+                kind = INSERT if nm else DELETE
+                if spec.select & kind:
+                    rows[R.uuid_str(u)] = row_update(group.encoding, spec, ttypes, kind,
+                                                     row, row, None)
+            if rows:
+                out[tname] = rows
+        return out
+
+    # -- membership ------------------------------------------------------------------
+
+    def _parse_cond(self, table: str, where: Any) -> TableCond:
+        return normalise(R.parse_where(self.schema.tables[table], where))
+
+    def _group_for(self, spec: MonitorSpec, encoding: str) -> Group:
+        key = (encoding, spec.tables)
+        group = self._groups.get(key)
+        if group is None:
+            group = Group(key, encoding, {t.name: t for t in spec.tables})
+            group.index = {t.name: ConditionIndex() for t in spec.tables}
+            self._groups[key] = group
+        return group
+
+    def _cgroup_for(self, group: Group, conds: dict[str, TableCond]) -> CondGroup:
+        key = tuple(conds[t].key for t in group.tables)
+        cg = group.cgroups.get(key)
+        if cg is None:
+            cg = CondGroup(group, key, {t: conds[t] for t in group.tables})
+            group.cgroups[key] = cg
+            for t, index in group.index.items():
+                index.add(cg, cg.conds[t])
+        return cg
+
+    def _join(self, m: Member, mkey: bytes) -> None:
+        self._members[(m.session, mkey)] = m
+        self._sessions.setdefault(m.session, {})[mkey] = m
+        m.cg.members[(m.session, mkey)] = m
+        m.cg.rebuild()
+
+    def _leave(self, m: Member, mkey: bytes) -> None:
+        self._members.pop((m.session, mkey), None)
+        self._sessions.get(m.session, {}).pop(mkey, None)
+        cg = m.cg
+        cg.members.pop((m.session, mkey), None)
+        cg.rebuild()
+        if not cg.members:
+            group = cg.group
+            for index in group.index.values():
+                index.remove(cg)
+            del group.cgroups[cg.key]
+            if not group.cgroups:
+                del self._groups[group.key]
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _count_atoms(self, norm: dict) -> int | None:
+        """The atoms the database holds (OVS's default history bound), kept up to date
+        from each change set after one full count."""
+        if self.history.max_atoms is not None or not self.history.enabled:
+            return None
+        if self._db_atoms is None:
+            db = self._db()
+            self._db_atoms = sum(R.n_atoms(row) for t in self.schema.tables
+                                 for _, row in R.table_rows(db, t))
+        else:
+            for rows in norm.values():
+                for old, new in rows.values():
+                    self._db_atoms += (R.n_atoms(new) if new is not None else 0) - \
+                        (R.n_atoms(old) if old is not None else 0)
+        return self._db_atoms
+
+    def _emit(self, event: dict) -> None:
+        if self.trace is not None and event:
+            self.trace(event)
+
+
+def _normalise(changes: Any) -> dict[str, dict[Any, tuple[Any, Any]]]:
+    """ChangeSet (table -> uuid -> RowChange(old, new)) -> plain (old, new) tuples."""
+    tables = getattr(changes, "tables", changes)
+    out: dict[str, dict[Any, tuple[Any, Any]]] = {}
+    for tname, rows in tables.items():
+        conv = {}
+        for u, rc in rows.items():
+            if isinstance(rc, tuple):
+                conv[u] = (rc[0], rc[1])
+            else:
+                conv[u] = (rc.old, rc.new)
+        if conv:
+            out[tname] = conv
+    return out

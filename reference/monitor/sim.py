@@ -1,0 +1,64 @@
+"""A minimal in-memory database for driving the monitor core without the transaction
+engine: used by trace.random_trace and the monitor tests.
+
+Rows are dicts column -> Datum with every column (``_uuid`` and ``_version`` included),
+never mutated once built; ``commit`` builds the change set (table -> uuid -> (old, new))
+the engine consumes, exactly the shape of reference.db's ChangeSet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference import datum as D
+
+
+@dataclass
+class SimChangeSet:
+    tables: dict[str, dict[Any, tuple[Any, Any]]]
+    txn_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+class SimDB:
+    def __init__(self, schema: Any, new_uuid=uuid.uuid4) -> None:
+        self.schema = schema
+        self.tables: dict[str, dict[uuid.UUID, dict]] = {t: {} for t in schema.tables}
+        self._new_uuid = new_uuid
+
+    def make_row(self, table: str, row_uuid: uuid.UUID, values: dict[str, D.Datum]) -> dict:
+        ts = self.schema.tables[table]
+        row = {c: D.default_datum(cs.type) for c, cs in ts.columns.items()}
+        row.update(values)
+        row["_uuid"] = D.Datum.atom(row_uuid)
+        row["_version"] = D.Datum.atom(self._new_uuid())
+        return row
+
+    def commit(self, writes: dict[str, dict[uuid.UUID, dict | None]],
+               txn_id: uuid.UUID | None = None) -> SimChangeSet:
+        """``writes``: table -> uuid -> new column values (merged into the existing row,
+        or a new row) or None (delete).  Rows left unchanged are dropped, as OVS does."""
+        changes: dict[str, dict] = {}
+        for table, rows in writes.items():
+            cur = self.tables[table]
+            for u, values in rows.items():
+                old = cur.get(u)
+                if values is None:
+                    if old is not None:
+                        changes.setdefault(table, {})[u] = (old, None)
+                    continue
+                base = dict(old) if old is not None else {}
+                base.update(values)
+                if old is not None and all(base[c] == old[c] for c in values):
+                    continue
+                new = self.make_row(table, u, {k: v for k, v in base.items()
+                                               if not k.startswith("_")})
+                changes.setdefault(table, {})[u] = (old, new)
+        for table, rows in changes.items():
+            for u, (_, new) in rows.items():
+                if new is None:
+                    del self.tables[table][u]
+                else:
+                    self.tables[table][u] = new
+        return SimChangeSet(changes, txn_id or uuid.uuid4())
