@@ -18,6 +18,7 @@ scalar and optional columns carry the new value) so the check does not depend on
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -238,32 +239,7 @@ def test_we_read_what_a_real_ovsdb_server_wrote(tmp_path, schema_file):
     middle), then fold its file ourselves: the contents it reported must come out."""
     srv = start_server("ovsdb-server", tmp_path, [schema_file])
     try:
-        def transact(*ops):
-            out = subprocess.run(["ovsdb-client", "transact", srv.remote,
-                                  orjson.dumps(["S", *ops]).decode()],
-                                 capture_output=True, text=True, check=True, timeout=30)
-            return orjson.loads(out.stdout)
-
-        res = transact({"op": "insert", "table": "B", "row": {"k": 1}, "uuid-name": "b"},
-                       {"op": "insert", "table": "A", "uuid-name": "a",
-                        "row": {"name": "x", "o": "q", "s": ["set", [1, 2, 3]],
-                                "m": ["map", [["k1", "v1"], ["k2", "v2"]]],
-                                "peer": ["named-uuid", "b"]}},
-                       {"op": "comment", "comment": "first"})
-        assert all("error" not in r for r in res)
-        transact({"op": "insert", "table": "A", "row": {"name": "y", "n": 5, "r": 1.5}})
-        transact({"op": "mutate", "table": "A", "where": [["name", "==", "x"]],
-                  "mutations": [["s", "delete", ["set", [2]]], ["s", "insert", 9],
-                                ["m", "insert", ["map", [["k3", "v3"]]]],
-                                ["n", "+=", 4]]})
-        subprocess.run(["ovs-appctl", "-t", str(srv.workdir / "ovsdb-server.ctl"),
-                        "ovsdb-server/compact"], check=True, timeout=30, capture_output=True)
-        transact({"op": "update", "table": "A", "where": [["name", "==", "x"]],
-                  "row": {"o": ["set", []], "b": True,
-                          "m": ["map", [["k1", "changed"], ["k3", "v3"]]]}})
-        transact({"op": "delete", "table": "A", "where": [["name", "==", "y"]]})
-        transact({"op": "delete", "table": "B", "where": []})  # weak ref drops out
-        live = from_select(SCHEMA, transact(*select_all(SCHEMA)[1:]))
+        live = run_workload(srv)
     finally:
         srv.stop()
     db = str(srv.dbfiles[0])
@@ -348,3 +324,83 @@ def test_real_server_serves_records_we_appended(tmp_path, schema_file):
     finally:
         srv.stop()
     assert from_select(SCHEMA, orjson.loads(out.stdout)) == fold(SCHEMA, TXNS[:3])
+
+
+# -- the reference server's own files ----------------------------------------------------
+
+REFERENCE_READY = importlib.util.find_spec("reference.db") is not None
+needs_reference = pytest.mark.skipif(not REFERENCE_READY,
+                                     reason="reference server not assembled yet (no reference.db)")
+
+WORKLOAD = [
+    [{"op": "insert", "table": "B", "row": {"k": 1}, "uuid-name": "b"},
+     {"op": "insert", "table": "A", "row": {"name": "x", "o": "q", "s": ["set", [1, 2, 3]],
+                                            "m": ["map", [["k1", "v1"], ["k2", "v2"]]],
+                                            "peer": ["named-uuid", "b"]}},
+     {"op": "comment", "comment": "first"}],
+    [{"op": "insert", "table": "A", "row": {"name": "y", "n": 5, "r": 1.5}}],
+    [{"op": "mutate", "table": "A", "where": [["name", "==", "x"]],
+      "mutations": [["s", "delete", ["set", [2]]], ["s", "insert", 9],
+                    ["m", "insert", ["map", [["k3", "v3"]]]], ["n", "+=", 4]]}],
+    "compact",
+    [{"op": "update", "table": "A", "where": [["name", "==", "x"]],
+      "row": {"o": ["set", []], "b": True, "m": ["map", [["k1", "changed"], ["k3", "v3"]]]}},
+     {"op": "commit", "durable": True}],
+    [{"op": "delete", "table": "A", "where": [["name", "==", "y"]]}],
+    [{"op": "delete", "table": "B", "where": []}],
+]
+
+
+def run_workload(srv) -> dict:
+    """Run WORKLOAD with ovsdb-client/ovs-appctl; return the contents the server serves."""
+    def transact(ops):
+        out = subprocess.run(["ovsdb-client", "transact", srv.remote,
+                              orjson.dumps(["S", *ops]).decode()],
+                             capture_output=True, text=True, check=True, timeout=30)
+        res = orjson.loads(out.stdout)
+        assert all(not (isinstance(r, dict) and "error" in r) for r in res), res
+        return res
+
+    for step in WORKLOAD:
+        if step == "compact":
+            subprocess.run(["ovs-appctl", "-t", str(srv.workdir / f"{srv.kind}.ctl"),
+                            "ovsdb-server/compact"], check=True, timeout=30,
+                           capture_output=True)
+        else:
+            transact(step)
+    return from_select(SCHEMA, transact(select_all(SCHEMA)[1:]))
+
+
+@needs_reference
+def test_ovsdb_tool_reads_what_our_server_wrote(tmp_path, schema_file):
+    srv = start_server("reference", tmp_path, [schema_file])
+    try:
+        live = run_workload(srv)
+    finally:
+        srv.stop()
+    db = str(srv.dbfiles[0])
+    assert tool_contents(db) == live
+    assert tool("show-log", db).returncode == 0
+    log, _, records = storage.LogFile.open(db)
+    log.close()
+    assert fold(SCHEMA, records) == live
+
+
+@needs_reference
+def test_our_server_serves_what_ovsdb_server_wrote(tmp_path, schema_file):
+    real = start_server("ovsdb-server", tmp_path, [schema_file])
+    try:
+        live = run_workload(real)
+    finally:
+        real.stop()
+    workdir = tmp_path / "reference"
+    workdir.mkdir()
+    shutil.copy(real.dbfiles[0], workdir / "db0.db")
+    ours = start_server("reference", tmp_path, [schema_file])
+    try:
+        out = subprocess.run(["ovsdb-client", "transact", ours.remote,
+                              orjson.dumps(select_all(SCHEMA)).decode()],
+                             capture_output=True, text=True, check=True, timeout=30)
+    finally:
+        ours.stop()
+    assert from_select(SCHEMA, orjson.loads(out.stdout)) == live
