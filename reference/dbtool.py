@@ -3,6 +3,7 @@
     crucible db create DBFILE SCHEMA     new file holding only SCHEMA (like ovsdb-tool create)
     crucible db show-log [-m] DBFILE     one line per record (-m: also the rows it touches)
     crucible db repair DBFILE            drop everything from the first damaged record on
+    crucible db compact DBFILE [DST]     rewrite as schema + one snapshot (in place or to DST)
     crucible db db-name DBFILE           the schema's name
     crucible db db-version DBFILE        the schema's version
 
@@ -148,6 +149,32 @@ def cmd_repair(args: list[str]) -> int:
     return 0
 
 
+def cmd_compact(args: list[str]) -> int:
+    if len(args) not in (1, 2):
+        return _usage("compact needs DBFILE and optionally DST")
+    # The record contents (folding transactions, taking a snapshot) are the database
+    # module's job; this command only moves them between files.
+    from reference import db as dbmod
+    from reference.schema import parse_schema
+
+    log, schema_json, records = storage.LogFile.open(args[0])
+    try:
+        database = dbmod.Database(parse_schema(schema_json))
+        for record in records:
+            dbmod.apply_file_record(database, record)
+        snapshot = dbmod.database_to_file_record(database)
+        if len(args) == 1:
+            log.compact(schema_json, snapshot)
+            return 0
+    finally:
+        log.close()
+    storage.create(args[1], schema_json)
+    out, _, _ = storage.LogFile.open(args[1])
+    with out:
+        out.append(snapshot, durable=True)
+    return 0
+
+
 def cmd_schema_field(field: str, args: list[str]) -> int:
     if len(args) != 1:
         return _usage(f"db-{field} needs DBFILE")
@@ -162,6 +189,7 @@ COMMANDS = {
     "create": cmd_create,
     "show-log": cmd_show_log,
     "repair": cmd_repair,
+    "compact": cmd_compact,
     "db-name": lambda a: cmd_schema_field("name", a),
     "db-version": lambda a: cmd_schema_field("version", a),
 }

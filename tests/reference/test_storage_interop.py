@@ -404,3 +404,22 @@ def test_our_server_serves_what_ovsdb_server_wrote(tmp_path, schema_file):
     finally:
         ours.stop()
     assert from_select(SCHEMA, orjson.loads(out.stdout)) == live
+
+
+@needs_reference
+def test_crucible_db_compact_keeps_the_contents(tmp_path, our_db):
+    log, _, _ = storage.LogFile.open(our_db)
+    with log:
+        for rec in TXNS[:3]:
+            log.append(rec)
+    before = tool_contents(our_db)
+    copy = str(tmp_path / "copy.db")
+    assert dbtool.main(["compact", our_db, copy]) == 0
+    assert dbtool.main(["compact", our_db]) == 0
+    for db in (our_db, copy):
+        assert len(storage.read(db).records) == 2
+        assert tool_contents(db) == before
+    theirs = str(tmp_path / "theirs.db")
+    tool("compact", our_db, theirs)
+    assert fold(SCHEMA, storage.read(theirs).records[1:]) == fold(
+        SCHEMA, storage.read(our_db).records[1:])
