@@ -1,0 +1,319 @@
+"""The in-memory database: tables of rows, indexes, reference counts, change sets, and
+the standalone OVSDB file's transaction records.
+
+Public API (stable; the session, monitor and storage code build on it):
+    Row   a dict column -> Datum holding every column, "_uuid" and "_version"
+          included. Treat it as immutable: the engine copies, never edits in place.
+          .uuid .version; make_row(table_schema, uuid, values, version=None) fills in
+          defaults.
+    RowChange(old, new)   old None: insert; new None: delete; both: modify.
+    ChangeSet(tables, txn_id=None, comment=None, date_ms=None)
+          .tables: {table name: {uuid: RowChange}} (insertion ordered); what storage
+          writes and the monitor engine composes; .txn_id is a uuid.UUID the caller
+          assigns; .is_empty(); .rows() iterates (table, uuid, change).
+    Database(schema)  .tables {name: Table}; Table.rows {uuid: Row}
+          .get_row(table, uuid) -> Row | None; .apply(changes) applies a ChangeSet
+          (rows, indexes, reference counts); .strong_refs(uuid) -> int (references
+          from other rows); .weak_referrers(uuid) -> {(table, uuid)}
+          .index_lookup(table, i, key) -> uuid | None; .index_key(table, i, row)
+    changes_to_file_record(changes, schema, date_ms=None) -> dict | None
+          the record ovsdb-server 3.1 appends to a standalone file ("_is_diff": true:
+          inserted rows carry their non-default columns, modified rows carry the
+          update2 diff of the changed columns, deleted rows null; never _uuid,
+          _version or ephemeral columns). None when nothing persistent changed.
+    apply_file_record(db, record) -> ChangeSet   replays one record (diff records and
+          the older full-value records both), applying it to db.
+    database_to_file_record(db, comment=None, date_ms=None) -> dict   a snapshot.
+    refs_of(table_schema, row) -> (strong: list[UUID], weak: list[UUID]) per target.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference.datum import (
+    Datum,
+    apply_diff,
+    datum_from_json,
+    datum_to_json,
+    default_datum,
+    diff,
+)
+from reference.errors import OvsdbError
+from reference.schema import DatabaseSchema, TableSchema
+
+UUID = uuidlib.UUID
+
+
+class Row(dict):
+    """column -> Datum, with "_uuid" and "_version"."""
+
+    __slots__ = ()
+
+    @property
+    def uuid(self) -> UUID:
+        return self["_uuid"].keys[0]
+
+    @property
+    def version(self) -> UUID:
+        return self["_version"].keys[0]
+
+
+def make_row(ts: TableSchema, row_uuid: UUID, values: dict[str, Datum] | None = None,
+             version: UUID | None = None) -> Row:
+    row = Row()
+    for name, col in ts.columns.items():
+        row[name] = default_datum(col.type)
+    if values:
+        row.update(values)
+    row["_uuid"] = Datum((row_uuid,))
+    row["_version"] = Datum((version or uuidlib.uuid4(),))
+    return row
+
+
+@dataclass(slots=True)
+class RowChange:
+    old: Row | None
+    new: Row | None
+
+
+@dataclass
+class ChangeSet:
+    tables: dict[str, dict[UUID, RowChange]] = field(default_factory=dict)
+    txn_id: UUID | None = None
+    comment: str | None = None
+    date_ms: int | None = None
+
+    def is_empty(self) -> bool:
+        return not any(self.tables.values())
+
+    def rows(self) -> Iterator[tuple[str, UUID, RowChange]]:
+        for t, rows in self.tables.items():
+            for u, ch in rows.items():
+                yield t, u, ch
+
+
+def _ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | None, bool]]:
+    """(column, key ref table, key strong?, value ref table, value strong?)."""
+    out = []
+    for name, col in ts.user_columns.items():
+        k, v = col.type.key, col.type.value
+        kt = k.ref_table
+        vt = v.ref_table if v is not None else None
+        if kt or vt:
+            out.append((name, kt, k.ref_type == "strong", vt,
+                        v is not None and v.ref_type == "strong"))
+    return out
+
+
+_REF_CACHE: dict[int, list] = {}
+
+
+def ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | None, bool]]:
+    key = id(ts)
+    cols = _REF_CACHE.get(key)
+    if cols is None:
+        cols = _REF_CACHE[key] = _ref_columns(ts)
+    return cols
+
+
+def refs_of(ts: TableSchema, row: Row) -> tuple[list[UUID], list[UUID]]:
+    """UUIDs this row references strongly and weakly (with multiplicity; self-references
+    excluded, as OVS does not count them)."""
+    strong: list[UUID] = []
+    weak: list[UUID] = []
+    me = row.uuid
+    for name, kt, ks, vt, vs in ref_columns(ts):
+        d = row[name]
+        if kt:
+            (strong if ks else weak).extend(u for u in d.keys if u != me)
+        if vt and d.values is not None:
+            (strong if vs else weak).extend(u for u in d.values if u != me)
+    return strong, weak
+
+
+class Table:
+    def __init__(self, schema: TableSchema):
+        self.schema = schema
+        self.rows: dict[UUID, Row] = {}
+        self.indexes: list[dict[tuple, UUID]] = [{} for _ in schema.indexes]
+
+
+class Database:
+    def __init__(self, schema: DatabaseSchema):
+        self.schema = schema
+        self.tables: dict[str, Table] = {n: Table(ts) for n, ts in schema.tables.items()}
+        self._strong: dict[UUID, int] = {}
+        self._weak: dict[UUID, set[tuple[str, UUID]]] = {}
+
+    def get_row(self, table: str, row_uuid: UUID) -> Row | None:
+        return self.tables[table].rows.get(row_uuid)
+
+    def strong_refs(self, row_uuid: UUID) -> int:
+        return self._strong.get(row_uuid, 0)
+
+    def weak_referrers(self, row_uuid: UUID) -> set[tuple[str, UUID]]:
+        return self._weak.get(row_uuid, set())
+
+    def index_key(self, table: str, i: int, row: Row) -> tuple:
+        return tuple(row[c] for c in self.schema.tables[table].indexes[i])
+
+    def index_lookup(self, table: str, i: int, key: tuple) -> UUID | None:
+        return self.tables[table].indexes[i].get(key)
+
+    def _unlink(self, t: Table, row: Row) -> None:
+        strong, weak = refs_of(t.schema, row)
+        for u in strong:
+            n = self._strong[u] - 1
+            if n:
+                self._strong[u] = n
+            else:
+                del self._strong[u]
+        src = (t.schema.name, row.uuid)
+        for u in weak:
+            s = self._weak.get(u)
+            if s is not None:
+                s.discard(src)
+                if not s:
+                    del self._weak[u]
+        for i, cols in enumerate(t.schema.indexes):
+            key = tuple(row[c] for c in cols)
+            if t.indexes[i].get(key) == row.uuid:
+                del t.indexes[i][key]
+
+    def _link(self, t: Table, row: Row) -> None:
+        strong, weak = refs_of(t.schema, row)
+        for u in strong:
+            self._strong[u] = self._strong.get(u, 0) + 1
+        src = (t.schema.name, row.uuid)
+        for u in weak:
+            self._weak.setdefault(u, set()).add(src)
+        for i, cols in enumerate(t.schema.indexes):
+            t.indexes[i][tuple(row[c] for c in cols)] = row.uuid
+
+    def apply(self, changes: ChangeSet) -> None:
+        """Apply a committed change set. Old rows are unlinked before any new row is
+        linked so that index keys may move between rows within one transaction."""
+        for tname, rows in changes.tables.items():
+            t = self.tables[tname]
+            for u in rows:
+                old = t.rows.get(u)
+                if old is not None:
+                    self._unlink(t, old)
+        for tname, rows in changes.tables.items():
+            t = self.tables[tname]
+            for u, ch in rows.items():
+                if ch.new is None:
+                    t.rows.pop(u, None)
+                else:
+                    t.rows[u] = ch.new
+                    self._link(t, ch.new)
+
+
+# ---------------------------------------------------------------- file records
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _persistent(ts: TableSchema):
+    return [(n, c) for n, c in ts.user_columns.items() if not c.ephemeral]
+
+
+def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
+                           date_ms: int | None = None) -> dict[str, Any] | None:
+    record: dict[str, Any] = {}
+    for tname, rows in changes.tables.items():
+        ts = schema.tables[tname]
+        out: dict[str, Any] = {}
+        for u, ch in rows.items():
+            if ch.new is None:
+                if ch.old is not None:
+                    out[str(u)] = None
+                continue
+            cols: dict[str, Any] = {}
+            for name, col in _persistent(ts):
+                nd = ch.new[name]
+                if ch.old is None:
+                    if nd != default_datum(col.type):
+                        cols[name] = datum_to_json(nd, col.type)
+                elif nd != ch.old[name]:
+                    cols[name] = datum_to_json(diff(ch.old[name], nd, col.type), col.type)
+            if ch.old is None or cols:
+                out[str(u)] = cols
+        if out:
+            record[tname] = out
+    if not record:
+        return None
+    date = date_ms if date_ms is not None else changes.date_ms
+    record = {"_date": date if date is not None else _now_ms(), **record}
+    if changes.comment:
+        record["_comment"] = changes.comment
+    record["_is_diff"] = True
+    return record
+
+
+def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
+    """Replay one transaction record into db; returns the ChangeSet applied."""
+    is_diff = bool(record.get("_is_diff"))
+    cs = ChangeSet(comment=record.get("_comment"), date_ms=record.get("_date"))
+    for tname, rows in record.items():
+        if tname.startswith("_"):
+            continue
+        ts = db.schema.tables.get(tname)
+        if ts is None or not isinstance(rows, dict):
+            raise OvsdbError("syntax error", f"No table named {tname}.")
+        out: dict[UUID, RowChange] = {}
+        for us, rj in rows.items():
+            u = UUID(us)
+            old = db.get_row(tname, u)
+            if rj is None:
+                if old is None:
+                    raise OvsdbError("syntax error", f"transaction deletes row {us} "
+                                     "that does not exist")
+                out[u] = RowChange(old, None)
+                continue
+            values: dict[str, Datum] = {}
+            for cname, cj in rj.items():
+                col = ts.columns.get(cname)
+                if col is None:
+                    raise OvsdbError("syntax error", f"No column {cname} in table {tname}.")
+                if cname == "_uuid":
+                    continue
+                d = datum_from_json(col.type, cj)
+                if is_diff and old is not None and cname != "_version":
+                    d = apply_diff(old[cname], d, col.type)
+                values[cname] = d
+            version = values.pop("_version", None)
+            vu = version.keys[0] if version is not None and version.keys else None
+            if old is None:
+                new = make_row(ts, u, values, vu)
+            else:
+                new = Row(old)
+                new.update(values)
+                new["_version"] = Datum((vu or uuidlib.uuid4(),))
+            out[u] = RowChange(old, new)
+        cs.tables[tname] = out
+    db.apply(cs)
+    return cs
+
+
+def database_to_file_record(db: Database, comment: str | None = None,
+                            date_ms: int | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for tname, t in db.tables.items():
+        out: dict[str, Any] = {}
+        cols = _persistent(t.schema)
+        for u, row in t.rows.items():
+            out[str(u)] = {n: datum_to_json(row[n], c.type) for n, c in cols
+                           if row[n] != default_datum(c.type)}
+        if out:
+            record[tname] = out
+    record["_date"] = date_ms if date_ms is not None else _now_ms()
+    if comment:
+        record["_comment"] = comment
+    return record
