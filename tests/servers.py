@@ -98,6 +98,16 @@ def create_db(kind: str, dbfile: Path, schema: str | Path) -> None:
 
 def start_server(kind: str, workdir: Path, schemas: list[str | Path],
                  extra_args: list[str] | None = None) -> Server:
+    """Start ``kind`` on fresh databases for ``schemas`` (kept if already created).
+
+    The reference server keeps monitor_cond_since history in standalone mode too (our
+    documented extension); here it is started without it unless ``extra_args`` asks
+    for ``--history-txns``, so that differential tests see exactly what standalone
+    ovsdb-server 3.1 does (found=false, the zero UUID).
+    """
+    extra_args = list(extra_args or [])
+    if kind == "reference" and not any(a.startswith("--history-txns") for a in extra_args):
+        extra_args.append("--history-txns=0")
     workdir = Path(workdir) / kind
     workdir.mkdir(parents=True, exist_ok=True)
     dbfiles = []
@@ -106,7 +116,7 @@ def start_server(kind: str, workdir: Path, schemas: list[str | Path],
         if not db.exists():
             create_db(kind, db, schema)
         dbfiles.append(db)
-    return Server(kind, workdir, dbfiles, free_port(), extra_args=list(extra_args or [])).start()
+    return Server(kind, workdir, dbfiles, free_port(), extra_args=extra_args).start()
 
 
 def kill_all(servers) -> None:
