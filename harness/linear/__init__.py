@@ -135,14 +135,17 @@ def check(
     # Partition by key, compiling each op once; drop what cannot matter.
     parts: dict[Any, tuple[list[Operation], list[Any]]] = {}
     for o in operations:
-        if o.status == "fail" or model.no_effect(o):
-            continue
         if model.needs_key and o.key is None:
             raise HistoryError(o.line, f"model {model.name} needs a 'key' on every op")
         try:
+            model.check_f(o)
+            if o.status == "fail":
+                continue
             c = model.prepare(o)
         except ModelError as e:
             raise HistoryError(o.line, str(e)) from None
+        if model.no_effect(o):
+            continue
         try:
             group = parts.setdefault(freeze(o.key), ([], []))
         except TypeError:
