@@ -36,9 +36,9 @@ def base_type(old: Any, new: Any) -> int:
 
 
 def changed_columns(spec: TableSpec, old: Any, new: Any) -> tuple[str, ...]:
-    """Monitored columns (selected for modify) whose value differs."""
-    return tuple(c for c in spec.columns_for(MODIFY)
-                 if R.cell(old, c) != R.cell(new, c))
+    """Monitored columns whose value differs (whatever their select flags: OVS decides
+    whether a modify is worth sending on all monitored columns)."""
+    return tuple(c for c in spec.columns if R.cell(old, c) != R.cell(new, c))
 
 
 def classify(spec: TableSpec, base: int, old_match: bool, new_match: bool,
@@ -80,7 +80,9 @@ def row_update(encoding: str, spec: TableSpec, ttypes: dict[str, Any], kind: int
         return {"old": {c: R.to_json(R.cell(old, c), ttypes[c]) for c in spec.columns_for(DELETE)}}
     out: dict[str, Any] = {}
     if kind == MODIFY:
-        out["old"] = {c: R.to_json(R.cell(old, c), ttypes[c]) for c in changed or ()}
+        selected = spec.columns_for(MODIFY)
+        out["old"] = {c: R.to_json(R.cell(old, c), ttypes[c]) for c in changed or ()
+                      if c in selected}
     out["new"] = {c: R.to_json(R.cell(new, c), ttypes[c]) for c in spec.columns_for(kind)}
     return out
 

@@ -177,7 +177,7 @@ class MonitorEngine:
             raise syntax_error(new_id, "duplicate monitor ID")
         old_cg = m.cg
         group = old_cg.group
-        wheres = parse_change_requests(MonitorSpec(tuple(group.tables.values()), {}),
+        wheres = parse_change_requests(self.schema, MonitorSpec(tuple(group.tables.values()), {}),
                                        requests)
         conds = dict(old_cg.conds)
         for t, w in wheres.items():
@@ -196,10 +196,18 @@ class MonitorEngine:
             if body is None:
                 body = orjson.dumps(self._compose_change(group, old_cg.conds, conds))
                 group.change_cache[ck] = body
-        self._leave(m, okey)
+        # Create the new CondGroup before leaving the old one: leaving may empty (and
+        # drop) the group, which must stay registered for the member's new condition.
+        new_cg = self._cgroup_for(group, conds)
+        self._members.pop((session, okey), None)
+        self._sessions[session].pop(okey, None)
+        old_cg.members.pop((session, okey), None)
         m.monitor_id, m.mid = new_id, orjson.dumps(new_id)
-        m.cg = self._cgroup_for(group, conds)
+        m.cg = new_cg
         self._join(m, nkey)
+        if old_cg is not new_cg:
+            self._drop_if_empty(old_cg)
+            old_cg.rebuild()
         if body is not None and body != b"{}":
             out.append(envelope(m.kind, m.mid, body, last))
         self._emit({"action": "ServerCondChange", "session": session, "old_id": old_id,
@@ -413,6 +421,9 @@ class MonitorEngine:
         cg = m.cg
         cg.members.pop((m.session, mkey), None)
         cg.rebuild()
+        self._drop_if_empty(cg)
+
+    def _drop_if_empty(self, cg: CondGroup) -> None:
         if not cg.members:
             group = cg.group
             for index in group.index.values():

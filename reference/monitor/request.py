@@ -137,12 +137,14 @@ def parse_requests(schema: Any, kind: str, requests: Any) -> MonitorSpec:
     return MonitorSpec(tuple(tables), where)
 
 
-def parse_change_requests(spec: MonitorSpec, requests: Any) -> dict[str, list]:
+def parse_change_requests(schema: Any, spec: MonitorSpec, requests: Any) -> dict[str, list]:
     """Validate <monitor-cond-change-requests>: table -> new where JSON."""
     if not isinstance(requests, dict):
         raise syntax_error(requests, "monitor-cond-change-requests must be object")
     out: dict[str, list] = {}
     for tname, value in requests.items():
+        if tname not in schema.tables:
+            raise OvsdbError("syntax error", f"no table named {tname}")
         if spec.table(tname) is None:
             raise OvsdbError("syntax error", f"no table named {tname} in monitor session")
         for req in value if isinstance(value, list) else [value]:
