@@ -1,0 +1,1 @@
+"""Nemeses: fault shapes (grudges), seeded fault schedules, and the runner that injects them."""
