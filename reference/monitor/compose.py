@@ -67,8 +67,11 @@ def row_update(encoding: str, spec: TableSpec, ttypes: dict[str, Any], kind: int
         if kind == DELETE:
             return {"delete": None}
         if kind == MODIFY:
+            # Columns not selected for modify stay out of the diff, but (as in OVS) a
+            # change to them still sends the, then possibly empty, modify.
+            selected = spec.columns_for(MODIFY)
             return {"modify": {c: R.diff_json(R.cell(old, c), R.cell(new, c), ttypes[c])
-                               for c in changed or ()}}
+                               for c in changed or () if c in selected}}
         body = {}
         for c in spec.columns_for(kind):
             d = R.cell(new, c)

@@ -129,8 +129,9 @@ def parse_requests(schema: Any, kind: str, requests: Any) -> MonitorSpec:
                     if c in cols:
                         raise OvsdbError("syntax error", f"column {c} mentioned more than once")
                     cols[c] = select
-            if conditional and "where" in req:
-                where[tname] = req["where"]
+            if conditional and tname not in where:
+                # ovsdb-server keeps the condition of a table's first request only.
+                where[tname] = req.get("where")
         where.setdefault(tname, None)
         tables.append(TableSpec(tname, tuple(cols), tuple(cols.values()), tselect))
     tables.sort(key=lambda t: t.name)

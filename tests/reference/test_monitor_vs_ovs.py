@@ -200,7 +200,8 @@ def _random_ops(rng: random.Random, names: list[str], uuids: dict[str, list[str]
     return ops
 
 
-def test_monitors_match_ovsdb_server(tmp_path):
+@pytest.mark.parametrize("seed", [7, 11, 23])
+def test_monitors_match_ovsdb_server(tmp_path, seed):
     schema_path = tmp_path / "mon.ovsschema"
     schema_path.write_bytes(orjson.dumps(SCHEMA))
     schema = parse_schema(SCHEMA)
@@ -208,7 +209,7 @@ def test_monitors_match_ovsdb_server(tmp_path):
     pair = None
     try:
         pair = Pair(server, schema)
-        rng = random.Random(7)
+        rng = random.Random(seed)
         names = ["a", "b", "c"]
         uuids: dict[str, list[str]] = {"T": [], "U": []}
 
@@ -221,7 +222,7 @@ def test_monitors_match_ovsdb_server(tmp_path):
         run([{"op": "insert", "table": "T", "row": {"name": n, "i": k, "s": ["set", [k]]}}
              for k, n in enumerate(names)] +
             [{"op": "insert", "table": "U", "row": {"k": 1}}])
-        for n in range(1, 6):
+        for n in range(1, 7):
             pair.client(n, server)
         # Mixed monitors; ids and conditions overlap on purpose so groups are shared.
         pair.monitor(1, "monitor_cond", "c", {"T": [{"where": [["i", "==", 1]]}], "U": [{}]})
@@ -241,6 +242,16 @@ def test_monitors_match_ovsdb_server(tmp_path):
         pair.monitor(5, "monitor_cond", "all", {"T": [{}], "U": [{}]})
         pair.monitor(5, "monitor_cond", "excl", {"T": [{"columns": ["m", "s"], "where": [
             ["s", "excludes", ["set", [0, 1]]], ["m", "includes", ["map", [["x", 1]]]]]}]})
+        pair.monitor(6, "monitor_cond", "multi", {"T": [
+            {"columns": ["i"], "select": {"modify": False, "insert": False}},
+            {"columns": ["s", "name"], "select": {"initial": False, "delete": False},
+             "where": [["i", "<=", 1]]}]})
+        pair.monitor(6, "monitor_cond", "noins", {"T": [{
+            "columns": ["i", "o"], "select": {"insert": False, "delete": False},
+            "where": [["o", ">", 0], ["_uuid", "==", ["uuid", uuids["T"][0]]]]}]})
+        pair.monitor(6, "monitor_cond_since", "s2", {"U": [{"where": [
+            ["tags", "excludes", "b"]], "select": {"modify": False}}]},
+            "8d7a2f3c-0000-4000-8000-000000000001")
         # Errors must be OVS's, word for word.
         for bad in ({"X": [{}]}, {"T": [{"columns": ["zz"]}]}, {"T": [{"columns": ["i", "i"]}]},
                     {"T": [{"where": [["zz", "==", 1]]}]}, {"T": [{"where": [["i", "~", 1]]}]},
