@@ -181,7 +181,10 @@ def parse_output(text: str, exit_code: int, seconds: float = 0.0) -> TlcResult:
     else:
         res.verdict = "error"
         errs = [ln for ln in lines if ln.startswith(("Error", "***", "Fatal"))]
-        idx = next((i for i, ln in enumerate(lines) if ln.startswith("Error")), None)
+        # Parse errors print "*** Errors: N" before the generic "Error:" line.
+        idx = next((i for i, ln in enumerate(lines) if ln.startswith("*** Errors")), None)
+        if idx is None:
+            idx = next((i for i, ln in enumerate(lines) if ln.startswith("Error")), None)
         detail = lines[idx : idx + 12] if idx is not None else errs[-12:] or lines[-12:]
         res.message = f"TLC exit code {exit_code}: " + "\n".join(detail)
     return res

@@ -64,7 +64,7 @@ NewRow == [ex |-> TRUE, n |-> 0, s |-> {}, m |-> {}]
 EmptyDb == [r \in Rows |-> Absent]
 
 Keys(m) == {p[1] : p \in m}
-Any(S) == CHOOSE x \in S : TRUE
+Pick(S) == CHOOSE x \in S : TRUE
 
 \* A clause is [fn, val, set]: orderings compare n with val, includes/excludes
 \* compare s with set; "true"/"false" ignore both.  A condition is a set of
@@ -104,11 +104,11 @@ Diff(a, b) == {RowUpdate(r, a[r], b[r]) : r \in {x \in Rows : a[x] # b[x]}}
 
 \* A modify of a row the client does not hold is ignored (the IDL logs it).
 ApplyRow(old, u) ==
-    CASE u.op = "insert" -> [ex |-> TRUE, n |-> Any(u.n), s |-> u.s, m |-> u.m]
+    CASE u.op = "insert" -> [ex |-> TRUE, n |-> Pick(u.n), s |-> u.s, m |-> u.m]
       [] u.op = "delete" -> Absent
       [] OTHER -> IF ~old.ex THEN old
                   ELSE [ex |-> TRUE,
-                        n |-> IF u.n = {} THEN old.n ELSE Any(u.n),
+                        n |-> IF u.n = {} THEN old.n ELSE Pick(u.n),
                         s |-> (old.s \ u.s) \cup (u.s \ old.s),
                         m |-> {p \in old.m : p[1] \notin Keys(u.m)} \cup (u.m \ old.m)]
 
@@ -183,7 +183,6 @@ Commit == \E r \in Rows : \E v \in RowChanges(db[r]) \ {db[r]} :
 
 RequestCondChange(c, k) ==
     /\ nCC < MaxCondChanges
-    /\ k # ccond[c]
     /\ ccond' = [ccond EXCEPT ![c] = k]
     /\ req' = IF conn[c] THEN [req EXCEPT ![c] = Append(@, k)] ELSE req
     /\ nCC' = nCC + 1
@@ -237,7 +236,7 @@ ApplyUpdate2(c) ==
 Next ==
     \/ Commit
     \/ \E c \in Clients :
-         \/ \E k \in Conds : RequestCondChange(c, k)
+         \/ \E k \in Conds \ {ccond[c]} : RequestCondChange(c, k)
          \/ ServerCondChange(c)
          \/ Disconnect(c)
          \/ Resume(c)
