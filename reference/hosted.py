@@ -78,9 +78,10 @@ class Hosted:
         """Store, apply and publish a change set; returns monitor deliveries."""
         changes.txn_id = uuid.uuid4()
         if self.storage is not None:
-            record = dbmod.changes_to_file_record(changes, self.schema)
-            record["_date"] = int(time.time() * 1000)
-            self.storage.append(record, durable=durable)
+            record = dbmod.changes_to_file_record(changes, self.schema,
+                                                  date_ms=int(time.time() * 1000))
+            if record is not None:
+                self.storage.append(record, durable=durable)
         self.db.apply(changes)
         return self.monitors.commit(changes)
 
