@@ -126,7 +126,7 @@ class Target:
     name = "base"
 
     def __post_init__(self) -> None:
-        self.workdir = Path(self.workdir)
+        self.workdir = Path(self.workdir).resolve()  # ovsdb-server reads relative paths from its rundir
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.nodes:
             self.nodes = [f"n{i + 1}" for i in range(self.n)]

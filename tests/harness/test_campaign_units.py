@@ -1,0 +1,149 @@
+"""Pure parts of a campaign: workload transactions and reply reading, the PNG writer,
+the report, exit codes."""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import png
+from harness.campaign import exit_code, parse_args
+from harness.history import Recorder
+from harness.report import fault_bands, op_spans, render
+from harness.workloads import make_workload
+from harness.workloads.base import OpSpec, decode_set
+
+
+def test_same_seed_same_ops_per_worker():
+    w = make_workload("cas-register", keys=3)
+
+    def ops(seed):
+        rng = random.Random(f"{seed}:worker:2")
+        return [w.generate(rng, 2) for _ in range(50)]
+    assert ops(5) == ops(5)
+    assert ops(5) != ops(6)
+
+
+def test_register_write_with_prerequisite_and_reading_replies():
+    w = make_workload("register", keys=2, prereq=True, sync_reads=True)
+    seen = {"k0": 17}
+    txn = w.txn(OpSpec("write", "k0", 5), seen)
+    assert txn[0]["op"] == "wait" and txn[0]["rows"] == [{"value": 17}]
+    assert txn[0]["timeout"] == 0 and txn[1]["row"] == {"value": 5}
+    assert w.interpret(OpSpec("write", "k0", 5), [{}, {"count": 1}]).type == "ok"
+    # The wait failed: certainly no effect.
+    out = w.interpret(OpSpec("write", "k0", 5),
+                      [{"error": "timed out", "details": "..."}, None])
+    assert (out.type, out.error) == ("fail", "timed out")
+    # An error we cannot vouch for is indeterminate.
+    assert w.interpret(OpSpec("write", "k0", 5), [{"error": "commit failed"}]).type == "info"
+    read = w.txn(OpSpec("read", "k1"), seen)
+    assert [op["op"] for op in read] == ["select", "mutate"]  # a read through Raft
+    out = w.interpret(OpSpec("read", "k1"), [{"rows": [{"value": 9}]}, {"count": 1}])
+    assert (out.type, out.value) == ("ok", 9)
+    assert w.interpret(OpSpec("read", "k1"), [{"rows": []}, {"count": 0}]).type == "info"
+    w.observe(OpSpec("read", "k1"), out, seen)
+    assert seen["k1"] == 9
+    plain = make_workload("register", keys=2)
+    assert [op["op"] for op in plain.txn(OpSpec("write", "k0", 1), {})] == ["update"]
+    assert [op["op"] for op in plain.txn(OpSpec("read", "k0"), {})] == ["select"]
+
+
+def test_cas_binds_old_value_at_run_time():
+    w = make_workload("cas-register", keys=1)
+    op = w.bind(OpSpec("cas", "k0", [None, 42]), {"k0": 3})
+    assert op.value == [3, 42]
+    txn = w.txn(op, {})
+    assert txn[0]["rows"] == [{"value": 3}] and txn[1]["row"] == {"value": 42}
+
+
+def test_counter_and_set_transactions():
+    c = make_workload("counter")
+    assert c.txn(OpSpec("add", "k0", 3), {})[0]["mutations"] == [["value", "+=", 3]]
+    s = make_workload("set")
+    assert s.txn(OpSpec("add", "k0", 8), {})[0]["mutations"] == [
+        ["elems", "insert", ["set", [8]]]]
+    out = s.interpret(OpSpec("read", "k0"), [{"rows": [{"elems": ["set", [3, 1]]}]}])
+    assert out.value == [1, 3]
+    assert decode_set(7) == [7]  # a one-element set is the bare atom on the wire
+    with pytest.raises(ValueError, match="unknown workload"):
+        make_workload("nope")
+
+
+@settings(max_examples=30, deadline=None)
+@given(w=st.integers(1, 40), h=st.integers(1, 30), seed=st.integers(0, 1000))
+def test_png_round_trip(w, h, seed):
+    rng = random.Random(seed)
+    c = png.Canvas(w, h)
+    for _ in range(20):
+        c.pixel(rng.randrange(w), rng.randrange(h), (rng.randrange(256), 0, 255))
+    data = c.png()
+    assert data.startswith(png.SIGNATURE)
+    assert png.decode(data) == (w, h, bytes(c.buf))
+
+
+def test_png_rejects_corruption():
+    data = bytearray(png.Canvas(4, 4).png())
+    data[20] ^= 0xFF  # inside IHDR
+    with pytest.raises(ValueError, match="CRC"):
+        png.decode(bytes(data))
+    with pytest.raises(ValueError):
+        png.encode(2, 2, b"\x00" * 5)
+    assert zlib.crc32(b"IEND") == 0xAE426082  # the constant every PNG ends with
+
+
+def test_canvas_text_and_rect_clip():
+    c = png.Canvas(20, 10)
+    assert c.text(0, 0, "10s", (0, 0, 0)) == 12
+    assert c.get(1, 0) == (0, 0, 0)  # top of the "1"
+    c.rect(-5, -5, 100, 2, (1, 2, 3))  # clipped, no error
+    assert c.get(19, 1) == (1, 2, 3) and c.get(19, 2) == (255, 255, 255)
+
+
+def _history():
+    ticks = iter(range(0, 10**12, 10**8))
+    rec = Recorder(clock=lambda: next(ticks))
+    rec.invoke(0, "write", 1, key="k0")
+    rec.ok(0)
+    rec.event("start-kill", {"id": 0, "text": "kill n1"})
+    rec.invoke(1, "read", None, key="k0")
+    rec.info(1, error="timeout")
+    rec.event("stop-kill", {"id": 0, "status": "done"})
+    rec.invoke(6, "read", None, key="k0")
+    return rec.ops
+
+
+def test_report_spans_bands_and_html():
+    ops = _history()
+    spans = op_spans(ops)
+    assert [(s["process"], s["type"]) for s in spans] == [(0, "ok"), (1, "info"), (6, "info")]
+    bands = fault_bands(ops)
+    assert len(bands) == 1 and bands[0]["label"] == "kill n1"
+    assert bands[0]["start"] < bands[0]["end"]
+    results = {"seed": 3, "workload": "register", "target": "ovsdb-server", "nodes": 1,
+               "workers": 5, "checkers": {"linearizability": {
+                   "verdict": "not-linearizable", "summary": "x", "html": "linear.html"}},
+               "faults": [{"id": 0, "start": 0.2, "duration": 0.1, "text": "kill n1",
+                           "status": "done"}], "command": "crucible campaign --seed 3"}
+    page = render(results, ops, "latency.png", png.Canvas(2, 2).png())
+    assert "not-linearizable" in page and 'href="linear.html"' in page
+    assert "data:image/png;base64," in page and "<svg" in page and "kill n1" in page
+
+
+def test_exit_codes():
+    assert exit_code({"linearizability": {"verdict": "linearizable"},
+                      "check-cluster": {"verdict": "ok"}}) == 0
+    assert exit_code({"linearizability": {"verdict": "not-linearizable"}}) == 1
+    assert exit_code({"linearizability": {"verdict": "linearizable"},
+                      "check-cluster": {"verdict": "failed"}}) == 1
+    assert exit_code({"linearizability": {"verdict": "unknown"}}) == 2
+
+
+def test_parse_args_expands_nemesis_groups():
+    cfg = parse_args(["--nemesis", "process,partition-one", "--nodes", "3", "--seed", "9"])
+    assert cfg.nemesis == ["kill", "pause", "partition-one"]
+    assert (cfg.nodes, cfg.seed, cfg.prereq) == (3, 9, None)
