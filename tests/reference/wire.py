@@ -238,6 +238,26 @@ def _dumps(v: Any) -> bytes:
     return orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
 
 
+# OVS names the two rows of an index violation in hash-table order, which follows the
+# random UUIDs: the same transaction on the same server may name them either way round.
+_INDEX_DUP = re.compile(r"^(Transaction causes multiple rows in .*?)  First row, (.*?)  "
+                        r"Second row, (.*)$", re.S)
+
+
+# A blocking wait reports the time it actually waited, which varies from run to run.
+_WAITED = re.compile(r'^"wait" timed out after \d+ ms$')
+
+
+def _canon_text(s: str) -> str:
+    if _WAITED.match(s):
+        return '"wait" timed out after N ms'
+    m = _INDEX_DUP.match(s)
+    if not m:
+        return s
+    a, b = sorted([m.group(2), m.group(3)])
+    return f"{m.group(1)}  First row, {a}  Second row, {b}"
+
+
 class Normaliser:
     """Replaces UUIDs by their first-seen order (`#1`, `#2`, ...), consistently across
     every message given to one instance.  The zero UUID stays as it is: it means
@@ -291,7 +311,7 @@ class Normaliser:
         `["map", [...]]`) and select result rows are unordered: their elements are
         sorted by content so that both servers' answers line up."""
         if isinstance(v, str):
-            return UUID_RE.sub(lambda m: self.name(m.group(0)), v)
+            return _canon_text(UUID_RE.sub(lambda m: self.name(m.group(0)), v))
         if isinstance(v, dict):
             keys = sorted(v, key=lambda k: (self._sort_key(k), self._sort_key(v[k])))
             out = {}

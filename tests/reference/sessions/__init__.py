@@ -7,8 +7,8 @@ opened on first use) and says what to wait for before the step is over:
   stay pending, such as a blocking ``wait`` or a lock that is not granted);
 - ``await_reply: [conn, id]``: a reply that an earlier step left pending;
 - ``await_note: [conn, method]``: a notification on some connection;
-- ``expect_error``: the error string the reply must carry (top level, or in a transact
-  result slot) on every server: this keeps each session honest about what it tests.
+- ``expect_error``: the error (or details) string the reply must carry (top level, or
+  in a transact result slot) on every server: this keeps each session honest about what it tests.
 - ``close: True`` closes connection ``c`` instead of sending anything.
 
 After each step the runner puts an ``echo`` barrier on every open connection, so each
@@ -21,12 +21,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import orjson
+
 from tests.reference.wire import Conn, ConnectionClosed
 
 DB = "Crucible"
 Step = dict[str, Any]
 
-MODULES = ["methods"]
+MODULES = ["methods", "transact", "errors", "monitors", "locks", "server_db"]
 
 
 def req(id_: Any, method: str, *params: Any, c: int = 0, **kw: Any) -> Step:
@@ -52,17 +54,21 @@ def load_sessions() -> dict[str, list[Step]]:
     return out
 
 
-def reply_error(reply: dict) -> str | None:
-    """The error string a reply carries: top-level error or the first failing op."""
+def reply_error(reply: dict) -> list[str]:
+    """The error and details strings a reply carries: top-level error or the first
+    failing op of a transact (OVS reports some errors, such as a duplicate monitor ID,
+    as a "syntax error" whose details name the problem)."""
     err = reply.get("error")
     if err is not None:
-        return err.get("error") if isinstance(err, dict) else str(err)
+        if isinstance(err, dict):
+            return [str(err.get("error")), str(err.get("details"))]
+        return [str(err)]
     res = reply.get("result")
     if isinstance(res, list):
         for r in res:
             if isinstance(r, dict) and "error" in r:
-                return r["error"]
-    return None
+                return [str(r["error"]), str(r.get("details"))]
+    return []
 
 
 class SessionFailed(AssertionError):
@@ -80,9 +86,29 @@ def run_session(remote: str, steps: list[Step], timeout: float = 10.0) -> tuple[
     ordered: list[Any] = []
     try:
         for n, step in enumerate(steps):
+            try:
+                transcript.append(_play_step(remote, conns, ordered, n, step, timeout))
+            except SessionFailed:
+                raise
+            except Exception as e:
+                raise SessionFailed(f"step {n} ({step!r:.300}): {e!r}") from e
+    finally:
+        for cn in conns.values():
+            cn.close()
+    return transcript, ordered
+
+
+def _play_step(remote: str, conns: dict[int, Conn], ordered: list[Any], n: int, step: Step,
+               timeout: float) -> dict[str, Any]:
+    if True:
+        if True:
             c = step.get("c", 0)
             if step.get("close"):
                 conns.pop(c).close()
+                if "await_note" in step:
+                    wc, what = step["await_note"]
+                    conns[wc].wait_for(lambda m, what=what: isinstance(m, dict)
+                                       and m.get("method") == what, timeout)
             else:
                 if c not in conns:
                     conns[c] = Conn.to(remote, timeout=timeout)
@@ -108,8 +134,7 @@ def run_session(remote: str, steps: list[Step], timeout: float = 10.0) -> tuple[
                         except ConnectionClosed:
                             continue
                         if wc == c and what == msg.get("id") and "expect_error" in step:
-                            err = reply_error(got)
-                            if err != step["expect_error"]:
+                            if step["expect_error"] not in reply_error(got):
                                 raise SessionFailed(
                                     f"step {n}: expected error {step['expect_error']!r}, "
                                     f"got {got!r}")
@@ -131,15 +156,40 @@ def run_session(remote: str, steps: list[Step], timeout: float = 10.0) -> tuple[
                 except ConnectionClosed:
                     msgs = cn.received[start:] + ["closed"]
                 cn.seen = len(cn.received)  # type: ignore[attr-defined]
+                msgs = order_updates(msgs)
                 got_step[str(cc)] = msgs
                 ordered.extend(m for m in msgs if m != "closed")
             for cc in [cc for cc in conns if conns[cc].closed]:
                 conns.pop(cc).close()
-            transcript.append(got_step)
-    finally:
-        for cn in conns.values():
-            cn.close()
-    return transcript, ordered
+            return got_step
+
+
+UPDATE_METHODS = ("update", "update2", "update3")
+
+
+def order_updates(msgs: list[Any]) -> list[Any]:
+    """Stable-sort each run of consecutive monitor updates by monitor id.
+
+    A server owes each monitor its updates in order, and all of them before the reply
+    to the transaction that caused them; how it interleaves the streams of *different*
+    monitors of one connection is not part of the protocol (OVS walks a hash map)."""
+    out: list[Any] = []
+    run: list[Any] = []
+
+    def flush() -> None:
+        run.sort(key=lambda m: orjson.dumps(m["params"][0] if m.get("params") else None,
+                                            option=orjson.OPT_SORT_KEYS))
+        out.extend(run)
+        run.clear()
+
+    for m in msgs:
+        if isinstance(m, dict) and m.get("method") in UPDATE_METHODS and m.get("id") is None:
+            run.append(m)
+        else:
+            flush()
+            out.append(m)
+    flush()
+    return out
 
 
 def _unseen(cn: Conn) -> list[Any]:

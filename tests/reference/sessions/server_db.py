@@ -1,0 +1,55 @@
+"""Sessions for the _Server database and for online conversion (convert), which
+cancels monitors: change-aware clients get monitor_canceled, others are dropped."""
+
+from pathlib import Path
+
+import orjson
+
+from tests.reference.sessions import DB, req, tx
+from tests.reference.sessions.transact import ins
+
+SCHEMA = orjson.loads((Path(__file__).parent.parent / "schemas" / "crucible.ovsschema")
+                      .read_bytes())
+
+
+def _converted() -> dict:
+    s = orjson.loads(orjson.dumps(SCHEMA))
+    s["version"] = "1.3.0"
+    s["tables"]["Root"]["columns"]["added"] = {"type": {"key": "integer", "min": 0,
+                                                        "max": 1}}
+    del s["tables"]["Pair"]
+    return s
+
+
+CONVERTED = _converted()
+SERVER_COLUMNS = ["name", "model", "connected", "leader", "schema", "cid", "sid", "index"]
+
+SESSIONS = {
+    "server_select": [
+        req(1, "transact", "_Server", {"op": "select", "table": "Database", "where": [],
+                                       "columns": SERVER_COLUMNS}),
+        req(2, "transact", "_Server", {"op": "select", "table": "Database", "where": []}),
+        req(3, "transact", "_Server", {"op": "wait", "table": "Database", "timeout": 0,
+                                       "where": [["name", "==", DB]], "columns": ["name"],
+                                       "until": "==", "rows": [{"name": DB}]}),
+    ],
+    "convert": [
+        tx(1, ins("Root", {"name": "a", "i": 1}), ins("Pair", {"a": "x", "b": 1}), c=9),
+        req(2, "set_db_change_aware", True, c=0),
+        req(3, "monitor_cond", DB, "aware", {"Root": {"columns": ["name", "i"]}}, c=0),
+        req(4, "monitor_cond", DB, "plain", {"Root": {"columns": ["name"]}}, c=1),
+        req(51, "set_db_change_aware", True, c=2),
+        req(5, "monitor_cond", "_Server", "srv", {"Database": {"columns": ["name", "schema"]}},
+            c=2),
+        req(6, "set_db_change_aware", True, c=3),
+        req(7, "convert", DB, CONVERTED, c=9, await_note=[0, "monitor_canceled"]),
+        req(8, "get_schema", DB, c=9),
+        tx(9, {"op": "select", "table": "Root", "where": [], "columns": ["name", "added"]},
+           c=9),
+        req(10, "monitor_cond", DB, "again", {"Root": {"columns": ["name", "added"]}}, c=0),
+        req(11, "convert", DB, {"name": "Other", "tables": {}}, c=9),
+        req(12, "convert", "Nope", CONVERTED, c=9),
+        req(13, "convert", "_Server", CONVERTED, c=9),
+        req(14, "convert", DB, {"bad": 1}, c=9),
+    ],
+}

@@ -1,0 +1,205 @@
+"""Differential tests: the same JSON-RPC sessions against the real ovsdb-server 3.1 and
+against our reference server; transcripts must be equal after UUID normalisation.
+
+Hand-written sessions live in ``sessions/``; random transaction streams come from
+``sessions/random_streams.py`` over the test schema and the OVN NB, OVN SB and
+Open_vSwitch schemas.  Each comparison uses fresh servers of both kinds.
+"""
+
+from __future__ import annotations
+
+import os
+import pprint
+import tempfile
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.reference.sessions import load_sessions, order_updates, run_session
+from tests.reference.sessions.random_streams import SchemaInfo, count_transactions, stream
+from tests.reference.wire import Framer, FramingError, Normaliser, normalise
+from tests.servers import OVN_NB, OVN_SB, VSWITCH, start_server
+
+SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
+SESSIONS = load_sessions()
+# The server compared with the real one: ours unless told otherwise (handy to check the
+# suite itself by comparing ovsdb-server with ovsdb-server).
+OTHER = os.environ.get("CRUCIBLE_DIFF_OTHER", "reference")
+# Shrinking a failing stream restarts both servers per attempt: off unless asked for.
+PHASES = ([Phase.explicit, Phase.generate, Phase.shrink] if os.environ.get("CRUCIBLE_SHRINK")
+          else [Phase.explicit, Phase.generate])
+COUNTS = {"sessions": 0, "streams": 0, "transactions": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts(request):
+    yield
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    line = (f"differential: compared {COUNTS['sessions']} hand-written sessions and "
+            f"{COUNTS['streams']} random streams ({COUNTS['transactions']} transactions) "
+            f"between ovsdb-server and the reference server")
+    if tr is not None:
+        tr.write_line(line)
+    print(line)
+
+
+def play(kind: str, workdir: Path, schema: str | Path, steps: list) -> object:
+    server = start_server(kind, workdir, [schema])
+    try:
+        transcript, ordered = run_session(server.remote, steps)
+    except Exception as e:
+        dead = server.proc is not None and server.proc.poll() is not None
+        raise AssertionError(f"{kind} session failed ({'server died' if dead else 'alive'}): "
+                             f"{e!r}\nserver log tail:\n{server.log()[-2000:]}") from e
+    finally:
+        server.stop()
+    return normalise(transcript, ordered)
+
+
+def compare(steps: list, schema: str | Path, kinds=("ovsdb-server", OTHER)) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        outs = [play(kind, Path(d) / f"{i}", schema, steps) for i, kind in enumerate(kinds)]
+    if outs[0] != outs[1]:
+        for n, (a, b) in enumerate(zip(outs[0], outs[1])):  # type: ignore[call-overload]
+            if a != b:
+                pytest.fail(f"first difference at step {n}: {steps[n].get('send')!r}\n"
+                            f"--- {kinds[0]}:\n{pprint.pformat(a, width=110)}\n"
+                            f"--- {kinds[1]}:\n{pprint.pformat(b, width=110)}")
+        pytest.fail(f"transcripts differ in length: {len(outs[0])} vs {len(outs[1])}")  # type: ignore[arg-type]
+
+
+# -- hand-written sessions ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+def test_session(name):
+    compare(SESSIONS[name], SCHEMA)
+    COUNTS["sessions"] += 1
+    COUNTS["transactions"] += count_transactions(SESSIONS[name])
+
+
+def test_sessions_cover_every_method():
+    methods = {s["send"]["method"] for steps in SESSIONS.values() for s in steps
+               if "send" in s and "method" in s["send"]}
+    assert methods >= {
+        "list_dbs", "get_schema", "get_server_id", "transact", "cancel", "monitor",
+        "monitor_cond", "monitor_cond_change", "monitor_cond_since", "monitor_cancel",
+        "lock", "steal", "unlock", "echo", "set_db_change_aware", "convert"}
+    ops = {op.get("op") for steps in SESSIONS.values() for s in steps
+           if s.get("send", {}).get("method") == "transact"
+           for op in s["send"]["params"][1:] if isinstance(op, dict)}
+    assert ops >= {"insert", "select", "update", "mutate", "delete", "wait", "commit",
+                   "abort", "comment", "assert"}
+    mutators = {m[1] for steps in SESSIONS.values() for s in steps
+                if s.get("send", {}).get("method") == "transact"
+                for op in s["send"]["params"][1:]
+                if isinstance(op, dict) and op.get("op") == "mutate"
+                for m in op.get("mutations", []) if isinstance(m, list) and len(m) == 3}
+    assert mutators >= {"+=", "-=", "*=", "/=", "%=", "insert", "delete"}
+    errors = {s["expect_error"] for steps in SESSIONS.values() for s in steps
+              if "expect_error" in s}
+    assert errors >= {"unknown database", "unknown method", "unknown column",
+                      "constraint violation", "referential integrity violation",
+                      "domain error", "syntax error", "timed out", "not owner", "aborted",
+                      "duplicate uuid-name", "duplicate uuid", "duplicate monitor ID",
+                      "unknown monitor session", "range error"}
+
+
+# -- the comparison itself must be able to fail ----------------------------------------
+
+def test_ovsdb_server_agrees_with_itself():
+    """The normalisation removes every difference between two runs of the real server
+    (random UUIDs, hash order); otherwise the differential verdicts would be noise."""
+    for name in ["monitors/monitor_many_clients", "errors/index_uniqueness",
+                 "transact/select_where_functions"]:
+        compare(SESSIONS[name], SCHEMA, kinds=("ovsdb-server", "ovsdb-server"))
+
+
+def test_different_sessions_do_not_compare_equal():
+    with pytest.raises(pytest.fail.Exception):
+        with tempfile.TemporaryDirectory() as d:
+            a = play("ovsdb-server", Path(d) / "a", SCHEMA, SESSIONS["transact/update"])
+            b = play("ovsdb-server", Path(d) / "b", SCHEMA,
+                     SESSIONS["transact/update"][:-1]
+                     + [{"c": 0, "send": {"method": "transact", "id": 11, "params": [
+                         "Crucible", {"op": "update", "table": "Root",
+                                      "where": [["name", "==", "b"]], "row": {"i": 3}}]}}])
+            if a != b:
+                pytest.fail("differ")
+
+
+def test_normaliser_numbers_by_first_sight_and_ignores_hash_order():
+    u1, u2, u3 = ("11111111-1111-4111-8111-111111111111",
+                  "22222222-2222-4222-8222-222222222222",
+                  "33333333-3333-4333-8333-333333333333")
+    msgs_a = [{"id": 1, "error": None, "result": [{"uuid": ["uuid", u2]}, {"uuid": ["uuid", u1]}]},
+              {"id": None, "method": "update2", "params": [None, {"T": {u1: {}, u2: {"x": 1}}}]},
+              {"id": 2, "error": None, "result": [{"rows": [{"r": ["set", [["uuid", u1],
+                                                                           ["uuid", u2]]]}]}]}]
+    msgs_b = orjson.loads(orjson.dumps(msgs_a).replace(u1.encode(), u3.encode()))
+    msgs_b[1]["params"][1]["T"] = dict(reversed(msgs_b[1]["params"][1]["T"].items()))
+    msgs_b[2]["result"][0]["rows"][0]["r"][1].reverse()
+    assert normalise(msgs_a, msgs_a) == normalise(msgs_b, msgs_b)
+    assert normalise(msgs_a, msgs_a)[0]["result"] == [{"uuid": ["uuid", "#1"]},
+                                                      {"uuid": ["uuid", "#2"]}]
+    msgs_c = orjson.loads(orjson.dumps(msgs_a))
+    msgs_c[1]["params"][1]["T"][u2] = {"x": 2}  # a real difference must survive
+    assert normalise(msgs_a, msgs_a) != normalise(msgs_c, msgs_c)
+    n = Normaliser()
+    assert n.norm("00000000-0000-0000-0000-000000000000") == "#zero"
+
+
+def test_order_updates_keeps_reply_order():
+    up = [{"id": None, "method": "update2", "params": [k, {}]} for k in ("b", "a")]
+    reply = {"id": 1, "result": [], "error": None}
+    assert order_updates([up[0], up[1], reply, up[0]]) == [up[1], up[0], reply, up[0]]
+    assert order_updates([reply, up[0]]) != order_updates([up[0], reply])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                             lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+                             max_leaves=10), min_size=1, max_size=5)
+       .map(lambda xs: [{"v": x} for x in xs]), st.data())
+def test_framer_splits_concatenated_values_at_any_chunking(values, data):
+    blob = b" \n".join(orjson.dumps(v) for v in values)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(blob)), max_size=6)))
+    f, out, prev = Framer(), [], 0
+    for c in cuts + [len(blob)]:
+        out += f.feed(blob[prev:c])
+        prev = c
+    assert out == values
+
+
+def test_framer_rejects_garbage_between_values():
+    with pytest.raises(FramingError):
+        Framer().feed(b'{"a":1} x {"b":2}')
+
+
+# -- random transaction streams --------------------------------------------------------
+
+STREAM_SCHEMAS = {
+    "crucible": (SCHEMA, 12),
+    "ovn-nb": (OVN_NB, 6),
+    "ovn-sb": (OVN_SB, 5),
+    "vswitch": (VSWITCH, 5),
+}
+
+
+@pytest.mark.parametrize("which", sorted(STREAM_SCHEMAS))
+def test_random_streams(which):
+    path, examples = STREAM_SCHEMAS[which]
+    info = SchemaInfo(path)
+
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+              phases=PHASES,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(stream(info))
+    def check(steps):
+        compare(steps, path)
+        COUNTS["streams"] += 1
+        COUNTS["transactions"] += count_transactions(steps)
+
+    check()
