@@ -21,6 +21,16 @@ Only calls before the first remaining return are ever tried: that is the "just i
 part; it keeps the real-time order without computing it.  The memo makes the search
 visit each (linearized set, state) pair once, which is what bounds it in practice.
 
+Beyond Lowe, one pruning for indeterminate ops, which otherwise make the search explode
+(each may be placed at any point, or never).  A configuration (L, s) is *dominated* by
+(L', s) when L' lacks some of L's indeterminate ops and is otherwise equal: whatever can
+follow (L, s) can follow (L', s), where the missing ops simply never happen.  So (1) an
+indeterminate op that would leave the state unchanged is not placed (the result would
+be dominated by the configuration we are in), and (2) a configuration is skipped when
+the one without any of its indeterminate ops has been visited: that one has either
+failed, or is an ancestor on the stack whose remaining branches cover this one.  The
+differential tests compare the search with and without it.
+
 The deepest point the search reached is kept for the report: the ops linearized there
 (the longest linearizable prefix found) and the op whose return stopped it (the op that
 could not be placed).
@@ -66,6 +76,7 @@ def search(
     compiled: list[Any],
     model: Model,
     deadline: float | None = None,
+    dominance: bool = True,
 ) -> tuple[bool, list[int], int | None, int]:
     """Run the search over ``ops`` (with ``compiled[i]`` the model's form of ``ops[i]``).
 
@@ -97,27 +108,34 @@ def search(
             ret_of[call_entry[i]] = e
     remaining = sum(1 for o in ops if o.return_index is not None)
 
-    step = model.step
+    fns = [model.transition(c) for c in compiled]
+    info_mask = sum(1 << i for i, o in enumerate(ops) if o.return_index is None)
+    if not dominance:  # plain Lowe memo, for differential tests
+        info_mask = 0
+    det_mask = ((1 << n) - 1) ^ info_mask
     state: Any = model.init()
     lin = 0
     stack: list[tuple[int, Any]] = []
     seen: set[tuple[int, Any]] = set()
+    add_seen = seen.add
     best: list[int] = []
     blocked: int | None = None
-    steps = 0
+    pushes = pops = 0
     e = nxt[0]
     while remaining:
-        steps += 1
-        if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
-            raise TimedOut
         if is_call[e]:
             i = opid[e]
-            new = step(state, compiled[i])
-            if new is not INVALID:
+            new = fns[i](state)
+            # An indeterminate op that leaves the state as it is would only lead to a
+            # configuration dominated by the current one (see _dominance): skip it.
+            if new is not INVALID and not (info_mask and ret_of[e] < 0 and new == state):
                 bits = lin | (1 << i)
-                k = (bits, new)
-                if k not in seen:
-                    seen.add(k)
+                size = len(seen)
+                add_seen((bits, new))  # one hash: grew means not seen before
+                if len(seen) != size and (
+                    not bits & info_mask or (bits & det_mask, new) not in seen
+                ):
+                    pushes += 1
                     stack.append((e, state))
                     state, lin = new, bits
                     # lift the call and its return out of the list
@@ -137,7 +155,10 @@ def search(
             best = [opid[x] for x, _ in stack]
             blocked = opid[e] if e != tail else None
         if not stack:
-            return False, best, blocked, steps
+            return False, best, blocked, pushes + pops
+        pops += 1
+        if deadline is not None and not pops & 1023 and time.monotonic() > deadline:
+            raise TimedOut
         e, state = stack.pop()
         i = opid[e]
         lin &= ~(1 << i)
@@ -150,7 +171,7 @@ def search(
         nxt[prv[e]] = e
         prv[nxt[e]] = e
         e = nxt[e]
-    return True, [opid[x] for x, _ in stack], None, steps
+    return True, [opid[x] for x, _ in stack], None, pushes + pops
 
 
 def check_partition(

@@ -42,7 +42,15 @@ def _choose(model: str, rng: random.Random, values: int) -> tuple[str, Any]:
     v = rng.randrange(values)
     if model in ("register",):
         return ("read", None) if r < 0.5 else ("write", v)
-    if model in ("cas-register", "kv"):
+    if model == "kv":  # strings, so that append makes sense
+        if r < 0.4:
+            return "read", None
+        if r < 0.6:
+            return "write", str(v)
+        if r < 0.8:
+            return "append", f"x{v} "
+        return "cas", [str(rng.randrange(values)), str(v)]
+    if model == "cas-register":
         if r < 0.4:
             return "read", None
         if r < 0.7:
@@ -72,6 +80,8 @@ def _apply(model: str, state: Any, f: str, inp: Any) -> tuple[Any, str, Any]:
             return state, "ok", state
         if f == "write":
             return inp, "ok", inp
+        if f == "append":
+            return (state or "") + inp, "ok", inp
         if state == inp[0]:
             return inp[1], "ok", inp
         return state, "fail", inp

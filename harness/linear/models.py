@@ -20,7 +20,9 @@ Encodings (``f`` / invoke value / ok value):
 
 ``register``     ``write`` v / v / - ;  ``read`` / nil / v.  Starts at nil.
 ``cas-register`` as register, plus ``cas`` / [old, new] / -: ok only if the value was old.
-``kv``           the cas-register per ``key``; every op must carry a key.
+``kv``           the cas-register per ``key``, plus ``append`` s / s / - (string
+                 concatenation; nil counts as ""), as in Porcupine's key-value model;
+                 every op must carry a key.
 ``counter``      ``add`` n / n / - (n an int, may be negative); ``read`` / nil / n.  Starts at 0.
 ``set``          ``add`` x / x / -;  ``read`` / nil / [x, ...] (any order).  Starts empty.
 ``ovsdb-row``    one OVSDB row per ``key`` (the row's ``name``, unique in its table: the
@@ -51,7 +53,7 @@ Encodings (``f`` / invoke value / ok value):
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from harness.history import Operation
@@ -104,6 +106,13 @@ class Model:
     def step(self, state: Any, c: Any) -> Any:
         raise NotImplementedError
 
+    def transition(self, c: Any) -> Callable[[Any], Any]:
+        """The compiled op as a function of the state alone: the search's hot path.
+        Models specialise it for speed; it must agree with ``step`` (the brute-force
+        tests use ``step``, the checker this)."""
+        step = self.step
+        return lambda s: step(s, c)
+
     def no_effect(self, op: Operation) -> bool:
         """An indeterminate op of this kind can be left out: it changes nothing."""
         return op.status != "ok" and op.f in self.readonly
@@ -116,7 +125,22 @@ class Model:
 
 
 # Compiled op codes: small ints compare faster than strings in the hot loop.
-READ, WRITE, CAS, ADD = 0, 1, 2, 3
+READ, WRITE, CAS, ADD, APPEND = 0, 1, 2, 3, 7
+
+
+def _fast(c: Any) -> Callable[[Any], Any] | None:
+    """Closures for the simple op kinds, so the hot loop does no dispatch."""
+    k = c[0]
+    if k == READ:
+        seen = c[1]
+        return lambda s: s if s == seen else INVALID
+    if k == WRITE:
+        v = c[1]
+        return lambda s: v
+    if k == CAS:
+        old, new = c[1], c[2]
+        return lambda s: new if s == old else INVALID
+    return None
 
 
 class Register(Model):
@@ -133,6 +157,9 @@ class Register(Model):
         if c[0] == READ:
             return state if state == c[1] else INVALID
         return c[1]
+
+    def transition(self, c: Any) -> Callable[[Any], Any]:
+        return _fast(c) or super().transition(c)
 
 
 class CasRegister(Register):
@@ -158,7 +185,27 @@ class CasRegister(Register):
 
 class KV(CasRegister):
     name = "kv"
+    fs = ("read", "write", "cas", "append")
     needs_key = True
+
+    def prepare(self, op: Operation) -> Any:
+        if op.f != "append":
+            return super().prepare(op)
+        if not isinstance(op.input, str):
+            raise ModelError(f"append value must be a string, got {op.input!r}")
+        return (APPEND, op.input)
+
+    def step(self, state: Any, c: Any) -> Any:
+        k = c[0]
+        if k == READ:
+            return state if state == c[1] else INVALID
+        if k == WRITE:
+            return c[1]
+        if k == APPEND:
+            if state is None:
+                return c[1]
+            return state + c[1] if isinstance(state, str) else INVALID
+        return c[2] if state == c[1] else INVALID
 
 
 class Counter(Model):
@@ -183,6 +230,12 @@ class Counter(Model):
             return state + c[1]
         return state if state == c[1] else INVALID
 
+    def transition(self, c: Any) -> Callable[[Any], Any]:
+        if c[0] == ADD:
+            n = c[1]
+            return lambda s: s + n
+        return _fast(c) or super().transition(c)
+
 
 class SetModel(Model):
     name = "set"
@@ -203,6 +256,12 @@ class SetModel(Model):
         if c[0] == ADD:
             return state | {c[1]}
         return state if state == c[1] else INVALID
+
+    def transition(self, c: Any) -> Callable[[Any], Any]:
+        if c[0] == ADD:
+            one = frozenset((c[1],))
+            return lambda s: s | one
+        return _fast(c) or super().transition(c)
 
 
 # ovsdb-row compiled form: (kind, wait, columns, mutate, expected)

@@ -52,16 +52,18 @@ def brute_force(events: list[Op], model_name: str) -> bool:
     return False
 
 
-VALUES = {"register": [None, 0, 1], "cas-register": [None, 0, 1], "kv": [None, 0, 1],
+VALUES = {"register": [None, 0, 1], "cas-register": [None, 0, 1],
+          "kv": [None, "0", "1", "01", "10"],
           "counter": [0, 1, 2, 3], "set": [[], [0], [1], [0, 1]], "ovsdb-row": None}
 
 
 def _op_strategy(model: str):
     if model == "register":
         return st.sampled_from(["read", "write"]), st.sampled_from([0, 1])
-    if model in ("cas-register", "kv"):
-        return (st.sampled_from(["read", "write", "cas"]),
-                st.sampled_from([0, 1]))
+    if model == "cas-register":
+        return st.sampled_from(["read", "write", "cas"]), st.sampled_from([0, 1])
+    if model == "kv":
+        return st.sampled_from(["read", "write", "cas", "append"]), st.sampled_from(["0", "1"])
     if model == "counter":
         return st.sampled_from(["read", "add"]), st.sampled_from([1, 2])
     if model == "set":
@@ -80,8 +82,10 @@ def small_history(draw, model: str):
         v = draw(vals)
         key = draw(st.sampled_from(["a", "b"])) if model in ("kv", "ovsdb-row") else None
         status = draw(st.sampled_from(["ok", "ok", "ok", "info", "none", "fail"]))
-        if model in ("cas-register", "kv") and f == "cas":
+        if model == "cas-register" and f == "cas":
             inp = [draw(st.sampled_from([None, 0, 1])), v]
+        elif model == "kv" and f == "cas":
+            inp = [draw(st.sampled_from([None, "0", "1"])), v]
         elif model == "ovsdb-row":
             inp = {"read": {}, "delete": {}, "insert": {"columns": {"v": v}},
                    "update": {"columns": {"v": v}}}[f]
