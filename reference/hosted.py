@@ -21,6 +21,8 @@ import orjson
 
 from reference import db as dbmod
 from reference import txn
+from reference.datum import datum_to_json
+from reference.errors import OvsdbError
 from reference.monitor import MonitorEngine
 from reference.schema import DatabaseSchema, parse_schema
 from reference.storage import LogFile
@@ -63,6 +65,7 @@ class Hosted:
         self.storage = storage
         self.read_only = read_only
         self.model = model
+        self.monitors_limits = limits
         self.monitors = MonitorEngine(schema, lambda: self.db,
                                       history_max_txns=limits.max_txns,
                                       history_max_atoms=limits.max_atoms)
@@ -84,6 +87,48 @@ class Hosted:
                 self.storage.append(record, durable=durable)
         self.db.apply(changes)
         return self.monitors.commit(changes)
+
+    # -- online schema conversion ---------------------------------------------------
+
+    def convert(self, new_schema_json: Any) -> None:
+        """Replace schema and contents with ``new_schema_json`` (the ``convert`` method).
+
+        Rows of tables the new schema keeps are re-inserted with their columns that it
+        keeps, through the transaction engine, so every constraint of the new schema is
+        checked; a failure leaves everything as it was.  Monitors are not carried over:
+        the caller cancels them (monitor_canceled) or disconnects their sessions.
+        """
+        if self.read_only:
+            raise OvsdbError("not allowed", f"the {self.name} database cannot be converted")
+        new_schema = parse_schema(new_schema_json)
+        if new_schema.name != self.name:
+            raise OvsdbError("invalid parameters", f"new schema name ({new_schema.name}) "
+                             f"does not match database name ({self.name})")
+        new_db = dbmod.Database(new_schema)
+        ops = []
+        for table_name, new_table in new_schema.tables.items():
+            old_table = self.schema.tables.get(table_name)
+            if old_table is None:
+                continue
+            kept = [c for c in new_table.user_columns if c in old_table.columns]
+            for row_uuid, row in self.db.tables[table_name].rows.items():
+                ops.append({"op": "insert", "table": table_name, "uuid": str(row_uuid),
+                            "row": {c: datum_to_json(row[c], old_table.columns[c].type)
+                                    for c in kept}})
+        outcome = txn.execute(new_db, ops, now_ms=0, started_ms=0)
+        for slot in outcome.result or ():
+            if isinstance(slot, dict) and "error" in slot:
+                raise OvsdbError(slot["error"], slot.get("details"))
+        if outcome.changes is not None:
+            outcome.changes.txn_id = uuid.uuid4()
+            new_db.apply(outcome.changes)
+        if self.storage is not None:
+            self.storage.compact(new_schema.to_json(), dbmod.database_to_file_record(new_db))
+        self.schema, self.schema_json, self.db = new_schema, new_schema.to_json(), new_db
+        self.monitors = MonitorEngine(new_schema, lambda: self.db,
+                                      history_max_txns=self.monitors_limits.max_txns,
+                                      history_max_atoms=self.monitors_limits.max_atoms)
+        log.info("%s: converted to schema version %s", self.name, new_schema.version)
 
     # -- storage -------------------------------------------------------------------
 
@@ -111,6 +156,10 @@ def open_file(path: str | Path, limits: HistoryLimits) -> Hosted:
     return hosted
 
 
+def schema_text(schema_json: Any) -> str:
+    return orjson.dumps(schema_json, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def server_database(hosted: list[Hosted]) -> Hosted:
     """Build _Server with one Database row per hosted database, itself included."""
     server = Hosted(parse_schema(SERVER_SCHEMA_JSON), read_only=True,
@@ -119,7 +168,7 @@ def server_database(hosted: list[Hosted]) -> Hosted:
     rows.append((server.name, "standalone", SERVER_SCHEMA_JSON))
     ops = [{"op": "insert", "table": "Database", "row": {
         "name": name, "model": model, "connected": True, "leader": True,
-        "schema": orjson.dumps(schema_json, option=orjson.OPT_SORT_KEYS).decode()}}
+        "schema": schema_text(schema_json)}}
         for name, model, schema_json in rows]
     outcome = txn.execute(server.db, ops, owns_lock=lambda name: False, now_ms=0,
                           started_ms=0, read_only=False)

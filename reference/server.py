@@ -104,7 +104,7 @@ class Connection(asyncio.Protocol):
             if isinstance(msg, jsonrpc.Reply) and msg.id == "echo":
                 continue  # the answer to our inactivity probe
             self.server.dispatch(self.core.receive(self.sid, msg, now_ms()))
-            if self.transport is None:
+            if self.transport is None or self.transport.is_closing():
                 return
 
     def connection_lost(self, exc) -> None:
@@ -123,7 +123,7 @@ class Connection(asyncio.Protocol):
     # our side
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def drop(self, reason: str) -> None:
@@ -131,6 +131,12 @@ class Connection(asyncio.Protocol):
         log.warning("%s: connection dropped (Protocol error)", self.name)
         if self.transport is not None:
             self.transport.abort()
+
+    def disconnect(self, reason: str) -> None:
+        """Close after what is already queued has been written (unlike ``drop``)."""
+        log.info("%s: %s", self.name, reason)
+        if self.transport is not None:
+            self.transport.close()
 
     def probe(self, probe_ms: float, now: float) -> None:
         idle = now - self.last_input
@@ -173,7 +179,7 @@ class Server:
             if isinstance(out, Send):
                 conn.write(out.data)
             elif isinstance(out, Close):
-                conn.drop(out.reason)
+                conn.disconnect(out.reason)
         self._arm_wait_timer()
 
     def _arm_wait_timer(self) -> None:

@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from reference import jsonrpc
+from reference import jsonrpc, txn
 from reference.errors import OvsdbError
-from reference.hosted import Hosted
+from reference.hosted import Hosted, schema_text
 from reference.jsonrpc import Notification, Reply, Request
 from reference.locks import LockTable
 
@@ -324,6 +324,41 @@ class ServerCore:
         hosted.monitors.cancel(session.id, params[0])
         return self._reply(session, request, {})
 
+    # -- online schema conversion ---------------------------------------------------------
+
+    def _convert(self, session, request, now_ms):
+        hosted = self._db_param(request, "convert")
+        if len(request.params) != 2 or not isinstance(request.params[1], dict):
+            raise MethodError(method_error(request.params, "array expected"))
+        hosted.convert(request.params[1])  # OvsdbError -> error reply, nothing changed
+        outs = self._reply(session, request, {})
+        outs += self._publish_schema(hosted, now_ms)
+        # As ovsdb-server: change-aware sessions lose their monitors on this database
+        # with monitor_canceled; every other session is disconnected.
+        for other in list(self.sessions.values()):
+            if not other.change_aware:
+                outs.append(Close(other.id, f"disconnecting (committed {hosted.name} "
+                                            "database schema conversion)"))
+                continue
+            for mkey, monitored in list(other.monitors.items()):
+                if monitored is hosted:
+                    del other.monitors[mkey]
+                    outs.append(Send(other.id, jsonrpc.encode_notification(
+                        "monitor_canceled", [orjson.loads(mkey)])))
+        return outs
+
+    def _publish_schema(self, hosted: Hosted, now_ms: float) -> list[Out]:
+        """Update _Server's Database row for ``hosted`` after a conversion."""
+        server = self.dbs.get("_Server")
+        if server is None:
+            return []
+        ops = [{"op": "update", "table": "Database", "where": [["name", "==", hosted.name]],
+                "row": {"schema": schema_text(hosted.schema_json)}}]
+        outcome = txn.execute(server.db, ops, now_ms=now_ms, started_ms=now_ms)
+        if outcome.changes is None:
+            return []
+        return self._commit(server, outcome.changes, False, now_ms)
+
     _METHODS: dict[str, Callable] = {}
 
 
@@ -359,4 +394,5 @@ ServerCore._METHODS = {name: _guard(fn) for name, fn in {
     "monitor_cond_since": ServerCore._monitor,
     "monitor_cond_change": ServerCore._monitor_cond_change,
     "monitor_cancel": ServerCore._monitor_cancel,
+    "convert": ServerCore._convert,
 }.items()}
