@@ -36,14 +36,19 @@ COUNTS = {"sessions": 0, "streams": 0, "transactions": 0}
 
 @pytest.fixture(scope="module", autouse=True)
 def _report_counts(request):
-    yield
+    """Print how much was compared, after pytest stops capturing output."""
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    line = (f"differential: compared {COUNTS['sessions']} hand-written sessions and "
-            f"{COUNTS['streams']} random streams ({COUNTS['transactions']} transactions) "
-            f"between ovsdb-server and the reference server")
-    if tr is not None:
-        tr.write_line(line)
-    print(line)
+
+    def report() -> None:
+        line = (f"differential: compared {COUNTS['sessions']} hand-written sessions and "
+                f"{COUNTS['streams']} random streams, {COUNTS['transactions']} transactions "
+                f"in all, between ovsdb-server and {OTHER}")
+        if tr is not None:
+            tr.write_line(line)
+        else:
+            print(line)
+    request.config.add_cleanup(report)
+    yield
 
 
 def play(kind: str, workdir: Path, schema: str | Path, steps: list) -> object:

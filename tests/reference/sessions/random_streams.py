@@ -58,17 +58,18 @@ def atom(draw: st.DrawFn, info: SchemaInfo, base: dict, valid: bool = True) -> A
         choices = enum[1] if isinstance(enum, list) and enum[0] == "set" else [enum]
         return draw(st.sampled_from(choices))
     if kind == "integer":
-        lo = base.get("minInteger", -50)
-        hi = base.get("maxInteger", 50)
+        lo = base.get("minInteger", -(1 << 63))
+        hi = base.get("maxInteger", (1 << 63) - 1)
         if not valid:
-            return draw(st.sampled_from([lo - 1, hi + 1, 1 << 62]))
+            return draw(st.sampled_from([max(lo - 1, -(1 << 63)), min(hi + 1, (1 << 63) - 1),
+                                         1 << 62]))
         a, b = max(lo, -50), min(hi, 50)
         if a > b:  # a range far from zero
             a, b = lo, min(hi, lo + 100)
         return draw(st.integers(a, b))
     if kind == "real":
-        lo = base.get("minReal", -1e3)
-        hi = base.get("maxReal", 1e3)
+        lo = base.get("minReal", -1e300)
+        hi = base.get("maxReal", 1e300)
         if not valid:
             return draw(st.sampled_from([lo - 1.0, hi + 1.0]))
         return draw(st.sampled_from([float(x) for x in (lo, hi, 0.5, 1.25, -2.0)
@@ -99,9 +100,24 @@ def datum(draw: st.DrawFn, info: SchemaInfo, col: dict, valid: bool = True) -> A
     n = draw(st.integers(mn if valid else 0, max(hi, mn)))
     if value is None:
         elems = [draw(atom(info, key, valid)) for _ in range(n)]
+        if valid:  # duplicates are a syntax error: keep them for the invalid cases
+            elems = _unique(elems, lambda x: x)
         return ["set", elems]
     pairs = [[draw(atom(info, key, valid)), draw(atom(info, value, valid))] for _ in range(n)]
+    if valid:
+        pairs = _unique(pairs, lambda p: p[0])
     return ["map", pairs]
+
+
+def _unique(items: list, key) -> list:
+    seen: set[bytes] = set()
+    out = []
+    for x in items:
+        k = orjson.dumps(key(x))
+        if k not in seen:
+            seen.add(k)
+            out.append(x)
+    return out
 
 
 @st.composite
