@@ -68,7 +68,7 @@ def compare(steps: list, schema: str | Path, kinds=("ovsdb-server", OTHER)) -> N
     with tempfile.TemporaryDirectory() as d:
         outs = [play(kind, Path(d) / f"{i}", schema, steps) for i, kind in enumerate(kinds)]
     if outs[0] != outs[1]:
-        for n, (a, b) in enumerate(zip(outs[0], outs[1])):  # type: ignore[call-overload]
+        for n, (a, b) in enumerate(zip(outs[0], outs[1], strict=False)):  # type: ignore[call-overload]
             if a != b:
                 pytest.fail(f"first difference at step {n}: {steps[n].get('send')!r}\n"
                             f"--- {kinds[0]}:\n{pprint.pformat(a, width=110)}\n"

@@ -104,7 +104,7 @@ SESSIONS = {
                   [["smap", "includes", ["map", [["k", "v"]]]]],
                   [["opt_i", ">", 0]], [["opt_i", "==", ["set", []]]], [["s", "<=", "bee"]],
                   [["_uuid", "!=", ["uuid", ZERO]]], [["i", "==", 1], ["i", "==", 2]],
-              ]))],
+              ], strict=True))],
         *CHANGES,
     ],
     "monitor_cond_where_errors": [
