@@ -1,0 +1,483 @@
+"""The transaction engine: the ten RFC 7047 operations, as ovsdb-server 3.1 runs them.
+
+Public API (stable; the session calls it, storage and monitors consume its changes):
+    execute(db, ops_json, *, owns_lock=lambda name: False, now_ms=None,
+            started_ms=None, read_only=False, db_name=None) -> TxnOutcome
+        ops_json: the transact params after the database name. Never mutates db: the
+        caller stores outcome.changes, then db.apply(outcome.changes).
+    TxnOutcome.result         the list for the transact reply (one slot per op; the
+                              failing op holds {"error","details"[,"syntax"]}, later
+                              slots null; a commit-time error is one extra element).
+                              None while blocked.
+              .changes        ChangeSet, or None (error, or nothing changed)
+              .durable        a "commit" op asked for durable: true
+              .blocked_until  None, or the deadline (ms, math.inf without timeout) of
+                              an unsatisfied "wait": re-run the whole transaction after
+                              each commit and once now_ms >= blocked_until (that run
+                              fails with OVS's "timed out" result).
+              .comment        text of "comment" ops, newline-joined (or None)
+    started_ms is when the transaction first arrived (default now_ms); it measures
+    "wait" timeouts. read_only marks the _Server database (writes "not allowed").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid as uuidlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from reference.commit_checks import precommit
+from reference.condition import Condition, parse_where
+from reference.datum import (
+    MUTATORS,
+    Datum,
+    SymbolTable,
+    check_datum_constraints,
+    datum_from_json,
+    datum_to_json,
+    mutate,
+    mutation_arg_type,
+)
+from reference.db import ChangeSet, Database, Row, make_row
+from reference.errors import OvsdbError, syntax_error
+from reference.schema import UNLIMITED, TableSchema, Type
+
+UUID = uuidlib.UUID
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                      r"[0-9a-fA-F]{12}\Z")
+_MISSING = object()
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "id": lambda v: isinstance(v, str) and bool(_ID.match(v)),
+    "string": lambda v: isinstance(v, str),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+}
+
+
+@dataclass
+class TxnOutcome:
+    result: list | None
+    changes: ChangeSet | None = None
+    durable: bool = False
+    blocked_until: float | None = None
+    comment: str | None = None
+
+
+class _Blocked(Exception):
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+
+
+class _Parser:
+    """OVS's ovsdb_parser: member lookups record the first error, finish() reports it
+    (or a member nobody asked for)."""
+
+    def __init__(self, j: Any, i: int, n: int):
+        self.j = j
+        self.name = f"ovsdb operation {i + 1} of {n}"
+        self.used: set[str] = set()
+        self.error: OvsdbError | None = None
+        if not isinstance(j, dict):
+            self.error = OvsdbError("syntax error", f"Parsing {self.name} failed: "
+                                    "Object expected.")
+
+    def fail(self, msg: str) -> None:
+        if self.error is None:
+            self.error = syntax_error(self.j, f"Parsing {self.name} failed: {msg}")
+
+    def member(self, name: str, kind: str, optional: bool = False) -> Any:
+        if self.error is not None:
+            return None
+        self.used.add(name)
+        v = self.j.get(name, _MISSING)
+        if v is _MISSING:
+            if not optional:
+                self.fail(f"Required '{name}' member is missing.")
+            return None
+        if not _KINDS[kind](v):
+            self.fail(f"Type mismatch for member '{name}'.")
+            return None
+        return v
+
+    def finish(self) -> OvsdbError | None:
+        if self.error is None:
+            for k in self.j:
+                if k not in self.used:
+                    self.fail(f"Member '{k}' is present but not allowed here.")
+                    break
+        return self.error
+
+
+class Txn:
+    """Working state of one transaction: an overlay of changed rows over db."""
+
+    def __init__(self, db: Database, owns_lock, now_ms: float, started_ms: float,
+                 read_only: bool, db_name: str):
+        self.db = db
+        self.symtab = SymbolTable()
+        self.owns_lock = owns_lock
+        self.now_ms = now_ms
+        self.started_ms = started_ms
+        self.read_only = read_only
+        self.db_name = db_name
+        self.new: dict[str, dict[UUID, Row | None]] = {}  # current state of touched rows
+        self.old: dict[str, dict[UUID, Row | None]] = {}  # their state in db
+        self.durable = False
+        self.comments: list[str] = []
+
+    # -- row access
+
+    def get(self, table: str, u: UUID) -> Row | None:
+        rows = self.new.get(table)
+        if rows is not None and u in rows:
+            return rows[u]
+        return self.db.tables[table].rows.get(u)
+
+    def exists_or_deleted(self, table: str, u: UUID) -> bool:
+        return u in self.db.tables[table].rows or u in self.new.get(table, {})
+
+    def rows(self, table: str) -> Iterator[Row]:
+        overlay = self.new.get(table, {})
+        for u, row in self.db.tables[table].rows.items():
+            if u in overlay:
+                row = overlay[u]
+                if row is None:
+                    continue
+            yield row
+        for u, row in overlay.items():
+            if row is not None and u not in self.db.tables[table].rows:
+                yield row
+
+    def query(self, table: str, cond: Condition) -> list[Row]:
+        # A clause [_uuid, ==, X] pins the row: skip the scan (a common OVN pattern).
+        for c in cond.clauses:
+            if c.column == "_uuid" and c.function == "==" and c.arg is not None \
+                    and len(c.arg.keys) == 1:
+                row = self.get(table, c.arg.keys[0])
+                return [row] if row is not None and cond.evaluate(row) else []
+        return [r for r in self.rows(table) if cond.evaluate(r)]
+
+    def _touch(self, table: str, u: UUID) -> None:
+        olds = self.old.setdefault(table, {})
+        if u not in olds:
+            olds[u] = self.db.tables[table].rows.get(u)
+        self.new.setdefault(table, {})
+
+    def insert(self, table: str, row: Row) -> None:
+        self._touch(table, row.uuid)
+        self.new[table][row.uuid] = row
+
+    def modify(self, table: str, row: Row, values: dict[str, Datum]) -> None:
+        u = row.uuid
+        self._touch(table, u)
+        nrow = Row(row)
+        nrow.update(values)
+        self.new[table][u] = nrow
+
+    def delete(self, table: str, row: Row) -> None:
+        self._touch(table, row.uuid)
+        self.new[table][row.uuid] = None
+
+
+# ---------------------------------------------------------------- helpers
+
+def _table(x: Txn, p: _Parser) -> TableSchema | None:
+    name = p.member("table", "id")
+    if name is None:
+        return None
+    ts = x.db.schema.tables.get(name)
+    if ts is None:
+        p.fail(f"No table named {name}.")
+    return ts
+
+
+def _parse_row(x: Txn, ts: TableSchema, j: dict) -> dict[str, Datum]:
+    out: dict[str, Datum] = {}
+    for name, vj in j.items():
+        col = ts.columns.get(name)
+        if col is None:
+            raise syntax_error(j, f"No column {name} in table {ts.name}.", "unknown column")
+        out[name] = datum_from_json(col.type, vj, x.symtab)
+    return out
+
+
+def _parse_columns(ts: TableSchema, j: list | None) -> list[str]:
+    if j is None:
+        return list(ts.columns)
+    out: list[str] = []
+    for name in j:
+        if not isinstance(name, str) or name in out:
+            raise syntax_error(j, "array of distinct column names expected")
+        if name not in ts.columns:
+            raise syntax_error(j, f"{name} is not a valid column name")
+        out.append(name)
+    return out
+
+
+def _row_json(ts: TableSchema, row: Row, columns: list[str]) -> dict[str, Any]:
+    return {c: datum_to_json(row[c], ts.columns[c].type) for c in columns}
+
+
+# ---------------------------------------------------------------- operations
+
+def _op_insert(x: Txn, p: _Parser) -> dict:
+    ts = _table(x, p)
+    uuid_name = p.member("uuid-name", "id", optional=True)
+    uuid_json = p.member("uuid", "string", optional=True)
+    row_json = p.member("row", "object")
+    if p.error or ts is None:
+        return {}
+    row_uuid: UUID | None = None
+    if uuid_json is not None:
+        if not _UUID_RE.match(uuid_json):
+            raise syntax_error(uuid_json, "bad uuid")
+        row_uuid = UUID(uuid_json)
+        if x.exists_or_deleted(ts.name, row_uuid):
+            raise syntax_error(uuid_json, "This UUID would duplicate a UUID already present "
+                               "within the table or deleted within the same transaction.",
+                               "duplicate uuid")
+    if uuid_name is not None:
+        sym = x.symtab.insert(uuid_name)
+        if sym.created:
+            raise syntax_error(uuid_name, 'This "uuid-name" appeared on an earlier "insert" '
+                               "operation.", "duplicate uuid-name")
+        if row_uuid is not None:
+            sym.uuid = row_uuid
+        else:
+            row_uuid = sym.uuid
+        sym.created = True
+    elif row_uuid is None:
+        row_uuid = uuidlib.uuid4()
+    values = _parse_row(x, ts, row_json)
+    values.pop("_uuid", None)
+    values.pop("_version", None)
+    row = make_row(ts, row_uuid, values)
+    # Defaults may break constraints (an enum without "", a minInteger above 0).
+    for name, col in ts.columns.items():
+        if row[name].keys:
+            check_datum_constraints(row[name], col.type)
+    x.insert(ts.name, row)
+    return {"uuid": ["uuid", str(row_uuid)]}
+
+
+def _op_select(x: Txn, p: _Parser) -> dict:
+    ts = _table(x, p)
+    where = p.member("where", "array")
+    columns_j = p.member("columns", "array", optional=True)
+    if p.error or ts is None:
+        return {}
+    cond = parse_where(ts, where, x.symtab)
+    columns = _parse_columns(ts, columns_j)
+    # OVS answers with distinct rows: two rows equal on the selected columns are one.
+    seen: set[tuple] = set()
+    out = []
+    for r in x.query(ts.name, cond):
+        key = tuple(r[c] for c in columns)
+        if key not in seen:
+            seen.add(key)
+            out.append(_row_json(ts, r, columns))
+    return {"rows": out}
+
+
+def _op_update(x: Txn, p: _Parser) -> dict:
+    ts = _table(x, p)
+    where = p.member("where", "array")
+    row_json = p.member("row", "object")
+    if p.error or ts is None:
+        return {}
+    values = _parse_row(x, ts, row_json)
+    for name in values:
+        if not ts.columns[name].mutable:
+            raise syntax_error(p.j, f"Cannot update immutable column {name} in table "
+                               f"{ts.name}.", "constraint violation")
+    cond = parse_where(ts, where, x.symtab)
+    rows = x.query(ts.name, cond)
+    for r in rows:
+        x.modify(ts.name, r, values)
+    return {"count": len(rows)}
+
+
+def _parse_mutations(x: Txn, ts: TableSchema, j: list) -> list[tuple[str, str, Datum]]:
+    out = []
+    for m in j:
+        if not (isinstance(m, list) and len(m) == 3 and isinstance(m[0], str)
+                and isinstance(m[1], str)):
+            raise syntax_error(m, "Parse error in mutation.")
+        name, mutator, arg_j = m
+        col = ts.columns.get(name)
+        if col is None:
+            raise syntax_error(m, f"No column {name} in table {ts.name}.", "unknown column")
+        if not col.mutable:
+            raise syntax_error(m, f"Cannot mutate immutable column {name} in table "
+                               f"{ts.name}.", "constraint violation")
+        if mutator not in MUTATORS:
+            raise OvsdbError("unknown mutator", f"No mutator named {mutator}.")
+        arg_t = mutation_arg_type(col.type, mutator)
+        if arg_t is None:
+            raise syntax_error(m, f'Type mismatch: "{mutator}" operator may not be applied '
+                               f"to column {name} of type {col.type.to_english()}.")
+        try:
+            arg = datum_from_json(arg_t, arg_j, x.symtab)
+        except OvsdbError:
+            if mutator != "delete" or col.type.value is None:
+                raise
+            # A map "delete" takes either key/value pairs or a set of keys.
+            keys_t = Type(col.type.key, None, 0, UNLIMITED)
+            arg = datum_from_json(keys_t, arg_j, x.symtab)
+        out.append((name, mutator, arg))
+    return out
+
+
+def _op_mutate(x: Txn, p: _Parser) -> dict:
+    ts = _table(x, p)
+    where = p.member("where", "array")
+    mutations_j = p.member("mutations", "array")
+    if p.error or ts is None:
+        return {}
+    mutations = _parse_mutations(x, ts, mutations_j)
+    cond = parse_where(ts, where, x.symtab)
+    rows = x.query(ts.name, cond)
+    for r in rows:
+        values: dict[str, Datum] = {}
+        for name, mutator, arg in mutations:
+            cur = values.get(name, r[name])
+            values[name] = mutate(cur, ts.columns[name].type, mutator, arg)
+        x.modify(ts.name, r, values)
+    return {"count": len(rows)}
+
+
+def _op_delete(x: Txn, p: _Parser) -> dict:
+    ts = _table(x, p)
+    where = p.member("where", "array")
+    if p.error or ts is None:
+        return {}
+    cond = parse_where(ts, where, x.symtab)
+    rows = x.query(ts.name, cond)
+    for r in rows:
+        x.delete(ts.name, r)
+    return {"count": len(rows)}
+
+
+def _op_wait(x: Txn, p: _Parser) -> dict:
+    ts = _table(x, p)
+    timeout = p.member("timeout", "integer", optional=True)
+    where = p.member("where", "array")
+    columns_j = p.member("columns", "array", optional=True)
+    until = p.member("until", "string")
+    rows_j = p.member("rows", "array")
+    if p.error or ts is None:
+        return {}
+    cond = parse_where(ts, where, x.symtab)
+    columns = _parse_columns(ts, columns_j)
+    if timeout is not None and timeout < 0:
+        raise syntax_error(timeout, "timeout must be nonnegative")
+    if until not in ("==", "!="):
+        raise syntax_error(until, '"until" must be "==" or "!="')
+    expected = set()
+    for rj in rows_j:
+        if not isinstance(rj, dict):
+            raise syntax_error(rj, "Object expected.")
+        row = make_row(ts, uuidlib.UUID(int=0), _parse_row(x, ts, rj), uuidlib.UUID(int=0))
+        expected.add(tuple(row[c] for c in columns))
+    actual = {tuple(r[c] for c in columns) for r in x.query(ts.name, cond)}
+    if (actual == expected) == (until == "=="):
+        return {}
+    if timeout == 0:
+        raise OvsdbError("timed out", '"where" clause test failed')
+    deadline = math.inf if timeout is None else x.started_ms + timeout
+    if x.now_ms >= deadline:
+        raise OvsdbError("timed out", f'"wait" timed out after '
+                         f"{int(x.now_ms - x.started_ms)} ms")
+    raise _Blocked(deadline)
+
+
+def _op_commit(x: Txn, p: _Parser) -> dict:
+    durable = p.member("durable", "boolean")
+    if durable:
+        x.durable = True
+    return {}
+
+
+def _op_abort(x: Txn, p: _Parser) -> dict:
+    raise OvsdbError("aborted", "aborted by request")
+
+
+def _op_comment(x: Txn, p: _Parser) -> dict:
+    c = p.member("comment", "string")
+    if c is not None:
+        x.comments.append(c)
+    return {}
+
+
+def _op_assert(x: Txn, p: _Parser) -> dict:
+    lock = p.member("lock", "id")
+    if lock is not None and not x.owns_lock(lock):
+        raise OvsdbError("not owner", f"Asserted lock {lock} not held.")
+    return {}
+
+
+# name -> (executor, read-only?)
+OPERATIONS: dict[str, tuple[Callable[[Txn, _Parser], dict], bool]] = {
+    "insert": (_op_insert, False), "select": (_op_select, True),
+    "update": (_op_update, False), "mutate": (_op_mutate, False),
+    "delete": (_op_delete, False), "wait": (_op_wait, True),
+    "commit": (_op_commit, True), "abort": (_op_abort, True),
+    "comment": (_op_comment, True), "assert": (_op_assert, True),
+}
+
+
+def execute(db: Database, ops_json: list, *, owns_lock: Callable[[str], bool] = lambda n: False,
+            now_ms: float | None = None, started_ms: float | None = None,
+            read_only: bool = False, db_name: str | None = None) -> TxnOutcome:
+    now = time.monotonic() * 1000 if now_ms is None else now_ms
+    x = Txn(db, owns_lock, now, now if started_ms is None else started_ms, read_only,
+            db_name or db.schema.name)
+    n = len(ops_json)
+    results: list[Any] = []
+    failed = False
+    for i, op_j in enumerate(ops_json):
+        p = _Parser(op_j, i, n)
+        op_name = p.member("op", "id")
+        error: OvsdbError | None = None
+        result: dict = {}
+        if op_name is not None:
+            entry = OPERATIONS.get(op_name)
+            if entry is None:
+                p.fail(f'No operation "{op_name}"')
+            else:
+                try:
+                    result = entry[0](x, p)
+                except _Blocked as b:
+                    return TxnOutcome(None, blocked_until=b.deadline)
+                except OvsdbError as e:
+                    error = e
+                if error is None and not entry[1] and read_only and p.error is None:
+                    error = OvsdbError("not allowed", f"{op_name} operation not allowed on "
+                                       f"table in reserved database {x.db_name}")
+        parse_error = p.finish()  # a parse error overrides any other error
+        if parse_error is not None:
+            error = parse_error
+        if error is not None:
+            results.append(error.to_json())
+            failed = True
+            break
+        results.append(result)
+    comment = "\n".join(x.comments) or None
+    if failed:
+        results.extend([None] * (n - len(results)))
+        return TxnOutcome(results, None, x.durable, None, comment)
+    try:
+        changes = precommit(x)
+    except OvsdbError as e:
+        results.append(e.to_json())
+        return TxnOutcome(results, None, x.durable, None, comment)
+    if changes is not None:
+        changes.comment = comment
+    return TxnOutcome(results, changes, x.durable, None, comment)
