@@ -374,6 +374,7 @@ class _Session:
         # delete of a row the client never got) stays wrong even if the state later looks
         # right; only an out-of-order update that explains it removes it.
         self.missing: dict[tuple[str, str], tuple[int, bool]] = {}
+        self.suspect: dict[tuple[str, str], tuple[int, str]] = {}  # possible duplicates
         self.connected = False
         self.started = False
         self.last_txn_id: str | None = None
@@ -444,10 +445,15 @@ class _Session:
         dup_prop = "resumable" if mode == "resume" else "unique"
         if "delete" in ch:
             if uuid not in mine:
-                if rid in self.deleted:
+                if rid in self.tainted:
+                    self.tainted.discard(rid)  # absent is exact again
+                elif rid in self.deleted and mode == "resume":
                     self.flag(dup_prop, f"{table} {uuid}: deleted again")
-                elif rid not in self.tainted:
-                    self.missing[rid] = (hi, True)
+                elif (rid in self.deleted and rid not in self.missing
+                      and not self._in_view_between(table, uuid, lo, hi)):
+                    self.suspect.setdefault(rid, (self.event, f"{table} {uuid}: deleted again"))
+                else:
+                    self.missing[rid] = (self.missing.get(rid, (hi, True))[0], True)
                 return
             want = self.h.view(hi, table, self.cond.get(table), cols).get(uuid)
             if want is not None and mode != "cond" and self.old_cond is None:
@@ -455,13 +461,26 @@ class _Session:
                                       "row exists there and matches the condition")
             del mine[uuid]
             self.deleted.add(rid)
+            self.tainted.discard(rid)  # absent is exact again
             return
         if "initial" in ch or "insert" in ch:
             body = ch.get("initial", ch.get("insert")) or {}
-            if uuid in mine and mode != "snapshot":
+            if uuid in mine and mode == "resume":
                 self.flag(dup_prop, f"{table} {uuid}: inserted again "
                                     f"(the replica already has it)")
                 return
+            if uuid in mine and mode != "snapshot" and rid not in self.tainted:
+                if rid in self.missing or self._left_between(table, uuid, lo, hi):
+                    # The row left the view inside the range this update claims to
+                    # cover, so a correct update would say modify: the update that
+                    # removed it never came.
+                    self.missing[rid] = (self.missing.get(rid, (lo, True))[0], True)
+                else:
+                    # Judged when the session ends: an out-of-order update (a row
+                    # leaving and re-entering the condition, swapped) explains it, and
+                    # then it is an ordering fault, not a duplicate.
+                    self.suspect.setdefault(rid, (self.event, f"{table} {uuid}: inserted "
+                                                  "again (the replica already has it)"))
             new = self.cols.normalize(table, body)
         elif "modify" in ch:
             if uuid not in mine:
@@ -496,6 +515,18 @@ class _Session:
                                        f"had (it was at txn {lo}), sent again on resume")
         mine[uuid] = new
         self.deleted.discard(rid)
+        if "modify" not in ch:
+            self.tainted.discard(rid)  # a full row: the replica has it exactly again
+
+    def _in_view(self, table: str, uuid: str, seq: int) -> bool:
+        r = self.h.states[seq].get(table, {}).get(uuid)
+        return r is not None and matches(r, self.cond.get(table), uuid)
+
+    def _left_between(self, table: str, uuid: str, lo: int, hi: int) -> bool:
+        return any(not self._in_view(table, uuid, s) for s in range(lo + 1, hi))
+
+    def _in_view_between(self, table: str, uuid: str, lo: int, hi: int) -> bool:
+        return any(self._in_view(table, uuid, s) for s in range(lo + 1, hi))
 
     # events
     def on_monitor(self, ev: dict[str, Any]) -> None:
@@ -596,6 +627,10 @@ class _Session:
         self.connected = False
 
     def _close_epoch(self) -> None:
+        for rid, (event, message) in sorted(self.suspect.items()):
+            if rid not in self.tainted:
+                self.report.violations.append(Violation("unique", self.name, event, message))
+        self.suspect = {}
         for rid, (at, sticky) in sorted(self.missing.items()):
             what = ("got a modify or delete for a row it never had" if sticky
                     else "was wrong and never fixed")

@@ -68,6 +68,8 @@ class MonitorConfig:
     time_limit_s: float = 30.0
     settle_s: float = 10.0     # how long clients may take to reach the last txn
     write_pause_s: float = 0.0  # between a writer's transactions
+    # Fixed starting conditions, one per client (default: seeded choice per client).
+    conditions: list[list[Any]] | None = None
 
 
 @dataclass
@@ -217,7 +219,8 @@ class _Watcher:
         self.shared = shared
         self.rng = rng
         self.since = cid % 3 != 2  # every third client uses plain monitor_cond
-        self.cond = rng.choice(CONDITIONS)
+        fixed = shared.cfg.conditions
+        self.cond = fixed[cid % len(fixed)] if fixed else rng.choice(CONDITIONS)
         self.events: list[dict[str, Any]] = []
         self.last_txn_id: str | None = None
         self.clock = -1

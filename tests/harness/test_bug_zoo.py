@@ -1,0 +1,157 @@
+"""The bug zoo: a correct server (the real ovsdb-server 3.1, standalone) behind a lying
+FaultProxy.  Each lie must be caught by the right checker, and the same run with the
+proxy in lying mode but no lie armed must pass.
+
+- monitor lies (drop, reorder, duplicate an update; add a row outside the condition)
+  run the monitor workload with its clients behind the proxy and go to
+  ``harness.monitor_check``; condition changes and reconnects are off here so each lie
+  maps to exactly one property (they are exercised in test_monitor_check_workload.py).
+- read/write lies (stale select reply, acknowledged-but-never-forwarded write) run a
+  small sequential register recorder through the proxy and go to ``harness.linear``.
+  Sequential ops make the lie certain to show: a stale read or a lost write is then
+  never explainable by concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+
+import pytest
+
+from harness.client import Client
+from harness.history import Recorder
+from harness.linear import LINEARIZABLE, NOT_LINEARIZABLE
+from harness.linear import check as linear_check
+from harness.proxy import FaultProxy
+from harness.workloads.monitor import MonitorConfig, run_monitor_workload
+from tests.servers import REPO, start_server
+
+SCHEMA = REPO / "harness" / "schemas" / "crucible.ovsschema"
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(shutil.which("ovsdb-server") is None, reason="needs ovsdb-server"),
+]
+
+
+@pytest.fixture
+def ovsdb(tmp_path):
+    server = start_server("ovsdb-server", tmp_path, [SCHEMA])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _zoo_config(seed: int) -> MonitorConfig:
+    # One writer and one client keep the run the same every time, so whether a lie is
+    # observable does not depend on timing: a dropped update whose every change the
+    # next update overwrites looks exactly like a legal merged update, and no checker
+    # can (or should) call that a bug.  The condition holds for every real row (tags
+    # x, y, z), so the client sees every change, and the phantom row is outside it.
+    return MonitorConfig(seed=seed, clients=1, writers=1, txns=30, cond_changes=0,
+                         reconnects=0, time_limit_s=20, settle_s=5,
+                         conditions=[[["tag", "!=", "nowhere"]]])
+
+
+async def _monitor_run(server, lie: str | None, seed: int, **params):
+    async with FaultProxy("127.0.0.1", server.port, lying=True, seed=seed) as proxy:
+        if lie is not None:
+            proxy.lie(lie, skip=3, table="Item", **params)
+        run = await run_monitor_workload(server.remote, proxy.remote, _zoo_config(seed))
+        return run, list(proxy.lies_told)
+
+
+MONITOR_LIES = [
+    ("drop_update", "reliable", {}),
+    ("reorder_updates", "ordered", {}),
+    ("duplicate_update", "unique", {}),
+    ("add_row", "filtered", {"row": {"name": "phantom", "value": -7, "tag": "nowhere"}}),
+]
+
+
+@pytest.mark.parametrize("lie,prop,params", MONITOR_LIES, ids=[m[0] for m in MONITOR_LIES])
+def test_monitor_lie_is_caught_by_the_right_property(ovsdb, lie, prop, params):
+    run, told = asyncio.run(_monitor_run(ovsdb, lie, seed=11, **params))
+    assert [t["lie"] for t in told] == [lie], "the proxy did not get to tell its lie"
+    report = run.check()
+    assert not report.problems, report.problems
+    verdicts = report.verdicts()
+    assert not verdicts[prop]["ok"], report.to_dict()
+    # The lie is one wrong thing: properties it does not touch still hold.
+    assert verdicts["resumable"]["ok"] and verdicts["condition"]["ok"]
+    if lie != "drop_update":  # a dropped change also leaves the replica unconverged
+        assert report.failed() == {prop}, report.to_dict()
+
+
+def test_monitor_run_without_lie_passes(ovsdb):
+    run, told = asyncio.run(_monitor_run(ovsdb, None, seed=11))
+    assert told == []
+    report = run.check()
+    assert report.valid, report.to_dict()
+    assert len(run.writes["txns"]) == 30
+
+
+# -- register through the proxy, for the linearizability checker ----------------------
+
+KEY = "zoo"
+
+
+async def _register_run(server, lie: str | None, seed: int = 5, ops: int = 24):
+    """Two processes take turns writing and reading one Cell row, one op at a time,
+    through the proxy; returns the recorded history and the lies told."""
+    rng = random.Random(seed)
+    rec = Recorder()
+    where = [["key", "==", KEY]]
+    async with FaultProxy("127.0.0.1", server.port, lying=True, seed=seed) as proxy:
+        setup = await Client.connect(server.remote)
+        try:
+            res = await setup.transact("Crucible", [
+                {"op": "insert", "table": "Cell", "row": {"key": KEY, "value": 0}}], 10)
+            assert "error" not in res[0], res
+        finally:
+            await setup.close()
+        rec.invoke(0, "write", 0, key=KEY)
+        rec.ok(0)
+        if lie is not None:
+            proxy.lie(lie, skip=2)
+        clients = [await Client.connect(proxy.remote) for _ in range(2)]
+        try:
+            for i in range(ops):
+                p = i % 2
+                c = clients[p]
+                if i % 2 == 1:  # a read after every write, so no write can hide
+                    rec.invoke(p + 1, "read", None, key=KEY)
+                    r = await c.transact("Crucible", [
+                        {"op": "select", "table": "Cell", "where": where,
+                         "columns": ["value"]}], 10)
+                    rec.ok(p + 1, r[0]["rows"][0]["value"])
+                else:
+                    v = rng.randrange(1, 1_000_000) * 10 + i % 10
+                    rec.invoke(p + 1, "write", v, key=KEY)
+                    r = await c.transact("Crucible", [
+                        {"op": "update", "table": "Cell", "where": where,
+                         "row": {"value": v}}], 10)
+                    assert r[0].get("count") == 1, r
+                    rec.ok(p + 1)
+        finally:
+            for c in clients:
+                await c.close()
+        return rec.ops, list(proxy.lies_told)
+
+
+@pytest.mark.parametrize("lie", ["stale_read", "fake_ack"])
+def test_read_write_lie_is_caught_by_the_linearizability_checker(ovsdb, lie):
+    ops, told = asyncio.run(_register_run(ovsdb, lie))
+    assert [t["lie"] for t in told] == [lie]
+    result = linear_check(ops, "register", timeout_s=20)
+    assert result.verdict == NOT_LINEARIZABLE, result.summary()
+
+
+def test_register_run_without_lie_is_linearizable(ovsdb):
+    ops, told = asyncio.run(_register_run(ovsdb, None))
+    assert told == []
+    result = linear_check(ops, "register", timeout_s=20)
+    assert result.verdict == LINEARIZABLE, result.summary()
