@@ -47,6 +47,7 @@ from reference.monitor.request import (
     parse_change_requests,
     parse_requests,
 )
+from reference.monitor.row_index import RowIndex
 
 _METHOD = {"monitor": b"update", "monitor_cond": b"update2", "monitor_cond_since": b"update3"}
 
@@ -126,6 +127,7 @@ class MonitorEngine:
         self._backlogged: set = set()
         self._tver: dict[str, int] = {}      # per-table commit counters (snapshot keys)
         self._db_atoms: int | None = None    # maintained incrementally once counted
+        self._row_index = RowIndex()
         self._types = {t: {c: cs.type for c, cs in ts.columns.items()}
                        for t, ts in schema.tables.items()}
 
@@ -267,6 +269,7 @@ class MonitorEngine:
         for t in norm:
             self._tver[t] = self._tver.get(t, 0) + 1
         self.history.append(txn_id, norm, self._count_atoms(norm))
+        self._row_index.update(norm)
         last = str(self.history.reported_id())
         deliveries: list[Delivery] = []
         for group in self._groups.values():
@@ -342,7 +345,7 @@ class MonitorEngine:
             ttypes = self._types[tname]
             rows = {R.uuid_str(u): row_update(group.encoding, spec, ttypes, INITIAL, None,
                                               row, None)
-                    for u, row in R.table_rows(db, tname) if cond.match(row)}
+                    for u, row in self._rows_for(db, tname, (cond,)) if cond.match(row)}
             if rows:
                 out[tname] = rows
         data = orjson.dumps(out)
@@ -373,7 +376,7 @@ class MonitorEngine:
                 continue
             ttypes = self._types[tname]
             rows = {}
-            for u, row in R.table_rows(db, tname):
+            for u, row in self._rows_for(db, tname, (oc, nc)):
                 om, nm = oc.match(row), nc.match(row)
                 if om == nm:
                     continue
@@ -384,6 +387,20 @@ class MonitorEngine:
             if rows:
                 out[tname] = rows
         return out
+
+    def _rows_for(self, db: Any, table: str, conds: tuple[TableCond, ...]):
+        """(uuid, row) of every row that may match one of ``conds``: from the row index
+        when every condition is indexable, else the whole table."""
+        terms: list = []
+        for cond in conds:
+            if cond.never:
+                continue
+            t = None if cond.always else cond.index_terms()
+            if t is None:
+                return R.table_rows(db, table)
+            terms += t
+        rows = R.table_map(db, table)
+        return ((u, rows[u]) for u in self._row_index.candidates(db, table, terms))
 
     # -- membership ------------------------------------------------------------------
 

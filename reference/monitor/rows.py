@@ -55,11 +55,15 @@ def uuid_str(row_uuid: Any) -> str:
     return str(row_uuid)
 
 
-def table_rows(db: Any, table: str) -> Iterator[tuple[Any, Any]]:
-    """(uuid, row) for every row of ``table`` in ``db`` (a reference.db.Database)."""
+def table_map(db: Any, table: str) -> Any:
+    """uuid -> row for ``table`` in ``db`` (a reference.db.Database or a sim.SimDB)."""
     rows = db.tables[table]
-    rows = getattr(rows, "rows", rows)
-    return iter(rows.items())
+    return getattr(rows, "rows", rows)
+
+
+def table_rows(db: Any, table: str) -> Iterator[tuple[Any, Any]]:
+    """(uuid, row) for every row of ``table``."""
+    return iter(table_map(db, table).items())
 
 
 # -- datums ----------------------------------------------------------------------------
