@@ -60,7 +60,8 @@ def _parser_error(context: str, problem: str, value: Any) -> OvsdbError:
 
 def _check_members(obj: Any, allowed: dict[str, type], context: str) -> None:
     if not isinstance(obj, dict):
-        raise _parser_error(context, "Object expected.", obj)
+        # OVS's parser reports this one without echoing the JSON.
+        raise OvsdbError("syntax error", f"Parsing {context} failed: Object expected.")
     for name, value in obj.items():
         if name not in allowed:
             raise _parser_error(context, f"Member '{name}' is present but not allowed here.",

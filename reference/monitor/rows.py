@@ -13,6 +13,7 @@ goes through this module, so the rest of the package reads as pure monitor logic
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -22,6 +23,8 @@ from reference import datum as D
 from reference.errors import OvsdbError, json_text, syntax_error
 
 Datum = D.Datum
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                        r"[0-9a-fA-F]{12}\Z")
 FUNCTIONS = ("==", "!=", "<", "<=", ">", ">=", "includes", "excludes")
 _ORDERING = ("<", "<=", ">", ">=")
 
@@ -174,14 +177,18 @@ def parse_where(table_schema: Any, where: Any) -> list:
                                     and t.key.type in ("integer", "real")):
             raise syntax_error(cj, f'Type mismatch: "{fn}" operator may not be applied to '
                                f"column {col} of type {t.to_english()}.")
-        if fn in ("includes", "excludes"):
-            t = replace(t, n_min=0)
+        if fn in _ORDERING:
+            t = replace(t, n_min=1, n_max=1)    # the argument is exactly one number
+        elif fn in ("includes", "excludes") and not t.is_scalar:
+            t = replace(t, n_min=0)             # a subset of the column's values
         out.append(Clause(col, fn, D.datum_from_json(t, val)))
     return out
 
 
 def parse_txn_id(value: Any) -> uuid.UUID:
-    if isinstance(value, str):
+    if not isinstance(value, str):
+        raise syntax_error(value, "last-txn-id must be string")
+    if _UUID_TEXT.match(value):
         try:
             return uuid.UUID(value)
         except ValueError:

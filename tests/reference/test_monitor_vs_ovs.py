@@ -253,13 +253,27 @@ def test_monitors_match_ovsdb_server(tmp_path, seed):
             ["tags", "excludes", "b"]], "select": {"modify": False}}]},
             "8d7a2f3c-0000-4000-8000-000000000001")
         # Errors must be OVS's, word for word.
-        for bad in ({"X": [{}]}, {"T": [{"columns": ["zz"]}]}, {"T": [{"columns": ["i", "i"]}]},
+        for k, bad in enumerate(({"X": [{}]}, {"T": [{"columns": ["zz"]}]}, {"T": [{"columns": ["i", "i"]}]},
                     {"T": [{"where": [["zz", "==", 1]]}]}, {"T": [{"where": [["i", "~", 1]]}]},
                     {"T": [{"bogus": 1}]}, {"T": [{"select": {"initial": 1}}]},
                     {"T": [{"where": [["s", "<", 1]]}]},
-                    {"T": [{"where": [["i", "==", "x"]]}]}):
-            assert pair.monitor(5, "monitor_cond", "bad", bad) is None
+                    {"T": [{"where": [["i", "==", "x"]]}]}, {"T": [{"where": 5}]}, {"T": 5},
+                    {"T": [{"columns": "i"}]}, {"T": [{"columns": [1]}]}, [],
+                    {"T": [{"select": {"bogus": True}}]}, {"T": [{"where": [["i", "=="]]}]},
+                    {"T": [{"where": [5]}]}, {"T": [{"where": [["o", "<", ["set", []]]]}]},
+                    {"T": [{"where": [["s", "includes", ["set", [1, 1]]]]}]},
+                    {"T": [{"where": [["m", "==", ["map", [["x", "y"]]]]]}]},
+                    {"T": [{"columns": ["i"]}, {"columns": ["i"]}]},
+                    {"T": [{"where": [["name", "includes", "a"]]}]},
+                    {"T": [{"where": [["i", "includes", ["set", []]]]}]},
+                    {"T": [{"where": [["s", "includes", ["set", []]]]}]},
+                    {"T": [{"where": [["name", "<", "a"]]}]}, {"T": [{}, {}]})):
+            # (some are valid after all: then both sides must accept them alike)
+            pair.monitor(5, "monitor_cond", f"bad{k}", bad)
         assert pair.monitor(5, "monitor_cond", "all", {"T": [{}]}) is None  # duplicate id
+        assert pair.monitor(5, "monitor_cond_since", "bad", {"T": [{}]}, "garbage") is None
+        assert pair.monitor(5, "monitor_cond_since", "bad", {"T": [{}]}, 5) is None
+        assert pair.monitor(5, "monitor", "bad", {"T": {"where": []}}) is None
 
         for step in range(60):
             run(_random_ops(rng, names, uuids))
