@@ -24,6 +24,7 @@ import shlex
 import shutil
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class CampaignConfig:
 def parse_args(argv: list[str]) -> CampaignConfig:
     p = argparse.ArgumentParser(prog="crucible campaign", description=__doc__.split("\n")[0])
     p.add_argument("--target", choices=KINDS, default="ovsdb-server")
-    p.add_argument("--workload", choices=sorted(WORKLOADS), default="register")
+    p.add_argument("--workload", choices=[*sorted(WORKLOADS), "monitor"], default="register")
     p.add_argument("--nemesis", default="none",
                    help="comma-separated faults: kill, pause, leave, partition (all shapes), "
                         "partition-one, partition-majority, partition-ring, "
@@ -149,8 +150,50 @@ async def _start_proxies(target: Target, kinds: list[str]) -> dict[str, Any]:
     return proxies
 
 
+async def _run_monitor(cfg: CampaignConfig, target: Target, recorder: Recorder,
+                       faults: list[Fault], progress: Progress) -> dict[str, Any]:
+    """The monitor workload (``harness.workloads.monitor``): writers and monitoring
+    clients on the first node, monitors through a fault proxy when there is one."""
+    from harness.workloads.monitor import MonitorConfig, run_monitor_workload
+
+    proxies = await _start_proxies(target, cfg.nemesis)
+    node = target.nodes[0]
+    try:
+        mcfg = MonitorConfig(db=target.db, seed=cfg.seed, time_limit_s=cfg.time_s,
+                             txns=100_000, write_pause_s=0.05,
+                             clients=max(1, cfg.workers - 2))
+        stats = Stats()
+        stop = asyncio.Event()
+        t0 = time.monotonic()
+        nemesis = Nemesis(target, recorder, faults, t0, proxies, progress.log)
+        recorder.event("campaign-start", {"seed": cfg.seed, "faults": len(faults)})
+        ntask = asyncio.create_task(nemesis.run(stop))
+        monitor_remote = proxies[node].remote if node in proxies else target.remote(node)
+        wtask = asyncio.create_task(run_monitor_workload(target.remote(node), monitor_remote,
+                                                         mcfg))
+        try:
+            while not wtask.done():
+                progress.show(time.monotonic() - t0, stats, nemesis)
+                await asyncio.wait([wtask], timeout=0.5)
+        finally:
+            stop.set()
+            await asyncio.wait([ntask], timeout=30)
+            heal_errors = await nemesis.heal_all()
+            progress.done()
+        run = wtask.result()
+        recorder.event("campaign-stop", {"transactions": len(run.writes["txns"])})
+        return {"workload": None, "stats": stats, "nemesis": nemesis,
+                "heal_errors": heal_errors, "prereq": False, "sync_reads": False,
+                "monitor_run": run}
+    finally:
+        for proxy in proxies.values():
+            await proxy.stop()
+
+
 async def _run(cfg: CampaignConfig, target: Target, recorder: Recorder,
                faults: list[Fault], progress: Progress) -> dict[str, Any]:
+    if cfg.workload == "monitor":
+        return await _run_monitor(cfg, target, recorder, faults, progress)
     clustered = target.clustered
     prereq = clustered if cfg.prereq is None else cfg.prereq
     sync_reads = (clustered and cfg.reads == "leader") if cfg.sync_reads is None \
@@ -212,6 +255,19 @@ def _check(cfg: CampaignConfig, ops: list[Any], model: str) -> tuple[dict[str, A
     return entry, result
 
 
+def _check_monitor(cfg: CampaignConfig, run: Any) -> dict[str, Any]:
+    report = run.check()
+    (cfg.out / "monitor.json").write_bytes(orjson.dumps(
+        {**run.to_dict(), "report": report.to_dict()}, default=str))
+    failed = sorted(report.failed())
+    verdict = "failed" if failed else ("error" if report.problems else "ok")
+    summary = f"{len(run.writes['txns'])} txns, {len(run.streams)} clients; " + (
+        f"violated: {', '.join(failed)}" if failed else
+        ("; ".join(report.problems)[:300] if report.problems else "every property holds"))
+    return {"verdict": verdict, "summary": summary, "properties": report.verdicts(),
+            "notes": run.notes, "data": "monitor.json"}
+
+
 def exit_code(checkers: dict[str, dict[str, Any]]) -> int:
     verdicts = [c.get("verdict") for c in checkers.values()]
     if any(v in ("not-linearizable", "failed", "invalid") for v in verdicts):
@@ -267,8 +323,11 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
     results["faults"] = run_info["nemesis"].done
     results["heal_errors"] = run_info["heal_errors"]
     workload = run_info["workload"]
-    lin_entry, lin_result = _check(cfg, recorder.ops, workload.model)
-    results["checkers"]["linearizability"] = lin_entry
+    if workload is not None:
+        lin_entry, _ = _check(cfg, recorder.ops, workload.model)
+        results["checkers"]["linearizability"] = lin_entry
+    if "monitor_run" in run_info:
+        results["checkers"]["monitor"] = _check_monitor(cfg, run_info["monitor_run"])
     if post is not None:
         results["checkers"]["check-cluster"] = {
             "verdict": "ok" if post.get("ok") else "failed", **post}
@@ -302,6 +361,11 @@ def main(argv: list[str]) -> int:
         results = run_campaign(cfg)
     except (ValueError, RuntimeError, TimeoutError, OSError) as e:
         print(f"crucible campaign: could not run: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except Exception:  # noqa: BLE001 - a harness bug: show it, but exit like `check`
+        traceback.print_exc()
+        print("crucible campaign: internal error (above); the history so far is in "
+              f"{cfg.out / 'history.jsonl'}", file=sys.stderr)
         return EXIT_UNUSABLE
     print_summary(results, cfg.out)
     return int(results["exit"])
