@@ -1,15 +1,14 @@
-"""Commit-time checks of a transaction, in ovsdb-server 3.1's order (its
-ovsdb_txn_precommit): drop rows with no real change; strong references (dangling
-references, deleting a still-referenced row); garbage collection of unreferenced
-non-root rows, cascading; maxRows; weak references removed (which may break "min");
-index uniqueness; a fresh _version for every inserted or modified row.
+"""Commit-time checks of a transaction, in ovsdb-server 3.1's order and with its row
+iteration order (see txn_state): drop rows with no real change; strong references
+(dangling references, deleting a still-referenced row); garbage collection of
+unreferenced non-root rows, cascading; maxRows; weak references (removed, which may
+break "min"); index uniqueness; a fresh _version for every modified row.
 
-precommit(txn) -> ChangeSet | None   (raises OvsdbError with OVS's details text)
+    precommit(txn) -> ChangeSet | None   raises OvsdbError with OVS's details text.
 
-Self-references do not count as references. OVS31_WEAK_REF_QUIRK (default on)
-reproduces a 3.1 quirk in weak-reference removal (documented below). Where OVS orders two rows in an index
-error by comparing all columns in its hash-table order, we order by _uuid; everything
-else in the message is OVS's.
+Self-references never count. Weak references follow OVS 3.1 exactly, including its
+quirk: a row the transaction visits before the row it weakly references is deleted
+keeps that (now dangling) reference.
 """
 
 from __future__ import annotations
@@ -18,20 +17,29 @@ import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 from reference.datum import Datum, datum_to_string
-from reference.db import ChangeSet, Row, RowChange, ref_columns
+from reference.db import ChangeSet, Row, RowChange
 from reference.errors import OvsdbError
+from reference.ovs_hash import ovs_order
 from reference.schema import TableSchema
 
 if TYPE_CHECKING:
-    from reference.txn import Txn
+    from reference.txn_state import Txn, TxnRow
 
 UUID = uuidlib.UUID
-Key = tuple[str, UUID]
+ZERO = UUID(int=0)
 
-# Match ovsdb-server 3.1, which leaves a weak reference dangling when the referring
-# row is itself modified in the transaction that deletes the referenced row (see
-# assess_weak_refs). Set to False for the integrity-preserving behaviour.
-OVS31_WEAK_REF_QUIRK = True
+
+_ORDER_CACHE: dict[int, tuple[TableSchema, tuple[str, ...]]] = {}
+
+
+def column_order(ts: TableSchema) -> tuple[str, ...]:
+    """Iteration order of OVS's table->schema->columns for a schema read from a file
+    whose columns appear in ts's order."""
+    hit = _ORDER_CACHE.get(id(ts))
+    if hit is None or hit[0] is not ts:
+        hit = _ORDER_CACHE[id(ts)] = (
+            ts, tuple(ovs_order(["_uuid", "_version", *ovs_order(ts.user_columns)])))
+    return hit[1]
 
 
 def _english(items: list[str]) -> str:
@@ -42,264 +50,301 @@ def _english(items: list[str]) -> str:
     return ", ".join(items[:-1]) + ", and " + items[-1]
 
 
-def _strong_targets(ts: TableSchema, row: Row, column: str | None = None) -> list[Key]:
-    out: list[Key] = []
-    me = row.uuid
-    for name, kt, ks, vt, vs in ref_columns(ts):
-        if column is not None and name != column:
-            continue
-        d = row[name]
-        if kt and ks:
-            out.extend((kt, u) for u in d.keys if not (u == me and kt == ts.name))
-        if vt and vs and d.values is not None:
-            out.extend((vt, u) for u in d.values if not (u == me and vt == ts.name))
-    return out
+def _cmp_datum(a: Datum, b: Datum) -> int:
+    if len(a.keys) != len(b.keys):
+        return -1 if len(a.keys) < len(b.keys) else 1
+    for seq_a, seq_b in ((a.keys, b.keys), (a.values or (), b.values or ())):
+        for x, y in zip(seq_a, seq_b, strict=True):
+            if x != y:
+                return -1 if x < y else 1
+    return 0
+
+
+def _added_removed(old: Datum, new: Datum) -> tuple[list, list]:
+    """(added, removed) as (key, value) pairs (value None for sets)."""
+    op = set(zip(old.keys, old.values or (None,) * len(old.keys), strict=True))
+    np_ = set(zip(new.keys, new.values or (None,) * len(new.keys), strict=True))
+    return sorted(np_ - op, key=_pair_key), sorted(op - np_, key=_pair_key)
+
+
+def _pair_key(p):
+    return (p[0], p[1]) if p[1] is not None else (p[0],)
+
+
+def _pairs(d: Datum) -> list:
+    return list(zip(d.keys, d.values or (None,) * len(d.keys), strict=True))
 
 
 class _Commit:
     def __init__(self, x: Txn):
         self.x = x
-        self.db = x.db
         self.schema = x.db.schema
-        # (table, uuid) -> [old, new]; insertion order is the order rows were touched
-        self.changed: dict[Key, list] = {}
-        self.delta: dict[UUID, int] = {}
 
-    def cur(self, table: str, u: UUID) -> Row | None:
-        ch = self.changed.get((table, u))
-        if ch is not None:
-            return ch[1]
-        return self.x.get(table, u)
+    def ts(self, r: TxnRow) -> TableSchema:
+        return self.schema.tables[r.table]
 
-    def refcount(self, u: UUID) -> int:
-        return self.db.strong_refs(u) + self.delta.get(u, 0)
+    # 0 -------------------------------------------------------------------------
+    def determine_changes(self, r: TxnRow) -> None:
+        ts = self.ts(r)
+        if r.old is not None and r.new is not None:
+            r.changed = {c for c in ts.columns if r.old[c] != r.new[c]}
+            if not r.changed:
+                self.x.by_name[r.table].n_processed -= 1
+                self.x.remove_row(r)
+        else:
+            r.changed = set(ts.columns)
 
-    # 0: rows with a real change
-    def determine_changes(self) -> None:
-        for t, olds in self.x.old.items():
-            news = self.x.new[t]
-            for u, old in olds.items():
-                new = news[u]
-                if old is None and new is None:
-                    continue
-                if old is not None and new is not None and all(
-                        old[c] == new[c] for c in old if c != "_version"):
-                    continue
-                self.changed[(t, u)] = [old, new]
-
-    # 1: strong references
-    def update_ref_counts(self) -> None:
-        for (t, u), (old, new) in list(self.changed.items()):
-            ts = self.schema.tables[t]
-            for name, kt, ks, vt, vs in ref_columns(ts):
-                if not ((kt and ks) or (vt and vs)):
-                    continue
-                if old is not None and new is not None and old[name] == new[name]:
-                    continue
-                if old is not None:
-                    for _, target in _strong_targets(ts, old, name):
-                        self.delta[target] = self.delta.get(target, 0) - 1
-                if new is not None:
-                    for rt, target in _strong_targets(ts, new, name):
-                        if self.cur(rt, target) is None:
-                            raise OvsdbError(
-                                "referential integrity violation",
-                                f"Table {t} column {name} row {u} references nonexistent "
-                                f"row {target} in table {rt}.")
-                        self.delta[target] = self.delta.get(target, 0) + 1
-        for (t, u), (old, new) in self.changed.items():
-            if new is None and old is not None:
-                n = self.refcount(u)
-                if n > 0:
+    # 1 -------------------------------------------------------------------------
+    def _adjust(self, r: TxnRow, col: str, pairs: list, delta: int) -> None:
+        ts = self.ts(r)
+        t = ts.columns[col].type
+        for base, idx in ((t.key, 0), (t.value, 1)):
+            if base is None or not base.is_strong_ref:
+                continue
+            for p in pairs:
+                u = p[idx]
+                if u == r.uuid:
+                    continue  # self-references don't count
+                target = self.x.find_or_make(base.ref_table, u)
+                if target is None:
                     raise OvsdbError("referential integrity violation",
-                                     f"cannot delete {t} row {u} because of {n} remaining "
-                                     "reference(s)")
+                                     f"Table {r.table} column {col} row {r.uuid} references "
+                                     f"nonexistent row {u} in table {base.ref_table}.")
+                target.n_refs += delta
 
-    # 2: garbage collection
-    def collect_garbage(self) -> None:
-        candidates: dict[Key, None] = {k: None for k, ch in self.changed.items()
-                                       if ch[1] is not None}
-        for (t, _u), (old, _new) in self.changed.items():
-            ts = self.schema.tables[t]
-            if old is not None:
-                for k in _strong_targets(ts, old):
-                    candidates.setdefault(k, None)
-        while True:
-            progress = False
-            for key in list(candidates):
-                t, u = key
-                if self.schema.tables[t].is_root:
-                    continue
-                row = self.cur(t, u)
-                if row is None or self.refcount(u) > 0:
-                    continue
-                progress = True
-                ch = self.changed.get(key)
-                if ch is None:
-                    self.changed[key] = [self.db.get_row(t, u), None]
-                elif ch[0] is None:
-                    del self.changed[key]  # inserted and collected: never existed
-                else:
-                    ch[1] = None
-                for k in _strong_targets(self.schema.tables[t], row):
-                    self.delta[k[1]] = self.delta.get(k[1], 0) - 1
-                    candidates.setdefault(k, None)
-            if not progress:
-                return
+    def update_row_ref_count(self, r: TxnRow) -> None:
+        ts = self.ts(r)
+        for col in column_order(ts):
+            t = ts.columns[col].type
+            if col not in r.changed or not (t.key.is_strong_ref
+                                            or (t.value is not None and t.value.is_strong_ref)):
+                continue
+            if r.old is not None and r.new is None:
+                self._adjust(r, col, _pairs(r.old[col]), -1)
+            elif r.old is None and r.new is not None:
+                self._adjust(r, col, _pairs(r.new[col]), 1)
+            elif r.old is not None and r.new is not None:
+                added, removed = _added_removed(r.old[col], r.new[col])
+                self._adjust(r, col, removed, -1)
+                self._adjust(r, col, added, 1)
 
-    # 3: maxRows
+    def check_ref_count(self, r: TxnRow) -> None:
+        if r.new is None and r.n_refs:
+            raise OvsdbError("referential integrity violation",
+                             f"cannot delete {r.table} row {r.uuid} because of {r.n_refs} "
+                             "remaining reference(s)")
+
+    # 2 -------------------------------------------------------------------------
+    def _delete_garbage(self, r: TxnRow) -> None:
+        ts = self.ts(r)
+        if ts.is_root:
+            return
+        row = r.new
+        assert row is not None
+        r.new = None
+        self.x._order(r.table).remove(r.uuid)
+        for col in column_order(ts):
+            t = ts.columns[col].type
+            d = row[col]
+            for base, atoms in ((t.key, d.keys), (t.value, d.values or ())):
+                if base is None or not base.is_strong_ref:
+                    continue
+                for u in atoms:
+                    if u == row.uuid:
+                        continue
+                    target = self.x.find_or_make(base.ref_table, u)
+                    if target is None or target.new is None or not target.n_refs:
+                        continue  # OVS would report a bug here; the data is consistent
+                    target.n_refs -= 1
+                    if target.n_refs == 0:
+                        self._delete_garbage(target)
+
+    def collect_garbage(self, r: TxnRow) -> None:
+        if r.new is not None and not r.n_refs:
+            self._delete_garbage(r)
+
+    # 3 -------------------------------------------------------------------------
     def check_max_rows(self) -> None:
-        net: dict[str, int] = {}
-        for (t, _), (old, new) in self.changed.items():
-            net[t] = net.get(t, 0) + (new is not None) - (old is not None)
-        for t, d in net.items():
-            limit = self.schema.tables[t].max_rows
-            n = len(self.db.tables[t].rows) + d
+        for t in self.x.tables:
+            limit = self.schema.tables[t.name].max_rows
+            n = self.x.n_rows(t.name)
             if limit is not None and n > limit:
                 raise OvsdbError("constraint violation",
-                                 f'transaction causes "{t}" table to contain {n} rows, '
+                                 f'transaction causes "{t.name}" table to contain {n} rows, '
                                  f"greater than the schema-defined limit of {limit} row(s)")
 
-    # 4: weak references
-    def assess_weak_refs(self) -> None:
-        todo: dict[Key, None] = {}
-        for key, (old, new) in self.changed.items():
-            if new is not None:
-                todo[key] = None
-            elif old is not None:
-                for src in self.db.weak_referrers(key[1]):
-                    todo.setdefault(src, None)
-        for key in todo:
-            t, u = key
-            row = self.cur(t, u)
-            if row is None:
+    # 4 -------------------------------------------------------------------------
+    def assess_weak_refs(self, r: TxnRow) -> None:
+        x = self.x
+        ts = self.ts(r)
+        if r.old is not None and r.new is None:
+            # Rows that point here weakly must drop those references: queue them.
+            for src_table, src_uuid in sorted(x.db.weak_referrers(r.table, r.uuid),
+                                              key=lambda k: (k[0], k[1])):
+                src = x.find_or_make(src_table, src_uuid)
+                if src is None:
+                    continue
+                sts = self.schema.tables[src_table]
+                for col in column_order(sts):
+                    t = sts.columns[col].type
+                    kw = t.key.is_weak_ref and t.key.ref_table == r.table
+                    vw = t.value is not None and t.value.is_weak_ref \
+                        and t.value.ref_table == r.table
+                    if not (kw or vw):
+                        continue
+                    for k, v in _pairs(src.old[col]):
+                        if (kw and k == r.uuid) or (vw and v == r.uuid):
+                            src.deleted_refs.append((col, k, v))
+        if r.new is None:
+            return
+        new_values: dict[str, Datum] = {}
+        for col in column_order(ts):
+            t = ts.columns[col].type
+            kw = t.key.is_weak_ref
+            vw = t.value is not None and t.value.is_weak_ref
+            if not (kw or vw):
                 continue
-            ts = self.schema.tables[t]
-            ch0 = self.changed.get(key)
-            inserted = ch0 is not None and ch0[0] is None
-            # OVS 3.1 reassesses a row that the transaction itself modified only for the
-            # weak references it added; references it already held to rows deleted in
-            # the same transaction stay (dangling). Rows pulled in because a row they
-            # point to was deleted are reassessed in full.
-            prior = ch0[0] if (OVS31_WEAK_REF_QUIRK and ch0 is not None) else None
-            updates: dict[str, Datum] = {}
-            for name, kt, ks, vt, vs in ref_columns(ts):
-                weak_k = kt is not None and not ks
-                weak_v = vt is not None and not vs
-                if not (weak_k or weak_v):
-                    continue
-                d = row[name]
-                held = set()
-                if prior is not None:
-                    p = prior[name]
-                    held = set(zip(p.keys, p.values or (None,) * len(p.keys), strict=True))
-                keep_k, keep_v, removed = [], [], []
-                for i, k in enumerate(d.keys):
-                    v = d.values[i] if d.values is not None else None
-                    if (k, v) in held:
-                        keep_k.append(k)
-                        keep_v.append(v)
-                    elif weak_k and self.cur(kt, k) is None:
-                        removed.append(k)
-                    elif weak_v and self.cur(vt, v) is None:
-                        removed.append(v)
-                    else:
-                        keep_k.append(k)
-                        keep_v.append(v)
-                if not removed:
-                    continue
-                col = ts.columns[name]
-                where = f"row {u}" + (" (inserted within this transaction)" if inserted else "")
-                if len(keep_k) < col.type.n_min:
-                    zero = UUID(int=0)
-                    if all(r == zero for r in removed):
-                        msg = (f'Weak reference column "{name}" in "{t}" {where} contained '
-                               "all-zeros UUID (probably as the default value for this "
-                               "column) but deleting this value caused a constraint "
-                               "volation because this column is not allowed to be empty.")
-                    else:
-                        msg = (f"Deletion of {len(removed)} weak reference(s) to deleted (or "
-                               f'never-existing) rows from column "{name}" in "{t}" {where} '
-                               "caused this column to become empty, but constraints on this "
-                               "column disallow an empty column.")
-                    raise OvsdbError("constraint violation", msg)
-                updates[name] = Datum(tuple(keep_k),
-                                      tuple(keep_v) if d.values is not None else None)
-            if updates:
-                nrow = Row(row)
-                nrow.update(updates)
-                ch = self.changed.get(key)
-                if ch is None:
-                    self.changed[key] = [self.db.get_row(t, u), nrow]
+            datum = r.new[col]
+            pairs = _pairs(datum)
+            orig_n = len(pairs)
+            gone = {(k, v) for c, k, v in r.deleted_refs if c == col}
+            r.deleted_refs = [e for e in r.deleted_refs if e[0] != col]
+            if gone:
+                pairs = [p for p in pairs if p not in gone]
+            if len(pairs) != orig_n or col in r.changed:
+                if r.old is not None:
+                    cur = Datum(tuple(p[0] for p in pairs),
+                                tuple(p[1] for p in pairs) if datum.values is not None
+                                else None)
+                    added, _ = _added_removed(r.old[col], cur)
                 else:
-                    ch[1] = nrow
+                    added = list(pairs)
+            else:
+                added = []
+            zero = False
+            missing = set()
+            for k, v in added:
+                for ok, ref_table, atom in ((kw, t.key.ref_table, k),
+                                            (vw, t.value.ref_table if t.value else None, v)):
+                    if ok and x.get(ref_table, atom) is None:
+                        zero = zero or atom == ZERO
+                        missing.add((k, v))
+            if missing:
+                pairs = [p for p in pairs if p not in missing]
+            if len(pairs) != orig_n:
+                r.changed.add(col)
+                new_values[col] = Datum(tuple(p[0] for p in pairs),
+                                        tuple(p[1] for p in pairs)
+                                        if datum.values is not None else None)
+                if len(pairs) < t.n_min:
+                    if zero and r.old is None:
+                        msg = (f'Weak reference column "{col}" in "{r.table}" row {r.uuid} '
+                               "(inserted within this transaction) contained all-zeros UUID "
+                               "(probably as the default value for this column) but "
+                               "deleting this value caused a constraint volation because "
+                               "this column is not allowed to be empty.")
+                    else:
+                        where = "" if r.old is not None else "(inserted within this transaction) "
+                        msg = (f"Deletion of {orig_n - len(pairs)} weak reference(s) to "
+                               f'deleted (or never-existing) rows from column "{col}" in '
+                               f'"{r.table}" row {r.uuid} {where}caused this column to '
+                               "become empty, but constraints on this column disallow an "
+                               "empty column.")
+                    raise OvsdbError("constraint violation", msg)
+        if new_values:
+            nrow = Row(r.new)
+            nrow.update(new_values)
+            r.new = nrow
 
-    # 5: index uniqueness
-    def _describe(self, t: str, u: UUID, cols: tuple[str, ...]) -> str:
-        ch = self.changed.get((t, u))
-        if ch is None:
+    # 5 -------------------------------------------------------------------------
+    def _describe(self, row: Row, table: str, cols: tuple[str, ...]) -> str:
+        r = self.x.find(table, row.uuid)
+        if r is None or not r.changed:
             return ("existed in the database before this transaction and was not modified "
                     "by the transaction.")
-        old, new = ch
-        if old is None:
+        if r.old is None:
             return "was inserted by this transaction."
-        if all(old[c] == new[c] for c in cols):
+        if r.new is not None and all(r.old[c] == r.new[c] for c in cols):
             return ("existed in the database before this transaction, which modified some "
                     "of the row's columns but not any columns in this index.")
+        ts = self.schema.tables[table]
         return ("had the following index values before the transaction: "
-                + self._values(t, old, cols) + ".")
+                + _english([datum_to_string(r.old[c], ts.columns[c].type) for c in cols])
+                + ".")
 
-    def _values(self, t: str, row: Row, cols: tuple[str, ...]) -> str:
-        ts = self.schema.tables[t]
-        return _english([datum_to_string(row[c], ts.columns[c].type) for c in cols])
-
-    def _dup(self, t: str, cols: tuple[str, ...], a: Row, b: Row) -> OvsdbError:
-        if a.uuid > b.uuid:
-            a, b = b, a
+    def _dup(self, table: str, cols: tuple[str, ...], a: Row, b: Row) -> OvsdbError:
+        ts = self.schema.tables[table]
+        for c in column_order(ts):
+            k = _cmp_datum(a[c], b[c])
+            if k:
+                if k < 0:
+                    a, b = b, a
+                break
         idx = (f'column "{cols[0]}"' if len(cols) == 1
                else "columns " + _english([f'"{c}"' for c in cols]))
+        values = _english([datum_to_string(a[c], ts.columns[c].type) for c in cols])
         return OvsdbError(
             "constraint violation",
-            f'Transaction causes multiple rows in "{t}" table to have identical values '
-            f"({self._values(t, b, cols)}) for index on {idx}.  "
-            f"First row, with UUID {a.uuid}, {self._describe(t, a.uuid, cols)}  "
-            f"Second row, with UUID {b.uuid}, {self._describe(t, b.uuid, cols)}")
+            f'Transaction causes multiple rows in "{table}" table to have identical values '
+            f"({values}) for index on {idx}.  "
+            f"First row, with UUID {a.uuid}, {self._describe(a, table, cols)}  "
+            f"Second row, with UUID {b.uuid}, {self._describe(b, table, cols)}")
 
-    def check_index_uniqueness(self) -> None:
-        seen: dict[tuple[str, int, tuple], Row] = {}
-        for (t, u), (_, new) in self.changed.items():
-            if new is None:
-                continue
-            ts = self.schema.tables[t]
-            for i, cols in enumerate(ts.indexes):
-                key = tuple(new[c] for c in cols)
-                other = seen.get((t, i, key))
-                if other is not None:
-                    raise self._dup(t, cols, other, new)
-                u2 = self.db.index_lookup(t, i, key)
-                if u2 is not None and u2 != u and (t, u2) not in self.changed:
-                    raise self._dup(t, cols, self.db.get_row(t, u2), new)
-                seen[(t, i, key)] = new
+    def check_index_uniqueness(self, r: TxnRow) -> None:
+        if r.new is None:
+            return
+        ts = self.ts(r)
+        for i, cols in enumerate(ts.indexes):
+            key = tuple(r.new[c] for c in cols)
+            seen = self.txn_indexes.setdefault((r.table, i), {})
+            other = seen.get(key)
+            if other is not None:
+                raise self._dup(r.table, cols, other, r.new)
+            u2 = self.x.db.index_lookup(r.table, i, key)
+            if u2 is not None and self.x.find(r.table, u2) is None:
+                raise self._dup(r.table, cols, self.x.db.get_row(r.table, u2), r.new)
+            seen[key] = r.new
 
-    # 6: _version
+    # 6 -------------------------------------------------------------------------
     def change_set(self) -> ChangeSet | None:
         cs = ChangeSet()
-        for (t, u), (old, new) in self.changed.items():
-            if new is not None:
-                new = Row(new)
-                new["_version"] = Datum((uuidlib.uuid4(),))
-            cs.tables.setdefault(t, {})[u] = RowChange(old, new)
-        return None if cs.is_empty() else cs
+        orders = {}
+        for t in self.x.tables:
+            out: dict[UUID, RowChange] = {}
+            for u in t.rows:
+                r = self.x.txn_rows[(t.name, u)]
+                if r.old is None and r.new is None:
+                    continue
+                new = r.new
+                if r.old is not None and new is not None:
+                    if not r.changed:
+                        continue
+                    new = Row(new)
+                    new["_version"] = Datum((uuidlib.uuid4(),))
+                out[u] = RowChange(r.old, new)
+            if out:
+                cs.tables[t.name] = out
+                if t.order is not None:
+                    orders[t.name] = t.order
+        if cs.is_empty():
+            return None
+        cs.orders = orders
+        return cs
+
+    def run(self) -> ChangeSet | None:
+        x = self.x
+        x.for_each_row(self.determine_changes)
+        if not x.tables:
+            return None
+        x.for_each_row(self.update_row_ref_count)
+        x.for_each_row(self.check_ref_count)
+        x.for_each_row(self.collect_garbage)
+        self.check_max_rows()
+        x.for_each_row(self.assess_weak_refs)
+        self.txn_indexes: dict[tuple[str, int], dict] = {}
+        x.for_each_row(self.check_index_uniqueness)
+        return self.change_set()
 
 
 def precommit(x: Txn) -> ChangeSet | None:
-    c = _Commit(x)
-    c.determine_changes()
-    if not c.changed:
-        return None
-    c.update_ref_counts()
-    c.collect_garbage()
-    c.check_max_rows()
-    c.assess_weak_refs()
-    c.check_index_uniqueness()
-    return c.change_set()
+    return _Commit(x).run()

@@ -13,8 +13,9 @@ Public API (stable; the session, monitor and storage code build on it):
           assigns; .is_empty(); .rows() iterates (table, uuid, change).
     Database(schema)  .tables {name: Table}; Table.rows {uuid: Row}
           .get_row(table, uuid) -> Row | None; .apply(changes) applies a ChangeSet
-          (rows, indexes, reference counts); .strong_refs(uuid) -> int (references
-          from other rows); .weak_referrers(uuid) -> {(table, uuid)}
+          (rows, indexes, reference counts); .strong_refs(table, uuid) -> int
+          (references from other rows); .weak_referrers(table, uuid) -> {(table, uuid)}
+          Table.order: row UUIDs in the order ovsdb-server would iterate them.
           .index_lookup(table, i, key) -> uuid | None; .index_key(table, i, row)
     changes_to_file_record(changes, schema, date_ms=None) -> dict | None
           the record ovsdb-server 3.1 appends to a standalone file ("_is_diff": true:
@@ -24,7 +25,7 @@ Public API (stable; the session, monitor and storage code build on it):
     apply_file_record(db, record) -> ChangeSet   replays one record (diff records and
           the older full-value records both), applying it to db.
     database_to_file_record(db, comment=None, date_ms=None) -> dict   a snapshot.
-    refs_of(table_schema, row) -> (strong: list[UUID], weak: list[UUID]) per target.
+    refs_of(table_schema, row) -> (strong, weak): lists of (table, uuid) targets.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from reference.datum import (
     diff,
 )
 from reference.errors import OvsdbError
+from reference.ovs_hash import OvsHmap, uuid_hash
 from reference.schema import DatabaseSchema, TableSchema
 
 UUID = uuidlib.UUID
@@ -87,6 +89,9 @@ class ChangeSet:
     txn_id: UUID | None = None
     comment: str | None = None
     date_ms: int | None = None
+    # Row order of tables whose rows came or went, as the transaction left it (so the
+    # database iterates rows in the same order ovsdb-server would); optional.
+    orders: dict[str, Any] | None = None
 
     def is_empty(self) -> bool:
         return not any(self.tables.values())
@@ -121,18 +126,19 @@ def ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | None
     return cols
 
 
-def refs_of(ts: TableSchema, row: Row) -> tuple[list[UUID], list[UUID]]:
-    """UUIDs this row references strongly and weakly (with multiplicity; self-references
-    excluded, as OVS does not count them)."""
-    strong: list[UUID] = []
-    weak: list[UUID] = []
+def refs_of(ts: TableSchema, row: Row) -> tuple[list[tuple[str, UUID]],
+                                                list[tuple[str, UUID]]]:
+    """(table, uuid) targets this row references strongly and weakly, with
+    multiplicity; self-references excluded, as OVS does not count them."""
+    strong: list[tuple[str, UUID]] = []
+    weak: list[tuple[str, UUID]] = []
     me = row.uuid
     for name, kt, ks, vt, vs in ref_columns(ts):
         d = row[name]
         if kt:
-            (strong if ks else weak).extend(u for u in d.keys if u != me)
+            (strong if ks else weak).extend((kt, u) for u in d.keys if u != me)
         if vt and d.values is not None:
-            (strong if vs else weak).extend(u for u in d.values if u != me)
+            (strong if vs else weak).extend((vt, u) for u in d.values if u != me)
     return strong, weak
 
 
@@ -140,6 +146,7 @@ class Table:
     def __init__(self, schema: TableSchema):
         self.schema = schema
         self.rows: dict[UUID, Row] = {}
+        self.order = OvsHmap()  # row UUIDs in ovsdb-server's iteration order
         self.indexes: list[dict[tuple, UUID]] = [{} for _ in schema.indexes]
 
 
@@ -147,17 +154,19 @@ class Database:
     def __init__(self, schema: DatabaseSchema):
         self.schema = schema
         self.tables: dict[str, Table] = {n: Table(ts) for n, ts in schema.tables.items()}
-        self._strong: dict[UUID, int] = {}
-        self._weak: dict[UUID, set[tuple[str, UUID]]] = {}
+        self._strong: dict[tuple[str, UUID], int] = {}
+        self._weak: dict[tuple[str, UUID], set[tuple[str, UUID]]] = {}
 
     def get_row(self, table: str, row_uuid: UUID) -> Row | None:
         return self.tables[table].rows.get(row_uuid)
 
-    def strong_refs(self, row_uuid: UUID) -> int:
-        return self._strong.get(row_uuid, 0)
+    def strong_refs(self, table: str, row_uuid: UUID) -> int:
+        """Strong references to the row from other rows."""
+        return self._strong.get((table, row_uuid), 0)
 
-    def weak_referrers(self, row_uuid: UUID) -> set[tuple[str, UUID]]:
-        return self._weak.get(row_uuid, set())
+    def weak_referrers(self, table: str, row_uuid: UUID) -> set[tuple[str, UUID]]:
+        """(table, uuid) of the rows that reference this row weakly."""
+        return self._weak.get((table, row_uuid), set())
 
     def index_key(self, table: str, i: int, row: Row) -> tuple:
         return tuple(row[c] for c in self.schema.tables[table].indexes[i])
@@ -204,14 +213,21 @@ class Database:
                 old = t.rows.get(u)
                 if old is not None:
                     self._unlink(t, old)
+        orders = changes.orders or {}
         for tname, rows in changes.tables.items():
             t = self.tables[tname]
+            order = orders.get(tname)
             for u, ch in rows.items():
                 if ch.new is None:
-                    t.rows.pop(u, None)
+                    if t.rows.pop(u, None) is not None and order is None:
+                        t.order.remove(u)
                 else:
+                    if u not in t.rows and order is None:
+                        t.order.insert(u, uuid_hash(u))
                     t.rows[u] = ch.new
                     self._link(t, ch.new)
+            if order is not None:
+                t.order = order
 
 
 # ---------------------------------------------------------------- file records

@@ -26,16 +26,15 @@ import math
 import re
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reference.commit_checks import precommit
+from reference.commit_checks import column_order, precommit
 from reference.condition import Condition, parse_where
 from reference.datum import (
     MUTATORS,
     Datum,
-    SymbolTable,
     check_datum_constraints,
     datum_from_json,
     datum_to_json,
@@ -44,7 +43,9 @@ from reference.datum import (
 )
 from reference.db import ChangeSet, Database, Row, make_row
 from reference.errors import OvsdbError, syntax_error
+from reference.ovs_hash import ovs_order
 from reference.schema import UNLIMITED, TableSchema, Type
+from reference.txn_state import Txn
 
 UUID = uuidlib.UUID
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -115,78 +116,17 @@ class _Parser:
         return self.error
 
 
-class Txn:
-    """Working state of one transaction: an overlay of changed rows over db."""
-
-    def __init__(self, db: Database, owns_lock, now_ms: float, started_ms: float,
-                 read_only: bool, db_name: str):
-        self.db = db
-        self.symtab = SymbolTable()
-        self.owns_lock = owns_lock
-        self.now_ms = now_ms
-        self.started_ms = started_ms
-        self.read_only = read_only
-        self.db_name = db_name
-        self.new: dict[str, dict[UUID, Row | None]] = {}  # current state of touched rows
-        self.old: dict[str, dict[UUID, Row | None]] = {}  # their state in db
-        self.durable = False
-        self.comments: list[str] = []
-
-    # -- row access
-
-    def get(self, table: str, u: UUID) -> Row | None:
-        rows = self.new.get(table)
-        if rows is not None and u in rows:
-            return rows[u]
-        return self.db.tables[table].rows.get(u)
-
-    def exists_or_deleted(self, table: str, u: UUID) -> bool:
-        return u in self.db.tables[table].rows or u in self.new.get(table, {})
-
-    def rows(self, table: str) -> Iterator[Row]:
-        overlay = self.new.get(table, {})
-        for u, row in self.db.tables[table].rows.items():
-            if u in overlay:
-                row = overlay[u]
-                if row is None:
-                    continue
-            yield row
-        for u, row in overlay.items():
-            if row is not None and u not in self.db.tables[table].rows:
-                yield row
-
-    def query(self, table: str, cond: Condition) -> list[Row]:
-        # A clause [_uuid, ==, X] pins the row: skip the scan (a common OVN pattern).
-        for c in cond.clauses:
-            if c.column == "_uuid" and c.function == "==" and c.arg is not None \
-                    and len(c.arg.keys) == 1:
-                row = self.get(table, c.arg.keys[0])
-                return [row] if row is not None and cond.evaluate(row) else []
-        return [r for r in self.rows(table) if cond.evaluate(r)]
-
-    def _touch(self, table: str, u: UUID) -> None:
-        olds = self.old.setdefault(table, {})
-        if u not in olds:
-            olds[u] = self.db.tables[table].rows.get(u)
-        self.new.setdefault(table, {})
-
-    def insert(self, table: str, row: Row) -> None:
-        self._touch(table, row.uuid)
-        self.new[table][row.uuid] = row
-
-    def modify(self, table: str, row: Row, values: dict[str, Datum]) -> None:
-        u = row.uuid
-        self._touch(table, u)
-        nrow = Row(row)
-        nrow.update(values)
-        self.new[table][u] = nrow
-
-    def delete(self, table: str, row: Row) -> None:
-        self._touch(table, row.uuid)
-        self.new[table][row.uuid] = None
-
-
 # ---------------------------------------------------------------- helpers
+
+def _query(x: Txn, table: str, cond: Condition) -> list:
+    # A clause [_uuid, ==, X] pins the row: skip the scan (a common OVN pattern).
+    for c in cond.clauses:
+        if c.column == "_uuid" and c.function == "==" and c.arg is not None \
+                and len(c.arg.keys) == 1:
+            row = x.get(table, c.arg.keys[0])
+            return [row] if row is not None and cond.evaluate(row) else []
+    return [r for r in x.rows(table) if cond.evaluate(r)]
+
 
 def _table(x: Txn, p: _Parser) -> TableSchema | None:
     name = p.member("table", "id")
@@ -200,7 +140,8 @@ def _table(x: Txn, p: _Parser) -> TableSchema | None:
 
 def _parse_row(x: Txn, ts: TableSchema, j: dict) -> dict[str, Datum]:
     out: dict[str, Datum] = {}
-    for name, vj in j.items():
+    for name in ovs_order(j) if len(j) > 1 else j:
+        vj = j[name]
         col = ts.columns.get(name)
         if col is None:
             raise syntax_error(j, f"No column {name} in table {ts.name}.", "unknown column")
@@ -239,7 +180,7 @@ def _op_insert(x: Txn, p: _Parser) -> dict:
         if not _UUID_RE.match(uuid_json):
             raise syntax_error(uuid_json, "bad uuid")
         row_uuid = UUID(uuid_json)
-        if x.exists_or_deleted(ts.name, row_uuid):
+        if not x.may_create(ts.name, row_uuid):
             raise syntax_error(uuid_json, "This UUID would duplicate a UUID already present "
                                "within the table or deleted within the same transaction.",
                                "duplicate uuid")
@@ -260,9 +201,9 @@ def _op_insert(x: Txn, p: _Parser) -> dict:
     values.pop("_version", None)
     row = make_row(ts, row_uuid, values)
     # Defaults may break constraints (an enum without "", a minInteger above 0).
-    for name, col in ts.columns.items():
+    for name in column_order(ts):
         if row[name].keys:
-            check_datum_constraints(row[name], col.type)
+            check_datum_constraints(row[name], ts.columns[name].type)
     x.insert(ts.name, row)
     return {"uuid": ["uuid", str(row_uuid)]}
 
@@ -278,7 +219,7 @@ def _op_select(x: Txn, p: _Parser) -> dict:
     # OVS answers with distinct rows: two rows equal on the selected columns are one.
     seen: set[tuple] = set()
     out = []
-    for r in x.query(ts.name, cond):
+    for r in _query(x, ts.name, cond):
         key = tuple(r[c] for c in columns)
         if key not in seen:
             seen.add(key)
@@ -298,7 +239,7 @@ def _op_update(x: Txn, p: _Parser) -> dict:
             raise syntax_error(p.j, f"Cannot update immutable column {name} in table "
                                f"{ts.name}.", "constraint violation")
     cond = parse_where(ts, where, x.symtab)
-    rows = x.query(ts.name, cond)
+    rows = _query(x, ts.name, cond)
     for r in rows:
         x.modify(ts.name, r, values)
     return {"count": len(rows)}
@@ -343,7 +284,7 @@ def _op_mutate(x: Txn, p: _Parser) -> dict:
         return {}
     mutations = _parse_mutations(x, ts, mutations_j)
     cond = parse_where(ts, where, x.symtab)
-    rows = x.query(ts.name, cond)
+    rows = _query(x, ts.name, cond)
     for r in rows:
         values: dict[str, Datum] = {}
         for name, mutator, arg in mutations:
@@ -359,7 +300,7 @@ def _op_delete(x: Txn, p: _Parser) -> dict:
     if p.error or ts is None:
         return {}
     cond = parse_where(ts, where, x.symtab)
-    rows = x.query(ts.name, cond)
+    rows = _query(x, ts.name, cond)
     for r in rows:
         x.delete(ts.name, r)
     return {"count": len(rows)}
@@ -386,7 +327,7 @@ def _op_wait(x: Txn, p: _Parser) -> dict:
             raise syntax_error(rj, "Object expected.")
         row = make_row(ts, uuidlib.UUID(int=0), _parse_row(x, ts, rj), uuidlib.UUID(int=0))
         expected.add(tuple(row[c] for c in columns))
-    actual = {tuple(r[c] for c in columns) for r in x.query(ts.name, cond)}
+    actual = {tuple(r[c] for c in columns) for r in _query(x, ts.name, cond)}
     if (actual == expected) == (until == "=="):
         return {}
     if timeout == 0:

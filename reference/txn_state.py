@@ -1,0 +1,189 @@
+"""The working state of one transaction, laid out the way ovsdb-server keeps it.
+
+OVS iterates rows in hash-table order (a table's rows by UUID hash; the rows a
+transaction touched, per table, in the order tables were first touched), and that
+order decides which error a transaction reports when several rows are wrong and which
+weak references a commit removes. So the overlay mirrors OVS's structures: one
+TxnTable per touched table (in first-touch order) holding TxnRow(old, new, n_refs,
+changed) in an OvsHmap, plus a copy-on-write OvsHmap of the table's row order when
+the transaction inserts or deletes rows. Nothing here mutates the Database.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable, Iterator
+
+from reference.datum import SymbolTable
+from reference.db import Database, Row
+from reference.ovs_hash import OvsHmap, uuid_hash
+
+UUID = uuidlib.UUID
+
+
+class TxnRow:
+    __slots__ = ("uuid", "table", "old", "new", "n_refs", "changed", "deleted_refs",
+                 "serial")
+
+    def __init__(self, u: UUID, table: str, old: Row | None, new: Row | None, n_refs: int):
+        self.uuid = u
+        self.table = table
+        self.old = old
+        self.new = new
+        self.n_refs = n_refs
+        self.changed: set[str] = set()
+        self.deleted_refs: list[tuple[str, object, object]] = []  # (column, key, value)
+        self.serial = -1
+
+
+class TxnTable:
+    __slots__ = ("name", "rows", "order", "serial", "n_processed")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.rows = OvsHmap()  # uuid -> TxnRow via .data
+        self.order: OvsHmap | None = None  # the table's row order, once it differs
+        self.serial = -1
+        self.n_processed = 0
+
+
+class Txn:
+    def __init__(self, db: Database, owns_lock: Callable[[str], bool], now_ms: float,
+                 started_ms: float, read_only: bool, db_name: str):
+        self.db = db
+        self.symtab = SymbolTable()
+        self.owns_lock = owns_lock
+        self.now_ms = now_ms
+        self.started_ms = started_ms
+        self.read_only = read_only
+        self.db_name = db_name
+        self.tables: list[TxnTable] = []  # OVS's txn_tables list
+        self.by_name: dict[str, TxnTable] = {}
+        self.txn_rows: dict[tuple[str, UUID], TxnRow] = {}
+        self.durable = False
+        self.comments: list[str] = []
+        self.serial = 0
+
+    # -- structure
+
+    def txn_table(self, name: str) -> TxnTable:
+        t = self.by_name.get(name)
+        if t is None:
+            t = self.by_name[name] = TxnTable(name)
+            self.tables.append(t)
+        return t
+
+    def drop_table(self, t: TxnTable) -> None:
+        self.tables.remove(t)
+        del self.by_name[t.name]
+
+    def find(self, table: str, u: UUID) -> TxnRow | None:
+        return self.txn_rows.get((table, u))
+
+    def create_row(self, table: str, u: UUID, old: Row | None, new: Row | None) -> TxnRow:
+        r = TxnRow(u, table, old, new, self.db.strong_refs(table, u) if old is not None else 0)
+        self.txn_rows[(table, u)] = r
+        self.txn_table(table).rows.insert(u, uuid_hash(u))
+        return r
+
+    def remove_row(self, r: TxnRow) -> None:
+        del self.txn_rows[(r.table, r.uuid)]
+        self.by_name[r.table].rows.remove(r.uuid)
+
+    def _order(self, table: str) -> OvsHmap:
+        t = self.txn_table(table)
+        if t.order is None:
+            t.order = self.db.tables[table].order.copy()
+        return t.order
+
+    def table_order(self, table: str) -> OvsHmap:
+        t = self.by_name.get(table)
+        if t is not None and t.order is not None:
+            return t.order
+        return self.db.tables[table].order
+
+    # -- current state (what OVS's table->rows holds mid-transaction)
+
+    def get(self, table: str, u: UUID) -> Row | None:
+        r = self.txn_rows.get((table, u))
+        if r is not None:
+            return r.new
+        return self.db.tables[table].rows.get(u)
+
+    def n_rows(self, table: str) -> int:
+        return len(self.table_order(table))
+
+    def rows(self, table: str) -> Iterator[Row]:
+        for u in list(self.table_order(table)):
+            row = self.get(table, u)
+            if row is not None:
+                yield row
+
+    def may_create(self, table: str, u: UUID) -> bool:
+        return self.get(table, u) is None and (table, u) not in self.txn_rows
+
+    # -- changes made by operations
+
+    def insert(self, table: str, row: Row) -> None:
+        self.create_row(table, row.uuid, None, row)
+        self._order(table).insert(row.uuid, uuid_hash(row.uuid))
+
+    def modify(self, table: str, row: Row, values: dict) -> Row:
+        r = self.txn_rows.get((table, row.uuid))
+        new = Row(row)
+        new.update(values)
+        if r is None:
+            self.create_row(table, row.uuid, self.db.tables[table].rows[row.uuid], new)
+        else:
+            r.new = new
+        return new
+
+    def find_or_make(self, table: str, u: UUID) -> TxnRow | None:
+        """OVS's find_or_make_txn_row: pull a live row into the transaction."""
+        r = self.txn_rows.get((table, u))
+        if r is None:
+            row = self.db.tables[table].rows.get(u)
+            if row is not None:
+                r = self.create_row(table, u, row, Row(row))
+        return r
+
+    def delete(self, table: str, row: Row) -> None:
+        self._order(table).remove(row.uuid)
+        r = self.txn_rows.get((table, row.uuid))
+        if r is None:
+            self.create_row(table, row.uuid, row, None)
+        elif r.old is not None:
+            r.new = None
+        else:
+            self.remove_row(r)
+
+    def for_each_row(self, cb: Callable[[TxnRow], None]) -> None:
+        """Visit every TxnRow once, including rows cb pulls in, in OVS's order."""
+        self.serial += 1
+        serial = self.serial
+        any_work = True
+        while any_work:
+            any_work = False
+            i = 0
+            while i < len(self.tables):
+                t = self.tables[i]
+                has_next = i + 1 < len(self.tables)
+                if t.serial != serial:
+                    t.serial, t.n_processed = serial, 0
+                while t.n_processed < len(t.rows):
+                    u = t.rows.first()
+                    while u is not None:
+                        nxt = t.rows.next_of(u)
+                        r = self.txn_rows[(t.name, u)]
+                        if r.serial != serial:
+                            r.serial = serial
+                            t.n_processed += 1
+                            any_work = True
+                            cb(r)
+                        u = nxt
+                if len(t.rows) == 0:
+                    self.drop_table(t)
+                    i -= 1
+                if not has_next:
+                    break
+                i += 1
