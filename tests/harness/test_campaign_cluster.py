@@ -62,12 +62,13 @@ def test_cluster_leader_writes_with_prerequisites_are_linearizable(tmp_path):
 
 @needs_root
 def test_cluster_follower_reads_are_stale_and_the_checker_finds_it(tmp_path):
-    # Seed 13: three partitions cutting off one member each (n2, n2, n3: followers, as
+    # Seed 13: four partitions cutting off one member each (n2, n2, n3, n2: followers, as
     # n1 created the cluster and leads) for 2-5 s while writes go on through the leader.
-    # An isolated follower usually answers reads from its stale copy; sometimes (when the
-    # cut falls mid-replication) it holds them unanswered instead, hence three chances.
+    # An isolated follower usually answers reads from its stale copy; but when the cut
+    # falls while it holds a received, not yet committed entry, ovsdb-server 3.1 holds
+    # its reads unanswered instead (seen in about one cut in five), hence four chances.
     nemesis = parse_kinds("partition-one")
-    cfg = _cfg(tmp_path, nemesis=nemesis, reads="node", seed=13, time_s=20.0, workers=6,
+    cfg = _cfg(tmp_path, nemesis=nemesis, reads="node", seed=13, time_s=25.0, workers=6,
                keys=2)
     results = run_campaign(cfg)
     lin = results["checkers"]["linearizability"]
