@@ -33,6 +33,7 @@ SESSIONS = {
                                        "where": [["name", "==", DB]], "columns": ["name"],
                                        "until": "==", "rows": [{"name": DB}]}),
     ],
+    # (No convert of _Server: that crashes ovsdb-server 3.1.)
     "convert": [
         tx(1, ins("Root", {"name": "a", "i": 1}), ins("Pair", {"a": "x", "b": 1}), c=9),
         req(2, "set_db_change_aware", True, c=0),
@@ -49,7 +50,6 @@ SESSIONS = {
         req(10, "monitor_cond", DB, "again", {"Root": {"columns": ["name", "added"]}}, c=0),
         req(11, "convert", DB, {"name": "Other", "tables": {}}, c=9),
         req(12, "convert", "Nope", CONVERTED, c=9),
-        req(13, "convert", "_Server", CONVERTED, c=9),
         req(14, "convert", DB, {"bad": 1}, c=9),
     ],
 }
