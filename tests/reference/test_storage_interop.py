@@ -463,3 +463,34 @@ def test_reference_db_replays_a_real_ovsdb_server_file(tmp_path, schema_file):
     again = dbmod.Database(schema)
     dbmod.apply_file_record(again, dbmod.database_to_file_record(database))
     assert contents(again) == live
+
+
+@needs_reference
+def test_our_server_truncates_a_torn_tail_and_logs_it(tmp_path, schema_file):
+    workdir = tmp_path / "reference"
+    workdir.mkdir()
+    db = str(workdir / "db0.db")
+    assert dbtool.main(["create", db, schema_file]) == 0
+    log, _, _ = storage.LogFile.open(db)
+    with log:
+        for rec in TXNS[:3]:
+            log.append(rec, durable=True)
+    data = open(db, "rb").read()
+    open(db, "wb").write(data[:-7])  # the last write was cut short
+    srv = start_server("reference", tmp_path, [schema_file])
+    try:
+        def transact(ops):
+            out = subprocess.run(["ovsdb-client", "transact", srv.remote,
+                                  orjson.dumps(["S", *ops]).decode()],
+                                 capture_output=True, text=True, check=True, timeout=30)
+            return orjson.loads(out.stdout)
+
+        assert from_select(SCHEMA, transact(select_all(SCHEMA)[1:])) == fold(SCHEMA, TXNS[:2])
+        transact([{"op": "insert", "table": "B", "row": {"k": 42}}])
+        logged = srv.log()
+    finally:
+        srv.stop()
+    assert "error reading" in logged and "(End of file)" in logged
+    assert "truncating" in logged
+    after = tool_contents(db)
+    assert [r["k"] for r in after["B"].values()] == [_key(42)]
