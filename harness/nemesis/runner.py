@@ -13,12 +13,13 @@ nodes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
 from harness.nemesis.grudges import SHAPES
-from harness.nemesis.schedule import CLIENT_FAULTS, Fault
+from harness.nemesis.schedule import CLIENT_FAULTS, LEADER_FAULTS, Fault
 from harness.targets.base import (
     DROP,
     KILL,
@@ -31,6 +32,7 @@ from harness.targets.base import (
 )
 
 NEEDS = {"kill": KILL, "pause": PAUSE, "leave": LEAVE, "drop": DROP, "reset": RESET,
+         "kill-leader": KILL, "pause-leader": PAUSE, "isolate-leader": PARTITION,
          **{shape: PARTITION for shape in SHAPES}}
 
 
@@ -58,6 +60,8 @@ class Nemesis:
                        "reached over Unix sockets, or the campaign ran without proxies)"
             return None
         if fault.kind in SHAPES and not fault.grudge:
+            return "one node: nothing to partition"
+        if fault.kind == "isolate-leader" and len(self.target.nodes) < 2:
             return "one node: nothing to partition"
         need = NEEDS.get(fault.kind)
         if need and need not in self.target.capabilities:
@@ -88,6 +92,10 @@ class Nemesis:
                     self.done.append({**fault.to_dict(), "status": "skipped",
                                       "reason": reason})
                     continue
+                if fault.kind in LEADER_FAULTS:
+                    fault = await self._aim_at_leader(fault)
+                    if fault is None:
+                        continue
                 self.active = fault
                 self.recorder.event(f"start-{fault.kind}", fault.to_dict())
                 self.log(f"fault: {fault.describe()}")
@@ -107,22 +115,35 @@ class Nemesis:
         finally:
             self.active = None
 
+    async def _aim_at_leader(self, fault: Fault) -> Fault | None:
+        leader = await self._call(self.target.leader)  # type: ignore[attr-defined]
+        if leader is None:
+            reason = "no member claims to lead right now"
+            self.recorder.event(f"skip-{fault.kind}", {**fault.to_dict(), "reason": reason})
+            self.done.append({**fault.to_dict(), "status": "skipped", "reason": reason})
+            return None
+        grudge: dict[str, list[str]] = {}
+        if fault.kind == "isolate-leader":
+            others = [n for n in self.target.nodes if n != leader]
+            grudge = {leader: others, **{n: [leader] for n in others}}
+        return dataclasses.replace(fault, nodes=(leader,), grudge=grudge)
+
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
 
     async def _inject(self, f: Fault) -> None:
         t = self.target
         node = f.nodes[0] if f.nodes else ""
-        if f.kind == "kill":
+        if f.kind in ("kill", "kill-leader"):
             self._killed.add(node)
             await self._call(t.kill, node)
-        elif f.kind == "pause":
+        elif f.kind in ("pause", "pause-leader"):
             self._paused.add(node)
             await self._call(t.pause, node)
         elif f.kind == "leave":
             self._left.add(node)
             await self._call(t.leave, node)
-        elif f.kind in SHAPES:
+        elif f.kind in SHAPES or f.kind == "isolate-leader":
             await self._call(t.partition, {k: set(v) for k, v in f.grudge.items()})
         elif f.kind == "drop":
             await self._call(t.drop, node, f.params["probability"])
@@ -140,18 +161,18 @@ class Nemesis:
     async def _undo(self, f: Fault) -> None:
         t = self.target
         node = f.nodes[0] if f.nodes else ""
-        if f.kind == "kill":
+        if f.kind in ("kill", "kill-leader"):
             await self._call(t.restart, node)
             self._killed.discard(node)
             await self._call(t.wait_ready, node)
-        elif f.kind == "pause":
+        elif f.kind in ("pause", "pause-leader"):
             await self._call(t.resume, node)
             self._paused.discard(node)
         elif f.kind == "leave":
             await self._call(t.rejoin, node)
             self._left.discard(node)
             await self._call(t.wait_ready, node)
-        elif f.kind in SHAPES or f.kind in ("drop", "reset"):
+        elif f.kind in SHAPES or f.kind in ("drop", "reset", "isolate-leader"):
             await self._call(t.heal)
         elif f.kind in CLIENT_FAULTS:
             await self.proxies[node].heal()

@@ -17,9 +17,12 @@ from typing import Any
 from harness.nemesis.grudges import SHAPES, describe
 
 PROCESS_FAULTS = ("kill", "pause", "leave")
+# Aimed at whichever member leads when the fault starts (resolved at run time and
+# recorded in the fault's start event; the schedule itself stays seed-only).
+LEADER_FAULTS = ("kill-leader", "pause-leader", "isolate-leader")
 NETWORK_FAULTS = (*SHAPES, "drop", "reset")
 CLIENT_FAULTS = ("client-delay", "client-drop", "client-reset")
-ALL_FAULTS = (*PROCESS_FAULTS, *NETWORK_FAULTS, *CLIENT_FAULTS)
+ALL_FAULTS = (*PROCESS_FAULTS, *LEADER_FAULTS, *NETWORK_FAULTS, *CLIENT_FAULTS)
 # Short names for the command line.
 ALIASES = {
     "partition": tuple(SHAPES)[:-1],  # every partition shape but one-way
@@ -27,6 +30,7 @@ ALIASES = {
     "network": ("partition-one", "partition-majority", "partition-ring",
                 "partition-bridge", "one-way", "drop", "reset"),
     "client": CLIENT_FAULTS,
+    "leader": LEADER_FAULTS,
     "all": ("kill", "pause", "partition-one", "partition-majority", "partition-ring",
             "partition-bridge", "one-way", "drop", "reset"),
 }
@@ -49,6 +53,8 @@ class Fault:
     def describe(self) -> str:
         if self.grudge:
             return f"{self.kind} [{describe({k: set(v) for k, v in self.grudge.items()})}]"
+        if self.kind in LEADER_FAULTS and not self.nodes:
+            return self.kind
         extra = "".join(f" {k}={v}" for k, v in sorted(self.params.items()))
         return f"{self.kind} {','.join(self.nodes)}{extra}".strip()
 
@@ -110,6 +116,8 @@ def plan(seed: int | str, kinds: list[str], nodes: list[str], total_s: float,
                 # The proxy cannot lose part of a TCP stream: the link goes dark, one
                 # way or both.
                 params = {"direction": rng.choice(["both", "c2s", "s2c"])}
+        elif kind in LEADER_FAULTS:
+            nodes_t = ()  # the leader at run time
         else:
             nodes_t = (rng.choice(nodes),)
         faults.append(Fault(len(faults), kind, round(t, 3), round(duration, 3),

@@ -169,6 +169,10 @@ class Target:
     def alive(self, node: str) -> bool:
         return self.procs[node].alive()
 
+    def leader(self) -> str | None:
+        """The node that leads now; a lone server leads itself.  None: unknown."""
+        return self.nodes[0] if len(self.nodes) == 1 else None
+
     # -- optional faults --------------------------------------------------------------
 
     def leave(self, node: str) -> None:

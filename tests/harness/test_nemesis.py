@@ -150,3 +150,25 @@ def test_runner_injects_undoes_records_and_skips(tmp_path: Path):
     skipped = [d for d in nem.done if d["status"] == "skipped"]
     assert skipped and "cannot drop" in skipped[0]["reason"]
     assert all(op.process == "nemesis" and op.type == "info" for op in rec.ops)
+
+
+def test_leader_faults_aim_at_the_leader_of_the_moment(tmp_path: Path):
+    class Led(FakeTarget):
+        def leader(self):
+            return "n2"
+
+    target = Led(workdir=tmp_path, schema=tmp_path / "s", n=3)
+    kinds = ["kill-leader", "isolate-leader"]
+    faults = [Fault(0, "kill-leader", 0.0, 0.02), Fault(1, "isolate-leader", 0.03, 0.02)]
+    assert all(f.kind in kinds for f in plan(3, kinds, target.nodes, 30))
+    rec = Recorder()
+
+    async def main():
+        nem = Nemesis(target, rec, faults, time.monotonic())
+        await asyncio.wait_for(nem.run(asyncio.Event()), 5)
+
+    asyncio.run(main())
+    assert target.calls[:2] == [("kill", "n2"), ("restart", "n2")]
+    assert target.calls[2] == ("partition", {"n1": ["n2"], "n2": ["n1", "n3"], "n3": ["n2"]})
+    starts = [op.value for op in rec.ops if op.f.startswith("start-")]
+    assert starts[0]["nodes"] == ["n2"]  # the history names the member actually hit
