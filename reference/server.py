@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import orjson
 
 from reference import jsonrpc
-from reference.session import Close, Out, Send, ServerCore
+from reference.session import Broadcast, Close, Out, Send, ServerCore
 
 log = logging.getLogger("reference.server")
 
@@ -169,11 +169,19 @@ class Server:
         self.listeners: list[asyncio.AbstractServer] = []
         self.stopping = asyncio.Event()
         self._wait_timer: asyncio.TimerHandle | None = None
+        self._wait_deadline: float | None = None
         self._tasks: list[asyncio.Task] = []
 
     def dispatch(self, outs: list[Out]) -> None:
+        connections = self.connections
         for out in outs:
-            conn = self.connections.get(out.session)
+            if isinstance(out, Broadcast):
+                for sid in out.sessions:
+                    conn = connections.get(sid)
+                    if conn is not None:
+                        conn.write(out.data)
+                continue
+            conn = connections.get(out.session)
             if conn is None:
                 continue
             if isinstance(out, Send):
@@ -184,6 +192,9 @@ class Server:
 
     def _arm_wait_timer(self) -> None:
         deadline = self.core.next_deadline()
+        if deadline == self._wait_deadline:
+            return
+        self._wait_deadline = deadline
         if self._wait_timer is not None:
             self._wait_timer.cancel()
             self._wait_timer = None
@@ -194,6 +205,7 @@ class Server:
 
     def _on_wait_timer(self) -> None:
         self._wait_timer = None
+        self._wait_deadline = None
         self.dispatch(self.core.expire(now_ms()))
 
     async def start(self) -> None:

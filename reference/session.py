@@ -6,6 +6,7 @@ per-connection ``Session`` state.  The asyncio shell (reference/server.py) feeds
 decoded messages and timer ticks and writes out what it returns:
 
     Send(session, bytes)    write these bytes to that session
+    Broadcast(sessions, bytes)  write the same bytes to each of those sessions
     Close(session, reason)  log the reason and drop the connection
 
 Ordering follows ovsdb-server: a transaction's monitor updates are sent to every session
@@ -39,12 +40,20 @@ class Send:
 
 
 @dataclass(frozen=True)
+class Broadcast:
+    """One serialised monitor update for many sessions (composed and encoded once)."""
+
+    sessions: tuple[SessionId, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Close:
     session: SessionId
     reason: str
 
 
-Out = Send | Close
+Out = Send | Broadcast | Close
 
 
 def key_of(value: Any) -> bytes:
@@ -237,10 +246,8 @@ class ServerCore:
         return outs
 
     def _commit(self, hosted: Hosted, changes, durable: bool, now_ms: float) -> list[Out]:
-        outs: list[Out] = []
-        for members, data in hosted.commit(changes, durable, now_ms):
-            outs += [Send(sid, data) for sid in members]
-        return outs
+        return [Broadcast(members, data)
+                for members, data in hosted.commit(changes, durable, now_ms)]
 
     def _rerun_blocked(self, hosted: Hosted, now_ms: float) -> list[Out]:
         waiting = [b for b in self.blocked if b.hosted is hosted]
