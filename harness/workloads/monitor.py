@@ -4,20 +4,26 @@ they receive, for :mod:`harness.monitor_check`.
 Data: ``Item`` rows (``name``, ``value``, ``tag``) of ``harness/schemas/crucible.ovsschema``
 and one clock row in ``Cell`` (``key == "clock"``).  Every write transaction is::
 
-    [mutate Cell clock value += 1, select Cell clock value, <1-2 Item ops>]
+    [wait Cell clock value == c, update Cell clock value = c + 1, <1-2 Item ops>]
 
-so its reply names its place in the commit order (the select sees the bumped clock),
-and every monitor update names the transaction it brings (the clock row is in every
-monitor).  Item values are tokens no other write uses, so a row value names its writer.
+a compare-and-set on the clock (a writer that loses the race reads the clock again and
+retries), so transaction n is the one that moved the clock to n, and every monitor
+update names the transaction it brings (the clock row is in every monitor).  Item
+values are tokens no other write uses, so a row value names its writer.
 
-Writers talk to the server directly (``write_remote``); monitoring clients may go
-through a fault proxy (``monitor_remote``).  Each client monitors with
-``monitor_cond_since`` (or plain ``monitor_cond``, every third client) under a seeded
-condition, and at seeded moments changes its condition (``monitor_cond_change``) or
-drops its connection and resumes with the last txn id it saw.  A server without
-history (standalone ovsdb-server) answers found=false and sends everything again; the
-checker holds that to a full resync.  When the writers are done each client waits
-until it has seen the last transaction (bounded), so convergence can be checked.
+Writes whose reply is lost are resolved after the run: the clock says how many
+transactions committed, an indeterminate write could only have been number c + 1,
+and a row it inserted is found by its unique name (see ``resolve_unknown``).  So
+faults may sit on the writers' links too (``write_remote`` may be a proxy).
+
+Monitoring clients connect to ``monitor_remote`` (often a fault proxy).  Each client
+monitors with ``monitor_cond_since`` (or plain ``monitor_cond``, every third client)
+under a seeded condition, and at seeded moments changes its condition
+(``monitor_cond_change``) or drops its connection and resumes with the last txn id it
+saw; a connection lost to a fault is resumed the same way.  A server without history
+(standalone ovsdb-server) answers found=false and sends everything again; the checker
+holds that to a full resync.  When the writers are done each client waits until it
+has seen the last transaction (bounded), so convergence can be checked.
 
 ``run = await run_monitor_workload(write_remote, monitor_remote, MonitorConfig(...))``;
 ``run.writes`` and ``run.streams`` are the checker's inputs; ``run.check()`` checks
@@ -41,6 +47,9 @@ TABLE = "Item"
 COLUMNS = {CLOCK_TABLE: ["key", "value"], TABLE: ["name", "value", "tag"]}
 TAGS = ("x", "y", "z")
 CLOCK_WHERE = [["key", "==", CLOCK_KEY]]
+# A Cell row whose integer set collects the token of every committed write, so lost
+# replies can be settled exactly after the run.  Monitors do not watch it.
+LOG_WHERE = [["key", "==", "txnlog"]]
 # Conditions clients choose from (ORed clauses; [] = every row).
 CONDITIONS: list[list[Any]] = [
     [],
@@ -50,6 +59,8 @@ CONDITIONS: list[list[Any]] = [
     [["value", "<", 2_000_000]],
     [False],
 ]
+# What the run reads at the end: clock, Item rows by uuid, tokens of committed writes.
+Final = tuple[int, dict[str, dict[str, Any]], set[int]]
 _REPLY = "__reply__"  # marker put in the notification queue when a reply arrives
 
 
@@ -68,6 +79,7 @@ class MonitorConfig:
     time_limit_s: float = 30.0
     settle_s: float = 10.0     # how long clients may take to reach the last txn
     write_pause_s: float = 0.0  # between a writer's transactions
+    write_timeout_s: float = 10.0  # no reply by then: the write is indeterminate
     # Fixed starting conditions, one per client (default: seeded choice per client).
     conditions: list[list[Any]] | None = None
 
@@ -116,8 +128,9 @@ class _Shared:
         self.cfg = cfg
         self.rows: dict[str, dict[str, Any]] = {}  # uuid -> row, as far as writers know
         self.txns: dict[int, dict[str, Any]] = {}
+        self.unknown: list[dict[str, Any]] = []  # writes without a definite reply
+        self.target = 0  # the last transaction, once the writers are done
         self.left = cfg.txns
-        self.indeterminate = 0
         self.deadline = time.monotonic() + cfg.time_limit_s
         self.writers_done = asyncio.Event()
 
@@ -144,11 +157,17 @@ def _plan(rng: random.Random, shared: _Shared, token: int) -> list[tuple[str, An
     return [op for op in ops if not (op[1] in seen or seen.add(op[1]))]
 
 
-def _txn_ops(plan: list[tuple[str, Any, dict]]) -> list[dict[str, Any]]:
+def _txn_ops(plan: list[tuple[str, Any, dict]], clock: int,
+             token: int) -> list[dict[str, Any]]:
+    """The clock is a compare-and-set: a transaction commits only as number clock + 1,
+    so even a write whose reply is lost has a known place if it committed."""
     ops: list[dict[str, Any]] = [
-        {"op": "mutate", "table": CLOCK_TABLE, "where": CLOCK_WHERE,
-         "mutations": [["value", "+=", 1]]},
-        {"op": "select", "table": CLOCK_TABLE, "where": CLOCK_WHERE, "columns": ["value"]}]
+        {"op": "wait", "table": CLOCK_TABLE, "where": CLOCK_WHERE, "columns": ["value"],
+         "until": "==", "rows": [{"value": clock}], "timeout": 0},
+        {"op": "update", "table": CLOCK_TABLE, "where": CLOCK_WHERE,
+         "row": {"value": clock + 1}},
+        {"op": "mutate", "table": CLOCK_TABLE, "where": LOG_WHERE,
+         "mutations": [["elems", "insert", ["set", [token]]]]}]
     for kind, u, row in plan:
         if kind == "insert":
             ops.append({"op": "insert", "table": TABLE, "row": row, "uuid-name": u})
@@ -160,26 +179,65 @@ def _txn_ops(plan: list[tuple[str, Any, dict]]) -> list[dict[str, Any]]:
     return ops
 
 
+async def _read_clock(client: Client, db: str, timeout: float) -> int:
+    res = await client.transact(db, [{"op": "select", "table": CLOCK_TABLE,
+                                      "where": CLOCK_WHERE, "columns": ["value"]}],
+                                timeout=timeout)
+    return int(res[0]["rows"][0]["value"])
+
+
+async def _reconnect(remote: str, shared: _Shared) -> Client | None:
+    while time.monotonic() < shared.deadline:
+        try:
+            return await Client.connect(remote, timeout=2)
+        except OSError:
+            await asyncio.sleep(0.2)
+    return None
+
+
 async def _writer(wid: int, remote: str, shared: _Shared, rng: random.Random) -> None:
     cfg = shared.cfg
-    client = await Client.connect(remote)
+    client: Client | None = await Client.connect(remote)
     serial = 0
+    clock: int | None = None
     try:
         while shared.left > 0 and time.monotonic() < shared.deadline:
-            shared.left -= 1
+            if client is None or client.is_closed:
+                if client is not None:
+                    await client.close()
+                client = await _reconnect(remote, shared)
+                if client is None:
+                    break
+            try:
+                if clock is None:
+                    clock = await _read_clock(client, cfg.db, cfg.write_timeout_s)
+            except (RpcTimeout, ConnectionLost, RpcError, OSError):
+                await client.close()
+                continue
+            if shared.left <= 0:
+                break  # the budget went to another writer while this one read the clock
             serial += 1
             token = (wid + 1) * 100_000 + serial  # *10 + op index below 2_000_000 for w0
             plan = _plan(rng, shared, token)
+            shared.left -= 1  # reserved before the call, so writers never overshoot
             try:
-                result = await client.transact(cfg.db, _txn_ops(plan), timeout=10)
-            except (RpcTimeout, ConnectionLost, RpcError):
-                shared.indeterminate += 1
-                break
+                result = await client.transact(cfg.db, _txn_ops(plan, clock, token),
+                                               timeout=cfg.write_timeout_s)
+            except (RpcTimeout, ConnectionLost, RpcError, OSError):
+                # Indeterminate: if it committed, it is transaction clock + 1.
+                shared.unknown.append({"seq": clock + 1, "token": token, "plan": plan})
+                clock = None
+                await client.close()
+                continue
+            if isinstance(result[0], dict) and result[0].get("error") == "timed out":
+                shared.left += 1
+                clock = None  # another writer took clock + 1: read it again and retry
+                continue
             if any(isinstance(r, dict) and "error" in r for r in result):
                 raise RuntimeError(f"monitor workload write failed: {result}")
-            seq = result[1]["rows"][0]["value"]
+            clock += 1
             changes: dict[str, Any] = {}
-            for (kind, u, row), res in zip(plan, result[2:], strict=False):
+            for (kind, u, row), res in zip(plan, result[3:], strict=False):
                 if kind == "insert":
                     uid = res["uuid"][1]
                     changes[uid] = row
@@ -192,12 +250,58 @@ async def _writer(wid: int, remote: str, shared: _Shared, rng: random.Random) ->
                         shared.rows.pop(u, None)
                 else:
                     shared.rows.pop(u, None)  # another writer deleted it first
-            shared.txns[seq] = {"seq": seq, "changes": {
-                CLOCK_TABLE: {}, TABLE: changes}}
+            shared.txns[clock] = {"seq": clock, "changes": {TABLE: changes}}
             if cfg.write_pause_s:
                 await asyncio.sleep(rng.uniform(0, cfg.write_pause_s))
     finally:
-        await client.close()
+        if client is not None:
+            await client.close()
+
+
+def resolve_unknown(initial: dict[str, dict[str, Any]], known: dict[int, dict[str, Any]],
+                    unknown: list[dict[str, Any]], final_clock: int,
+                    final_rows: dict[str, dict[str, Any]],
+                    committed: set[int] | None = None) -> tuple[list[dict[str, Any]],
+                                                                list[str]]:
+    """Complete the write history with the indeterminate writes that did commit.
+
+    Transaction n committed iff the clock reached n; if no write with a reply is n, it
+    is the indeterminate write that claimed n and whose token is in the ``committed``
+    log (when given; without the log several claimants cannot be told apart).  Its effects follow from the state
+    before it (an update or delete counts only if the row was there), and a row it
+    inserted is found by its unique name in the final table: no writer knew its uuid,
+    so nothing touched it later.  Returns the txns 1..final_clock and problems.
+    """
+    state = {u: dict(r) for u, r in initial.items()}
+    by_name = {r.get("name"): u for u, r in final_rows.items()}
+    txns: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for seq in range(1, final_clock + 1):
+        if seq in known:
+            txn = known[seq]
+        else:
+            cands = [x for x in unknown if x["seq"] == seq and
+                     (committed is None or x.get("token") in committed) and
+                     all(row["name"] in by_name for kind, _, row in x["plan"]
+                         if kind == "insert")]
+            if len(cands) != 1:
+                problems.append(f"transaction {seq}: {len(cands)} candidate writes "
+                                "(lost replies cannot be told apart)")
+                break
+            changes: dict[str, Any] = {}
+            for kind, u, row in cands[0]["plan"]:
+                if kind == "insert":
+                    changes[by_name[row["name"]]] = row
+                elif u in state:
+                    changes[u] = row if kind == "update" else None
+            txn = {"seq": seq, "changes": {TABLE: changes}}
+        for u, r in txn["changes"].get(TABLE, {}).items():
+            if r is None:
+                state.pop(u, None)
+            else:
+                state[u] = r
+        txns.append(txn)
+    return txns, problems
 
 
 def _clock(updates: Any) -> int | None:
@@ -308,7 +412,7 @@ class _Watcher:
         hard_stop = self.shared.deadline + cfg.settle_s
         while time.monotonic() < hard_stop:
             done = self.shared.writers_done.is_set()
-            if done and self.clock >= len(self.shared.txns) and not self.pending_change:
+            if done and self.clock >= self.shared.target and not self.pending_change:
                 break
             if self.client is None or self.client.is_closed:
                 if self.client is not None:
@@ -351,6 +455,7 @@ async def _setup(remote: str, cfg: MonitorConfig, rng: random.Random,
                 for i in range(cfg.initial_rows)]
         ops: list[dict[str, Any]] = [
             {"op": "insert", "table": CLOCK_TABLE, "row": {"key": CLOCK_KEY, "value": 0}},
+            {"op": "insert", "table": CLOCK_TABLE, "row": {"key": LOG_WHERE[0][2]}},
             *({"op": "insert", "table": TABLE, "row": r} for r in rows)]
         # The database must be fresh: the clock row must not exist yet.
         ops.insert(0, {"op": "wait", "table": CLOCK_TABLE, "where": CLOCK_WHERE,
@@ -360,7 +465,7 @@ async def _setup(remote: str, cfg: MonitorConfig, rng: random.Random,
             raise RuntimeError(f"monitor workload setup failed (fresh database needed): "
                                f"{result}")
         clock_uuid = result[1]["uuid"][1]
-        items = {res["uuid"][1]: r for r, res in zip(rows, result[2:], strict=True)}
+        items = {res["uuid"][1]: r for r, res in zip(rows, result[3:], strict=True)}
         shared.rows.update(items)
         initial = {CLOCK_TABLE: {clock_uuid: {"key": CLOCK_KEY, "value": 0}}, TABLE: items}
         return initial, schema
@@ -383,17 +488,54 @@ async def run_monitor_workload(write_remote: str, monitor_remote: str,
             break
         await asyncio.sleep(0.02)
     writer_rngs = [random.Random(rng.random()) for _ in range(cfg.writers)]
+    notes: list[str] = []
+    final: Final | None = None
     try:
         await asyncio.gather(*(_writer(i, write_remote, shared, writer_rngs[i])
                                for i in range(cfg.writers)))
+        final = await _final_read(write_remote, cfg, shared)
     finally:
+        # Clients wait (bounded) until they have seen the last transaction.
+        shared.target = final[0] if final else max(shared.txns, default=0)
         shared.writers_done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-    txns = [shared.txns[s] for s in sorted(shared.txns)]
-    run = MonitorRun({"initial": initial, "txns": txns},
-                     [{"client": w.name, "events": w.events} for w in watchers],
-                     schema=schema, indeterminate=shared.indeterminate)
-    if shared.indeterminate:
-        run.notes.append(f"{shared.indeterminate} writes had no definite reply: "
-                         "the write history may be incomplete")
-    return run
+    if final is not None:
+        txns, problems = resolve_unknown(initial[TABLE], shared.txns, shared.unknown,
+                                         final[0], final[1], final[2])
+        notes += problems
+    else:
+        txns = [shared.txns[s] for s in sorted(shared.txns)]
+        notes.append("could not read the final state: indeterminate writes unresolved")
+    if shared.unknown:
+        notes.append(f"{len(shared.unknown)} writes had no definite reply; "
+                     f"{len(txns) - len(shared.txns)} of them committed")
+    return MonitorRun({"initial": initial, "txns": txns},
+                      [{"client": w.name, "events": w.events} for w in watchers],
+                      schema=schema, indeterminate=len(shared.unknown), notes=notes)
+
+
+async def _final_read(remote: str, cfg: MonitorConfig, shared: _Shared) -> Final | None:
+    """The final clock, Item rows and write log, read in one transaction (bounded
+    retries)."""
+    deadline = time.monotonic() + cfg.settle_s
+    while time.monotonic() < deadline:
+        try:
+            client = await Client.connect(remote, timeout=2)
+            try:
+                res = await client.transact(cfg.db, [
+                    {"op": "select", "table": CLOCK_TABLE, "where": CLOCK_WHERE,
+                     "columns": ["value"]},
+                    {"op": "select", "table": TABLE, "where": [],
+                     "columns": ["_uuid", *COLUMNS[TABLE]]},
+                    {"op": "select", "table": CLOCK_TABLE, "where": LOG_WHERE,
+                     "columns": ["elems"]}], timeout=5)
+            finally:
+                await client.close()
+            rows = {r["_uuid"][1]: {c: r[c] for c in COLUMNS[TABLE]} for r in res[1]["rows"]}
+            elems = res[2]["rows"][0]["elems"]
+            log = set(elems[1]) if isinstance(elems, list) and elems[:1] == ["set"] \
+                else {elems}
+            return int(res[0]["rows"][0]["value"]), rows, log
+        except (OSError, RpcTimeout, ConnectionLost, RpcError, KeyError, TypeError):
+            await asyncio.sleep(0.2)
+    return None

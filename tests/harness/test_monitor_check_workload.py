@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from harness.proxy import FaultProxy
-from harness.workloads.monitor import MonitorConfig, run_monitor_workload
+from harness.workloads.monitor import MonitorConfig, resolve_unknown, run_monitor_workload
 from tests.servers import REPO, start_server
 
 SCHEMA = REPO / "harness" / "schemas" / "crucible.ovsschema"
@@ -88,3 +88,57 @@ def test_a_lost_write_history_is_reported_not_passed(ovsdb):
     del run.writes["txns"][4]
     report = run.check()
     assert not report.valid and report.problems
+
+
+def test_resolve_unknown_places_lost_replies():
+    init = {"a": {"name": "a", "value": 1, "tag": "x"}}
+    known = {1: {"seq": 1, "changes": {"Item": {"a": {"name": "a", "value": 2, "tag": "y"}}}},
+             3: {"seq": 3, "changes": {"Item": {"a": None}}}}
+    unknown = [
+        {"seq": 2, "plan": [("insert", "new0", {"name": "n5", "value": 5, "tag": "z"}),
+                            ("update", "a", {"name": "a", "value": 6, "tag": "x"})]},
+        {"seq": 3, "plan": [("delete", "a", {})]},  # lost the race to the known txn 3
+        {"seq": 4, "plan": [("update", "gone", {"name": "g", "value": 7, "tag": "x"})]},
+    ]
+    final_rows = {"u5": {"name": "n5", "value": 5, "tag": "z"}}
+    txns, problems = resolve_unknown(init, known, unknown, 4, final_rows)
+    assert problems == []
+    assert [t["seq"] for t in txns] == [1, 2, 3, 4]
+    assert txns[1]["changes"]["Item"] == {"u5": {"name": "n5", "value": 5, "tag": "z"},
+                                         "a": {"name": "a", "value": 6, "tag": "x"}}
+    assert txns[3]["changes"]["Item"] == {}  # its row was already gone: no effect
+    # Two lost writes both claiming the same number cannot be told apart...
+    twice = unknown + [{"seq": 4, "plan": [("delete", "a", {})]}]
+    _, problems = resolve_unknown(init, known, twice, 4, final_rows)
+    assert problems
+    # ... unless the log of committed write tokens says which one made it.
+    tokened = [dict(x, token=i) for i, x in enumerate(twice)]
+    txns, problems = resolve_unknown(init, known, tokened, 4, final_rows, {0, 2})
+    assert problems == [] and txns[3]["changes"]["Item"] == {}
+    _, problems = resolve_unknown(init, known, tokened, 4, final_rows, {0})
+    assert problems  # the clock says 4 committed but no lost write's token is logged
+
+
+def test_lost_write_replies_are_resolved_and_check_clean(ovsdb):
+    cfg = MonitorConfig(seed=5, clients=2, writers=2, txns=40, cond_changes=0,
+                        reconnects=0, write_pause_s=0.02, write_timeout_s=0.5,
+                        time_limit_s=30, settle_s=10)
+
+    async def main():
+        async with FaultProxy("127.0.0.1", ovsdb.port) as proxy:
+            work = asyncio.ensure_future(run_monitor_workload(proxy.remote, ovsdb.remote,
+                                                              cfg))
+            for _ in range(100):  # wait (bounded) until some writes went through
+                await asyncio.sleep(0.05)
+                if work.done() or proxy.connections >= 2:
+                    break
+            await asyncio.sleep(0.2)
+            proxy.blackhole("s2c")  # writes still reach the server; replies are lost
+            await asyncio.sleep(1.0)
+            await proxy.heal()
+            return await work
+
+    run = asyncio.run(main())
+    assert run.indeterminate >= 1, run.notes
+    report = run.check()
+    assert report.valid, (report.to_dict(), run.notes)
