@@ -7,7 +7,9 @@ to catch real kinds of bugs.
 
 API
 ---
-``proxy = FaultProxy("127.0.0.1", upstream_port, lying=False, seed=0)``
+``proxy = FaultProxy("127.0.0.1", upstream_port, lying=False, seed=0)``, or
+``FaultProxy.for_remote("tcp:HOST:PORT" | "unix:PATH", ...)`` (the cluster targets
+give their members Unix sockets; the proxy still listens on 127.0.0.1).
 ``await proxy.start()``; ``proxy.port`` (pick 0 = any free port); ``proxy.remote`` is
 ``"tcp:127.0.0.1:PORT"``; ``await proxy.stop()`` closes the listener and every
 connection.  Also ``async with FaultProxy(...) as proxy:``.
@@ -64,7 +66,7 @@ from typing import Any
 
 import orjson
 
-from harness.client import Framer, FramingError
+from harness.client import Framer, FramingError, parse_remote
 
 __all__ = ["FaultProxy", "Liar", "LIES"]
 
@@ -357,8 +359,10 @@ class FaultProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int, *, port: int = 0,
                  lying: bool = False, seed: int = 0, hold_s: float = 2.0,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                 upstream_unix: str | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.upstream_unix = upstream_unix
         self.port = port
         self.liar: Liar | None = Liar(seed) if lying else None
         self.hold_s = hold_s
@@ -372,6 +376,13 @@ class FaultProxy:
         self._conns: dict[int, _Conn] = {}
         self._next_cid = 1
         self._flusher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_remote(cls, remote: str, **kw: Any) -> FaultProxy:
+        kind, host, port = parse_remote(remote)
+        if kind == "unix":
+            return cls("", 0, upstream_unix=host, **kw)
+        return cls(host, port, **kw)
 
     @property
     def remote(self) -> str:
@@ -466,8 +477,11 @@ class FaultProxy:
     async def _accept(self, c_reader: asyncio.StreamReader,
                       c_writer: asyncio.StreamWriter) -> None:
         try:
-            u_reader, u_writer = await asyncio.wait_for(
-                asyncio.open_connection(*self.upstream), 5.0)
+            if self.upstream_unix is not None:
+                coro = asyncio.open_unix_connection(self.upstream_unix)
+            else:
+                coro = asyncio.open_connection(*self.upstream)
+            u_reader, u_writer = await asyncio.wait_for(coro, 5.0)
         except (OSError, asyncio.TimeoutError):
             c_writer.close()
             return

@@ -278,3 +278,25 @@ def test_liar_fake_ack_answers_a_write_itself():
 def test_every_lie_is_known():
     assert set(LIES) == {"drop_update", "reorder_updates", "duplicate_update", "add_row",
                          "stale_read", "fake_ack"}
+
+
+def test_unix_socket_upstream(tmp_path):
+    async def main():
+        path = str(tmp_path / "up.sock")
+
+        async def handle(r, w):
+            while data := await r.read(100):
+                w.write(data.upper())
+                await w.drain()
+            w.close()
+        server = await asyncio.start_unix_server(handle, path)
+        try:
+            async with FaultProxy.for_remote(f"unix:{path}") as p:
+                assert p.remote.startswith("tcp:127.0.0.1:")
+                r, w = await _connect(p)
+                w.write(b'{"a":"b"}')
+                assert await asyncio.wait_for(r.readexactly(9), 10) == b'{"A":"B"}'
+                w.close()
+        finally:
+            server.close()
+    run(main())
