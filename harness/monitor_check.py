@@ -21,7 +21,10 @@ Write history (``writes``)::
     {"initial": {table: {uuid: row}},              # state before txn 1 (clock = 0)
      "txns": [{"seq": 1, "changes": {table: {uuid: row | null}}}, ...]}
 
-``txns`` are all committed transactions, seq 1..N in order; a change gives the full
+A snapshot without the clock row is taken to predate the initial state (a lagging
+cluster member that has not applied the set-up): it must be empty, and the set-up then
+arrives as an update that inserts the clock row at 0.  ``txns`` are all committed
+transactions, seq 1..N in order; a change gives the full
 row after the transaction (null = deleted).  Rows are column -> value in RFC 7047 wire
 form.  Values should be unique per write (the workloads use tokens), so a received
 row value names the transaction that wrote it.
@@ -92,6 +95,7 @@ PROPERTIES = ("ordered", "unique", "atomic", "reliable", "filtered", "resumable"
 Row = dict[str, Any]
 State = dict[str, dict[str, Row]]  # table -> uuid -> row
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+PRE_INITIAL = -1  # clock of a snapshot taken before the initial state (no clock row)
 
 
 @dataclass
@@ -325,6 +329,8 @@ class WriteHistory:
     def view(self, seq: int, table: str, cond: list[Any] | None,
              columns: list[str] | None) -> dict[str, Row]:
         """The rows a client monitoring ``table`` with ``cond`` should hold at ``seq``."""
+        if seq == PRE_INITIAL:
+            return {}
         out = {}
         for u, r in self.states[seq].get(table, {}).items():
             if matches(r, cond, u):
@@ -555,7 +561,9 @@ class _Session:
             prop = "resumable"
         else:
             if m is None:
-                m = 0  # no clock row in the snapshot: nothing committed yet
+                # No clock row: the member answering has not even applied the set-up
+                # yet (a lagging cluster follower), so it must show the empty database.
+                m = PRE_INITIAL
             self.replica = {}
             self.tainted = set()
             self.deleted = set()

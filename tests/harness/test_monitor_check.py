@@ -122,6 +122,18 @@ def test_monitor_all_rows_sees_outside_row():
     assert failed(copy.deepcopy(ev)) == set()
 
 
+def test_snapshot_from_before_the_setup_then_setup_arrives():
+    # A cluster follower that had not applied the set-up answers with an empty database.
+    empty = {"type": "monitor", "method": "monitor_cond", "cond": COND, "updates": {}}
+    setup = {"type": "update", "updates": {
+        "Cell": {CLK: {"insert": {"key": "clock"}}},
+        "Item": {A: {"insert": row("a", 1, "x")}}}}
+    assert failed([empty, setup, *copy.deepcopy(GOOD_UPDATES)]) == set()
+    early = copy.deepcopy(empty)
+    early["updates"] = {"Item": {A: {"initial": row("a", 1, "x")}}}
+    assert "reliable" in failed([early, setup, *copy.deepcopy(GOOD_UPDATES)])
+
+
 def test_not_quiescent_skips_convergence():
     assert failed(good_events()[:4], quiescent=False) == set()
 
