@@ -135,18 +135,39 @@ class Progress:
             sys.stderr.write("\n")
 
 
+class _Front:
+    """A node's client-side front: a FaultProxy, behind it a Unix relay if needed."""
+
+    def __init__(self, proxy: Any, relay: Any = None) -> None:
+        self.proxy = proxy
+        self.relay = relay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.proxy, name)
+
+    async def stop(self) -> None:
+        await self.proxy.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+
+
 async def _start_proxies(target: Target, kinds: list[str]) -> dict[str, Any]:
-    """A FaultProxy in front of each TCP node, when client-link faults were asked for."""
+    """A FaultProxy in front of each node, when client-link faults were asked for.
+    Members reached over Unix sockets get a TCP relay between proxy and socket."""
     if not any(k in CLIENT_FAULTS for k in kinds):
         return {}
     from harness.client import parse_remote
+    from harness.nemesis.relay import UnixRelay
     from harness.proxy import FaultProxy
 
     proxies: dict[str, Any] = {}
     for node in target.nodes:
         kind, host, port = parse_remote(target.remote(node))
-        if kind == "tcp":
-            proxies[node] = await FaultProxy(host, port).start()
+        relay = None
+        if kind == "unix":
+            relay = await UnixRelay(host).start()
+            host, port = "127.0.0.1", relay.port
+        proxies[node] = _Front(await FaultProxy(host, port).start(), relay)
     return proxies
 
 

@@ -172,3 +172,30 @@ def test_leader_faults_aim_at_the_leader_of_the_moment(tmp_path: Path):
     assert target.calls[2] == ("partition", {"n1": ["n2"], "n2": ["n1", "n3"], "n3": ["n2"]})
     starts = [op.value for op in rec.ops if op.f.startswith("start-")]
     assert starts[0]["nodes"] == ["n2"]  # the history names the member actually hit
+
+
+def test_unix_relay_carries_bytes_both_ways_and_closes(tmp_path: Path):
+    from harness.nemesis.relay import UnixRelay
+
+    sock = str(tmp_path / "s.sock")
+
+    async def main():
+        async def echo(reader, writer):
+            while data := await reader.read(100):
+                writer.write(data.upper())
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_unix_server(echo, sock)
+        relay = await UnixRelay(sock).start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+            writer.write(b"hello")
+            assert await asyncio.wait_for(reader.readexactly(5), 5) == b"HELLO"
+            writer.close()
+        finally:
+            await relay.stop()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
