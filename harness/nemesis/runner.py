@@ -56,8 +56,8 @@ class Nemesis:
         """None if the fault can be injected, else the reason it cannot."""
         if fault.kind in CLIENT_FAULTS:
             if not fault.nodes or fault.nodes[0] not in self.proxies:
-                return "no client proxy in front of this node (cluster members are " \
-                       "reached over Unix sockets, or the campaign ran without proxies)"
+                return "no client proxy in front of this node (the campaign starts " \
+                       "proxies only when client faults are asked for)"
             return None
         if fault.kind in SHAPES and not fault.grudge:
             return "one node: nothing to partition"
