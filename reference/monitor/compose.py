@@ -24,6 +24,8 @@ from typing import Any
 
 from reference.monitor import rows as R
 from reference.monitor.request import DELETE, INITIAL, INSERT, MODIFY, TableSpec
+from reference.monitor.wire_order import order_row
+from reference.ovs_hash import ovs_order
 
 ENC_V1 = "update"
 ENC_V2 = "update2"
@@ -61,8 +63,10 @@ def classify(spec: TableSpec, base: int, old_match: bool, new_match: bool,
 
 
 def row_update(encoding: str, spec: TableSpec, ttypes: dict[str, Any], kind: int,
-               old: Any, new: Any, changed: tuple[str, ...] | None) -> dict[str, Any]:
-    """The JSON object for one row in an update/update2 ``<table-update>``."""
+               old: Any, new: Any, changed: tuple[str, ...] | None,
+               ucols: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object for one row in an update/update2 ``<table-update>``; columns in
+    ovsdb-server's member order (``ucols``: the table's user columns, schema order)."""
     if encoding == ENC_V2:
         if kind == DELETE:
             return {"delete": None}
@@ -70,28 +74,37 @@ def row_update(encoding: str, spec: TableSpec, ttypes: dict[str, Any], kind: int
             # Columns not selected for modify stay out of the diff, but (as in OVS) a
             # change to them still sends the, then possibly empty, modify.
             selected = spec.columns_for(MODIFY)
-            return {"modify": {c: R.diff_json(R.cell(old, c), R.cell(new, c), ttypes[c])
-                               for c in changed or () if c in selected}}
+            return {"modify": order_row(ucols, {
+                c: R.diff_json(R.cell(old, c), R.cell(new, c), ttypes[c])
+                for c in changed or () if c in selected})}
         body = {}
         for c in spec.columns_for(kind):
             d = R.cell(new, c)
             if not R.is_default(d, ttypes[c]):
                 body[c] = R.to_json(d, ttypes[c])
-        return {"initial" if kind == INITIAL else "insert": body}
+        return {"initial" if kind == INITIAL else "insert": order_row(ucols, body)}
     # v1 "update"
     if kind == DELETE:
-        return {"old": {c: R.to_json(R.cell(old, c), ttypes[c]) for c in spec.columns_for(DELETE)}}
+        return {"old": order_row(ucols, {c: R.to_json(R.cell(old, c), ttypes[c])
+                                         for c in spec.columns_for(DELETE)})}
     out: dict[str, Any] = {}
     if kind == MODIFY:
         selected = spec.columns_for(MODIFY)
-        out["old"] = {c: R.to_json(R.cell(old, c), ttypes[c]) for c in changed or ()
-                      if c in selected}
-    out["new"] = {c: R.to_json(R.cell(new, c), ttypes[c]) for c in spec.columns_for(kind)}
+        out["old"] = order_row(ucols, {c: R.to_json(R.cell(old, c), ttypes[c])
+                                       for c in changed or () if c in selected})
+    out["new"] = order_row(ucols, {c: R.to_json(R.cell(new, c), ttypes[c])
+                                   for c in spec.columns_for(kind)})
+    if len(out) == 2:
+        out = {k: out[k] for k in _OLD_NEW}
     return out
 
 
+_OLD_NEW = tuple(ovs_order(["old", "new"]))
+
+
 def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: Any,
-                  pairs: dict[Any, list], initial: bool = False) -> dict[str, Any]:
+                  pairs: dict[Any, list], initial: bool = False,
+                  ucols: tuple[str, ...] = ()) -> dict[str, Any]:
     """Compose one ``<table-update>`` from merged (old, new) pairs under ``cond``
     (a TableCond); used for resumes from history and for releasing a stuck session."""
     out: dict[str, Any] = {}
@@ -107,5 +120,5 @@ def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: 
         kind = classify(spec, base, om, nm, changed)
         if kind:
             out[R.uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,
-                                                   changed)
+                                                   changed, ucols)
     return out

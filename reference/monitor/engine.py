@@ -25,6 +25,7 @@ import orjson
 
 from reference.errors import syntax_error
 from reference.monitor import rows as R
+from reference.monitor import wire_order as W
 from reference.monitor.compose import (
     ENC_V1,
     ENC_V2,
@@ -89,6 +90,11 @@ class CondGroup:
     live: dict[tuple[str, bytes], list] = field(default_factory=dict)
     held: list[Member] = field(default_factory=list)
 
+    @property
+    def all_true(self) -> bool:
+        """OVS serialises updates of such monitors once, with sorted members."""
+        return all(c.always for c in self.conds.values())
+
     def rebuild(self) -> None:
         self.live = {}
         self.held = []
@@ -128,6 +134,8 @@ class MonitorEngine:
         self._tver: dict[str, int] = {}      # per-table commit counters (snapshot keys)
         self._db_atoms: int | None = None    # maintained incrementally once counted
         self._row_index = RowIndex()
+        self._ucols = {t: tuple(c for c in ts.columns if c not in ("_uuid", "_version"))
+                       for t, ts in schema.tables.items()}
         self._types = {t: {c: cs.type for c, cs in ts.columns.items()}
                        for t, ts in schema.tables.items()}
 
@@ -196,7 +204,8 @@ class MonitorEngine:
             ck = (old_cg.key, key)
             body = group.change_cache.get(ck)
             if body is None:
-                body = orjson.dumps(self._compose_change(group, old_cg.conds, conds))
+                body = self._dumps_db_order(
+                    self._db(), self._compose_change(group, old_cg.conds, conds), False)
                 group.change_cache[ck] = body
         # Create the new CondGroup before leaving the old one: leaving may empty (and
         # drop) the group, which must stay registered for the member's new condition.
@@ -320,11 +329,16 @@ class MonitorEngine:
                     piece = pieces.get(kind)
                     if piece is None:
                         piece = pieces[kind] = row_update(enc, spec, ttypes, kind, old, new,
-                                                          changed)
+                                                          changed, self._ucols[tname])
                     out.setdefault(cg, {}).setdefault(tname, {})[ustr] = piece
         deliveries = []
+        row_orders: dict[str, list[str]] | None = None
         for cg, updates in out.items():
-            body = orjson.dumps(updates)
+            sort = enc == ENC_V2 and cg.all_true
+            if not sort and row_orders is None:
+                row_orders = {t: [R.uuid_str(u) for u in W.row_insertion_order(norm[t])]
+                              for t in touched}
+            body = W.dumps(updates, sort, row_orders)
             for (kind, mid), sessions in cg.live.items():
                 deliveries.append(Delivery(tuple(sessions), envelope(kind, mid, body, last)))
         return deliveries
@@ -343,12 +357,13 @@ class MonitorEngine:
             if not spec.select & INITIAL or cond.never:
                 continue
             ttypes = self._types[tname]
+            ucols = self._ucols[tname]
             rows = {R.uuid_str(u): row_update(group.encoding, spec, ttypes, INITIAL, None,
-                                              row, None)
+                                              row, None, ucols)
                     for u, row in self._rows_for(db, tname, (cond,)) if cond.match(row)}
             if rows:
                 out[tname] = rows
-        data = orjson.dumps(out)
+        data = self._dumps_db_order(db, out, group.encoding == ENC_V2 and cg.all_true)
         cg.snapshot = (versions, data)
         return data
 
@@ -360,10 +375,11 @@ class MonitorEngine:
             if spec is None:
                 continue
             rows = compose_pairs(group.encoding, spec, self._types[tname], cg.conds[tname],
-                                 pairs)
+                                 pairs, ucols=self._ucols[tname])
             if rows:
                 out[tname] = rows
-        return orjson.dumps(out)
+        orders = {t: [R.uuid_str(u) for u in W.row_insertion_order(merged[t])] for t in out}
+        return W.dumps(out, group.encoding == ENC_V2 and cg.all_true, orders)
 
     def _compose_change(self, group: Group, old: dict[str, TableCond],
                         new: dict[str, TableCond]) -> dict:
@@ -383,10 +399,17 @@ class MonitorEngine:
                 kind = INSERT if nm else DELETE
                 if spec.select & kind:
                     rows[R.uuid_str(u)] = row_update(group.encoding, spec, ttypes, kind,
-                                                     row, row, None)
+                                                     row, row, None, self._ucols[tname])
             if rows:
                 out[tname] = rows
         return out
+
+    def _dumps_db_order(self, db: Any, out: dict, sort: bool) -> bytes:
+        if sort:
+            return W.dumps(out, True)
+        orders = {t: [R.uuid_str(u) for u in R.table_order_of(db, t, rows)]
+                  for t, rows in out.items()}
+        return W.dumps(out, False, orders)
 
     def _rows_for(self, db: Any, table: str, conds: tuple[TableCond, ...]):
         """(uuid, row) of every row that may match one of ``conds``: from the row index

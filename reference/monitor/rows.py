@@ -64,6 +64,24 @@ def table_map(db: Any, table: str) -> Any:
     return getattr(rows, "rows", rows)
 
 
+def table_order_of(db: Any, table: str, row_keys: Iterable[str]) -> list[Any]:
+    """The uuids of ``row_keys`` (uuid strings) in the order ovsdb-server iterates the
+    table's rows: reference.db keeps that order in ``Table.order`` (an OvsHmap); for
+    other databases it is simulated from their insertion order."""
+    wanted = {uuid.UUID(k) for k in row_keys}
+    order = getattr(db.tables[table], "order", None)
+    if order is None or not hasattr(order, "buckets"):
+        from reference.monitor.wire_order import row_insertion_order
+        return [u for u in row_insertion_order(table_map(db, table)) if u in wanted]
+    if len(wanted) * 4 >= len(order):
+        return [u for u in order if u in wanted]
+
+    def pos(u: Any) -> tuple[int, int]:
+        b = order.hashes[u] & order.mask
+        return (b, order.buckets[b].index(u))
+    return sorted(wanted, key=pos)
+
+
 def table_rows(db: Any, table: str) -> Iterator[tuple[Any, Any]]:
     """(uuid, row) for every row of ``table``."""
     return iter(table_map(db, table).items())

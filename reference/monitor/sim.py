@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference import datum as D
+from reference.ovs_hash import OvsHmap, uuid_hash
 
 
 @dataclass
@@ -21,10 +22,19 @@ class SimChangeSet:
     txn_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
+class SimTable(dict):
+    """uuid -> row, plus ``order``: the row order ovsdb-server would iterate (an OvsHmap
+    keyed by the UUID's first 32 bits, as reference.db.Table keeps it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order = OvsHmap()
+
+
 class SimDB:
     def __init__(self, schema: Any, new_uuid=uuid.uuid4) -> None:
         self.schema = schema
-        self.tables: dict[str, dict[uuid.UUID, dict]] = {t: {} for t in schema.tables}
+        self.tables: dict[str, SimTable] = {t: SimTable() for t in schema.tables}
         self._new_uuid = new_uuid
 
     def make_row(self, table: str, row_uuid: uuid.UUID, values: dict[str, D.Datum]) -> dict:
@@ -57,8 +67,12 @@ class SimDB:
                 changes.setdefault(table, {})[u] = (old, new)
         for table, rows in changes.items():
             for u, (_, new) in rows.items():
+                t = self.tables[table]
                 if new is None:
-                    del self.tables[table][u]
+                    del t[u]
+                    t.order.remove(u)
                 else:
-                    self.tables[table][u] = new
+                    if u not in t:
+                        t.order.insert(u, uuid_hash(u))
+                    t[u] = new
         return SimChangeSet(changes, txn_id or uuid.uuid4())

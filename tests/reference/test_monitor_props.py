@@ -65,8 +65,9 @@ t_clause = st.one_of(
     st.just(True), st.just(False),
     st.tuples(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), small).map(
         lambda t: ["i", t[0], t[1]]),
-    st.tuples(st.sampled_from(["==", "!=", "<", ">="]),
+    st.tuples(st.sampled_from(["==", "!="]),
               st.lists(small, max_size=1)).map(lambda t: ["o", t[0], ["set", t[1]]]),
+    st.tuples(st.sampled_from(["<", ">="]), small).map(lambda t: ["o", t[0], t[1]]),
     st.tuples(st.sampled_from(["includes", "excludes", "==", "!="]), int_set).map(
         lambda t: ["s", t[0], _set_json(t[1])]),
     st.tuples(st.sampled_from(["includes", "excludes"]), small, small).map(
