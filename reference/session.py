@@ -16,6 +16,7 @@ go out before the monitor_cond_change reply.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from reference.jsonrpc import Notification, Reply, Request
 from reference.locks import LockTable
 
 SessionId = int
+log = logging.getLogger("reference.ovsdb_jsonrpc_server")
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,12 @@ class ServerCore:
             return handler(self, session, msg, now_ms)
         except OvsdbError as e:
             return [Send(sid, jsonrpc.encode_error(msg.id, e.to_json()))]
+        except Exception as e:  # noqa: BLE001 - a bug of ours must not kill the server
+            # Handlers compute before they change anything (execute never mutates the
+            # database), so the request failed as a whole: say so and keep serving.
+            log.exception("%s request from session %d failed", msg.method, sid)
+            return [Send(sid, jsonrpc.encode_error(msg.id, {
+                "error": "internal error", "details": f"{type(e).__name__}: {e}"}))]
 
     def _reply(self, session: Session, request: Request, result: Any) -> list[Out]:
         return [Send(session.id, jsonrpc.encode_reply(request.id, result))]
