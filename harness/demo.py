@@ -22,7 +22,7 @@ from harness.campaign import (
 from harness.nemesis.schedule import parse_kinds
 from harness.targets import KINDS
 
-DEFAULT_TARGET = "reference"
+DEFAULT_TARGET = "reference"  # the embedded reference server (README: make demo)
 
 
 def main(argv: list[str]) -> int:
