@@ -33,7 +33,8 @@ Directions are ``"c2s"`` (client to server), ``"s2c"`` and ``"both"``.
 
 Lying mode (``lying=True``: every message is parsed and re-serialised).  ``proxy.lie(
 kind, count=1, skip=0, **params)`` arms a lie that is told ``count`` times after
-``skip`` eligible messages went by untouched; ``proxy.lies_told`` lists what was done.
+``skip`` eligible messages went by untouched; ``proxy.lies_told`` lists what was done
+(each also goes to ``events``/``on_event`` as ``lie_told``).
 "Monitor update" below means an ``update``/``update2``/``update3`` notification that
 touches ``table`` (param, default ``"Item"``).
 
@@ -312,8 +313,12 @@ class _Conn:
                 except FramingError:
                     break
                 now = time.monotonic()
+                liar = self.proxy.liar
                 for m in msgs:
-                    self.emit_messages(self.proxy.liar.on_message(self.cid, direction, m, now))
+                    told = len(liar.told)
+                    self.emit_messages(liar.on_message(self.cid, direction, m, now))
+                    for t in liar.told[told:]:
+                        self.proxy._event("lie_told", lie=t["lie"], conn=t["conn"])
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:

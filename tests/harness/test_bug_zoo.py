@@ -57,10 +57,15 @@ def _zoo_config(seed: int) -> MonitorConfig:
 
 
 async def _monitor_run(server, lie: str | None, seed: int, **params):
-    async with FaultProxy("127.0.0.1", server.port, lying=True, seed=seed) as proxy:
+    events: list[tuple[str, dict]] = []
+    async with FaultProxy("127.0.0.1", server.port, lying=True, seed=seed,
+                          on_event=lambda name, p: events.append((name, p))) as proxy:
         if lie is not None:
             proxy.lie(lie, skip=3, table="Item", **params)
         run = await run_monitor_workload(server.remote, proxy.remote, _zoo_config(seed))
+        # Every lie is an event a campaign can put in its history.
+        assert [p["lie"] for n, p in events if n == "lie_told"] == \
+            [t["lie"] for t in proxy.lies_told]
         return run, list(proxy.lies_told)
 
 
