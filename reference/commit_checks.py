@@ -50,7 +50,8 @@ def _english(items: list[str]) -> str:
     return ", ".join(items[:-1]) + ", and " + items[-1]
 
 
-def _cmp_datum(a: Datum, b: Datum) -> int:
+def compare_datums(a: Datum, b: Datum) -> int:
+    """OVS's ovsdb_datum_compare_3way: size first, then keys, then values."""
     if len(a.keys) != len(b.keys):
         return -1 if len(a.keys) < len(b.keys) else 1
     for seq_a, seq_b in ((a.keys, b.keys), (a.values or (), b.values or ())):
@@ -275,7 +276,7 @@ class _Commit:
     def _dup(self, table: str, cols: tuple[str, ...], a: Row, b: Row) -> OvsdbError:
         ts = self.schema.tables[table]
         for c in column_order(ts):
-            k = _cmp_datum(a[c], b[c])
+            k = compare_datums(a[c], b[c])
             if k:
                 if k < 0:
                     a, b = b, a

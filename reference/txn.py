@@ -3,8 +3,9 @@
 Public API (stable; the session calls it, storage and monitors consume its changes):
     execute(db, ops_json, *, owns_lock=lambda name: False, now_ms=None,
             started_ms=None, read_only=False, db_name=None) -> TxnOutcome
-        ops_json: the transact params after the database name. Never mutates db: the
-        caller stores outcome.changes, then db.apply(outcome.changes).
+        ops_json: the transact params after the database name. Never changes db's
+        contents: the caller stores outcome.changes, then db.apply(outcome.changes).
+        (A failed or blocked transaction does update db's row order, as in OVS.)
     TxnOutcome.result         the list for the transact reply (one slot per op; the
                               failing op holds {"error","details"[,"syntax"]}, later
                               slots null; a commit-time error is one extra element).
@@ -28,9 +29,10 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cmp_to_key
 from typing import Any
 
-from reference.commit_checks import column_order, precommit
+from reference.commit_checks import column_order, compare_datums, precommit
 from reference.condition import Condition, parse_where
 from reference.datum import (
     MUTATORS,
@@ -151,7 +153,7 @@ def _parse_row(x: Txn, ts: TableSchema, j: dict) -> dict[str, Datum]:
 
 def _parse_columns(ts: TableSchema, j: list | None) -> list[str]:
     if j is None:
-        return list(ts.columns)
+        return list(column_order(ts))
     out: list[str] = []
     for name in j:
         if not isinstance(name, str) or name in out:
@@ -212,19 +214,30 @@ def _op_select(x: Txn, p: _Parser) -> dict:
     ts = _table(x, p)
     where = p.member("where", "array")
     columns_j = p.member("columns", "array", optional=True)
+    sort_j = p.member("sort", "array", optional=True)  # an OVS extension
     if p.error or ts is None:
         return {}
     cond = parse_where(ts, where, x.symtab)
     columns = _parse_columns(ts, columns_j)
-    # OVS answers with distinct rows: two rows equal on the selected columns are one.
-    seen: set[tuple] = set()
-    out = []
-    for r in _query(x, ts.name, cond):
-        key = tuple(r[c] for c in columns)
-        if key not in seen:
-            seen.add(key)
-            out.append(_row_json(ts, r, columns))
-    return {"rows": out}
+    sort = list(column_order(ts)) if sort_j is None else _parse_columns(ts, sort_j)
+    # OVS answers with distinct rows (two rows equal on the selected columns are one),
+    # sorted by the "sort" columns, which default to every column in its hash order.
+    rows = _query(x, ts.name, cond)
+    if columns_j is not None and "_uuid" not in columns:
+        seen: dict[tuple, Row] = {}
+        for r in rows:
+            seen.setdefault(tuple(r[c] for c in columns), r)
+        rows = list(seen.values())
+
+    def cmp(a: Row, b: Row) -> int:
+        for c in sort:
+            k = compare_datums(a[c], b[c])
+            if k:
+                return k
+        return 0
+
+    rows.sort(key=cmp_to_key(cmp))
+    return {"rows": [_row_json(ts, r, columns) for r in rows]}
 
 
 def _op_update(x: Txn, p: _Parser) -> dict:
@@ -396,6 +409,7 @@ def execute(db: Database, ops_json: list, *, owns_lock: Callable[[str], bool] = 
                 try:
                     result = entry[0](x, p)
                 except _Blocked as b:
+                    x.abort()
                     return TxnOutcome(None, blocked_until=b.deadline)
                 except OvsdbError as e:
                     error = e
@@ -412,13 +426,17 @@ def execute(db: Database, ops_json: list, *, owns_lock: Callable[[str], bool] = 
         results.append(result)
     comment = "\n".join(x.comments) or None
     if failed:
+        x.abort()
         results.extend([None] * (n - len(results)))
         return TxnOutcome(results, None, x.durable, None, comment)
     try:
         changes = precommit(x)
     except OvsdbError as e:
+        x.abort()
         results.append(e.to_json())
         return TxnOutcome(results, None, x.durable, None, comment)
-    if changes is not None:
+    if changes is None:
+        x.keep_orders()
+    else:
         changes.comment = comment
     return TxnOutcome(results, changes, x.durable, None, comment)

@@ -6,7 +6,8 @@ order decides which error a transaction reports when several rows are wrong and 
 weak references a commit removes. So the overlay mirrors OVS's structures: one
 TxnTable per touched table (in first-touch order) holding TxnRow(old, new, n_refs,
 changed) in an OvsHmap, plus a copy-on-write OvsHmap of the table's row order when
-the transaction inserts or deletes rows. Nothing here mutates the Database.
+the transaction inserts or deletes rows. Nothing here changes the Database's contents;
+abort() and keep_orders() do update its row order, as a failed OVS transaction does.
 """
 
 from __future__ import annotations
@@ -187,3 +188,23 @@ class Txn:
                 if not has_next:
                     break
                 i += 1
+
+    def abort(self) -> None:
+        """Undo the transaction the way OVS does, which is visible in the table's row
+        order: inserted rows leave, deleted rows go back at the head of their hash
+        bucket, and any growth of the hash table stays. Only the order is written to
+        the database; its contents were never touched."""
+        def undo(r: TxnRow) -> None:
+            if r.old is None:
+                if r.new is not None:
+                    self._order(r.table).remove(r.uuid)
+            elif r.new is None:
+                self._order(r.table).insert(r.uuid, uuid_hash(r.uuid))
+        self.for_each_row(undo)
+        self.keep_orders()
+
+    def keep_orders(self) -> None:
+        """Hand the row orders of touched tables to the database (see abort)."""
+        for t in list(self.by_name.values()):
+            if t.order is not None:
+                self.db.tables[t.name].order = t.order
