@@ -76,9 +76,14 @@ def table_order_of(db: Any, table: str, row_keys: Iterable[str]) -> list[Any]:
     if len(wanted) * 4 >= len(order):
         return [u for u in order if u in wanted]
 
+    chains: dict[int, dict] = {}   # bucket -> {uuid: position in its chain}
+
     def pos(u: Any) -> tuple[int, int]:
         b = order.hashes[u] & order.mask
-        return (b, order.buckets[b].index(u))
+        chain = chains.get(b)
+        if chain is None:
+            chain = chains[b] = {k: i for i, k in enumerate(order.buckets[b])}
+        return (b, chain[u])
     return sorted(wanted, key=pos)
 
 
