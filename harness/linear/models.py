@@ -22,7 +22,8 @@ Encodings (``f`` / invoke value / ok value):
 ``cas-register`` as register, plus ``cas`` / [old, new] / -: ok only if the value was old.
 ``kv``           the cas-register per ``key``, plus ``append`` s / s / - (string
                  concatenation; nil counts as ""), as in Porcupine's key-value model;
-                 every op must carry a key.
+                 a read of "" also matches a key never written (many stores read a
+                 missing key as the empty string); every op must carry a key.
 ``counter``      ``add`` n / n / - (n an int, may be negative); ``read`` / nil / n.  Starts at 0.
 ``set``          ``add`` x / x / -;  ``read`` / nil / [x, ...] (any order).  Starts empty.
 ``ovsdb-row``    one OVSDB row per ``key`` (the row's ``name``, unique in its table: the
@@ -125,7 +126,7 @@ class Model:
 
 
 # Compiled op codes: small ints compare faster than strings in the hot loop.
-READ, WRITE, CAS, ADD, APPEND = 0, 1, 2, 3, 7
+READ, WRITE, CAS, ADD, APPEND, READ_EMPTY = 0, 1, 2, 3, 7, 8
 
 
 def _fast(c: Any) -> Callable[[Any], Any] | None:
@@ -189,6 +190,8 @@ class KV(CasRegister):
     needs_key = True
 
     def prepare(self, op: Operation) -> Any:
+        if op.f == "read" and op.status == "ok" and op.output == "":
+            return (READ_EMPTY,)
         if op.f != "append":
             return super().prepare(op)
         if not isinstance(op.input, str):
@@ -205,6 +208,8 @@ class KV(CasRegister):
             if state is None:
                 return c[1]
             return state + c[1] if isinstance(state, str) else INVALID
+        if k == READ_EMPTY:
+            return state if state is None or state == "" else INVALID
         return c[2] if state == c[1] else INVALID
 
 

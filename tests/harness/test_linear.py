@@ -262,3 +262,20 @@ def test_dominance_pruning_changes_no_verdict(model):
         assert with_pruning == plain, seed
         verdicts.add(plain)
     assert verdicts == {True, False}
+
+
+def test_kv_append_and_empty_reads():
+    # Porcupine's key-value shape: get/put/append, a missing key reads as ""
+    hist = h((0, "invoke", "read", None, "k"), (0, "ok", "read", "", "k"),
+             (1, "invoke", "append", "a", "k"), (2, "invoke", "append", "b", "k"),
+             (1, "ok", "append", "a", "k"), (2, "ok", "append", "b", "k"),
+             (3, "invoke", "read", None, "k"), (3, "ok", "read", "ba", "k"),
+             (4, "invoke", "write", "z", "k"), (4, "ok", "write", "z", "k"),
+             (5, "invoke", "append", "q", "k"), (5, "ok", "append", "q", "k"),
+             (6, "invoke", "read", None, "k"), (6, "ok", "read", "zq", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+    hist[7] = Op(7, 70, 3, "ok", "read", "ab", "k")
+    hist[13] = Op(13, 130, 6, "ok", "read", "zq", "k")
+    assert check(hist, "kv").verdict == LINEARIZABLE
+    hist[13] = Op(13, 130, 6, "ok", "read", "", "k")
+    assert check(hist, "kv").verdict == NOT_LINEARIZABLE

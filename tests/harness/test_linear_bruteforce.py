@@ -53,7 +53,7 @@ def brute_force(events: list[Op], model_name: str) -> bool:
 
 
 VALUES = {"register": [None, 0, 1], "cas-register": [None, 0, 1],
-          "kv": [None, "0", "1", "01", "10"],
+          "kv": [None, "", "0", "1", "01", "10"],
           "counter": [0, 1, 2, 3], "set": [[], [0], [1], [0, 1]], "ovsdb-row": None}
 
 
