@@ -78,7 +78,18 @@ convergent  When traffic has stopped, each connected client's replica is at the 
 
 Counterexamples do not cascade: an update flagged as duplicate or out of order is not
 applied, a row change flagged as unfiltered is not applied, and rows touched by an
-out-of-order update are left out of later comparisons.
+out-of-order update are left out of later comparisons until a full row or a delete
+makes them exact again.  A row inserted again or deleted again is judged when the
+session ends: if an out-of-order update explains it (a row that left and re-entered
+the condition, swapped) it is that ordering fault, not a duplicate; if the row had
+left the view inside the range the update claims to cover, the update that removed it
+never came (a gap).  While a condition change is in flight rows may match either
+condition and the replica is compared only when the change is answered, so a gap
+inside that window shows up as a condition fault.
+
+Input that cannot be checked (a write history with holes, a clock beyond its end, an
+event before any monitor reply) is listed in ``Report.problems`` and every verdict is
+then "not ok": a checker that cannot see must not say yes.
 """
 
 from __future__ import annotations
@@ -391,6 +402,13 @@ class _Session:
 
     # clock handling
     def _clock_of(self, updates: dict[str, Any]) -> int | None:
+        m = self._raw_clock(updates)
+        if m is not None and m > self.h.last:
+            raise _Unusable(f"client {self.name}: event {self.event} shows clock {m}, but "
+                            f"the write history ends at {self.h.last} (incomplete history)")
+        return m
+
+    def _raw_clock(self, updates: dict[str, Any]) -> int | None:
         table, column = self.h.clock
         for _, ch in (updates.get(table) or {}).items():
             for op in ("initial", "insert"):
@@ -463,8 +481,9 @@ class _Session:
                 return
             want = self.h.view(hi, table, self.cond.get(table), cols).get(uuid)
             if want is not None and mode != "cond" and self.old_cond is None:
-                self.flag("reliable", f"{table} {uuid}: deleted at clock {hi} although the "
-                                      "row exists there and matches the condition")
+                self.flag("resumable" if mode == "resume" else "reliable",
+                          f"{table} {uuid}: deleted at clock {hi} although the row exists "
+                          "there and matches the condition")
             del mine[uuid]
             self.deleted.add(rid)
             self.tainted.discard(rid)  # absent is exact again
@@ -666,6 +685,10 @@ class _Session:
             break
 
 
+class _Unusable(Exception):
+    """The input cannot be checked (reported as a problem, never as a pass)."""
+
+
 def _show(row: Row | None) -> str:
     return "absent" if row is None else orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode()
 
@@ -680,28 +703,30 @@ def check(writes: dict[str, Any], streams: Iterable[dict[str, Any]], *,
     if report.problems:
         return report
     for stream in streams:
-        s = _Session(str(stream.get("client", "?")), hist, cols, report)
-        for i, ev in enumerate(stream.get("events") or []):
-            s.event = i
-            kind = ev.get("type")
-            if kind == "monitor":
-                s.on_monitor(ev)
-            elif not s.started:
-                report.problems.append(f"client {s.name}: event {i} ({kind}) before any "
-                                       "monitor reply")
-                break
-            elif kind == "update":
-                s.on_update(ev)
-            elif kind == "cond_change":
-                s.on_cond_change(ev)
-            elif kind == "cond_change_reply":
-                s.on_cond_change_reply(ev)
-            elif kind == "disconnect":
-                s.on_disconnect()
-            else:
-                report.problems.append(f"client {s.name}: event {i} has unknown type "
-                                       f"{kind!r}")
-                break
-        else:
-            s.finish(quiescent)
+        try:
+            _replay(_Session(str(stream.get("client", "?")), hist, cols, report),
+                    stream.get("events") or [], quiescent)
+        except _Unusable as e:
+            report.problems.append(str(e))
     return report
+
+
+def _replay(s: _Session, events: list[dict[str, Any]], quiescent: bool) -> None:
+    for i, ev in enumerate(events):
+        s.event = i
+        kind = ev.get("type")
+        if kind == "monitor":
+            s.on_monitor(ev)
+        elif not s.started:
+            raise _Unusable(f"client {s.name}: event {i} ({kind}) before any monitor reply")
+        elif kind == "update":
+            s.on_update(ev)
+        elif kind == "cond_change":
+            s.on_cond_change(ev)
+        elif kind == "cond_change_reply":
+            s.on_cond_change_reply(ev)
+        elif kind == "disconnect":
+            s.on_disconnect()
+        else:
+            raise _Unusable(f"client {s.name}: event {i} has unknown type {kind!r}")
+    s.finish(quiescent)

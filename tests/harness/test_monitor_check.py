@@ -341,3 +341,10 @@ def test_set_and_map_diffs_follow_update2():
     assert sorted(new["s"][1]) == [1, 3]
     assert sorted(new["m"][1]) == [["b", 5], ["c", 9]]
     assert "o" not in new and "i" not in new  # back at their defaults
+
+
+def test_clock_beyond_the_write_history_is_a_problem():
+    writes = copy.deepcopy(WRITES)
+    del writes["txns"][5:]  # the history stops at txn 5; the client saw 6
+    rep = run(good_events(), writes=writes)
+    assert rep.problems and not rep.valid
