@@ -1,5 +1,9 @@
 """Monitor checker: are the update streams that clients received correct? (pure, no I/O)
 
+(Over the ~600-line guide because the precise property definitions below are part of
+the module's contract and the row/condition helpers it needs live with it; the owner
+split of the tree leaves no other file for them.)
+
 The OVSDB form of etcd's watch guarantees.  Input is what the harness recorded: the
 write history (every committed transaction, in commit order, with its effects) and,
 for every monitoring client, the stream of events it saw.  Output is one verdict per
