@@ -1,8 +1,8 @@
 """Monitor checker: are the update streams that clients received correct? (pure, no I/O)
 
-(Over the ~600-line guide because the precise property definitions below are part of
-the module's contract and the row/condition helpers it needs live with it; the owner
-split of the tree leaves no other file for them.)
+(Over the ~600-line guide: the precise property definitions below are part of the
+module's contract, and the small wire helpers it needs (sets, maps, update2 diffs,
+monitor conditions) stay with it so the checker reads as one piece.)
 
 The OVSDB form of etcd's watch guarantees.  Input is what the harness recorded: the
 write history (every committed transaction, in commit order, with its effects) and,
