@@ -15,7 +15,9 @@ a row change is an insert, delete or modify by whether old/new exist; under a co
 modify whose old row does not match becomes an insert, one whose new row does not match
 becomes a delete, and one matching neither is dropped (likewise inserts/deletes of
 non-matching rows).  A modify is dropped when it changes no monitored column, and any
-type the table's select flags exclude is dropped.
+type the table's select flags exclude is dropped.  With several requests for one table
+(per-column select flags) a modify is still sent when only columns not selected for
+modify changed, with those columns left out (possibly ``{"modify": {}}``), as OVS does.
 """
 
 from __future__ import annotations

@@ -191,7 +191,11 @@ class MonitorEngine:
                                        requests)
         conds = dict(old_cg.conds)
         for t, w in wheres.items():
-            conds[t] = self._parse_cond(t, w)
+            cond = self._parse_cond(t, w)
+            # ovsdb-server validates a v1 monitor's new condition but keeps sending it
+            # every row: conditions do not apply to "update" notifications.
+            if group.encoding != ENC_V1:
+                conds[t] = cond
         out: list[bytes] = []
         last = str(self.history.reported_id())
         if m.pending:

@@ -149,10 +149,12 @@ def parse_change_requests(schema: Any, spec: MonitorSpec, requests: Any) -> dict
             raise OvsdbError("syntax error", f"no table named {tname}")
         if spec.table(tname) is None:
             raise OvsdbError("syntax error", f"no table named {tname} in monitor session")
-        for req in value if isinstance(value, list) else [value]:
+        if not isinstance(value, list):
+            raise OvsdbError("syntax error", f"table {tname} no monitor-cond-change JSON array")
+        for req in value:
             if isinstance(req, dict) and "columns" in req:
                 raise syntax_error(req, "changing columns is unsupported")
-            _check_members(req, {"where": list, "select": dict}, f"table {tname}")
+            _check_members(req, {"where": list}, f"table {tname}")
             if "where" in req:
                 out[tname] = req["where"]
     return out
