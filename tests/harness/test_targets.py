@@ -99,6 +99,12 @@ def test_cluster_in_namespaces_partition_and_teardown(tmp_path):
         assert "uuid" in res[0]
         target.heal()
         assert "10.99.0.1" not in target.net.rules("n3")
+        # Graceful leave, then rejoin with a fresh file: a member again.
+        target.leave("n2")
+        assert not target.alive("n2")
+        target.rejoin("n2")
+        target.wait_ready("n2")
+        assert "Status: cluster member" in target.cluster_status("n2")
         for node in target.nodes:
             target.stop(node)
         check = target.post_check()
