@@ -10,7 +10,6 @@ network namespaces when root) and a standalone server.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
@@ -19,8 +18,10 @@ import pytest
 from harness.campaign import CampaignConfig, run_campaign
 from harness.history import read_jsonl
 from harness.nemesis.schedule import parse_kinds, plan
+from harness.targets.netns import available as netns_available
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="partitions need root (netns)")
+_NETNS, _WHY = netns_available()
+needs_root = pytest.mark.skipif(not _NETNS, reason=f"partitions need network namespaces: {_WHY}")
 
 
 def _cfg(tmp_path: Path, **kw) -> CampaignConfig:
