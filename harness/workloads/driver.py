@@ -88,7 +88,11 @@ class Connections:
                  "columns": ["leader", "connected"]}], timeout=0.5)
             rows = res[0]["rows"]
             return bool(rows) and rows[0]["leader"] is True and rows[0]["connected"] is True
-        except (OSError, RpcTimeout, RpcError, ConnectionLost, KeyError, IndexError,
+        except RpcError as e:
+            # A server without the _Server database has no notion of a leader: any
+            # member will do.
+            return e.error == "unknown database"
+        except (OSError, RpcTimeout, ConnectionLost, KeyError, IndexError,
                 TypeError, asyncio.TimeoutError):
             await self.drop(node)
             return False
