@@ -70,10 +70,30 @@ def compare(steps: list, schema: str | Path, kinds=("ovsdb-server", OTHER)) -> N
     if outs[0] != outs[1]:
         for n, (a, b) in enumerate(zip(outs[0], outs[1], strict=False)):  # type: ignore[call-overload]
             if a != b:
-                pytest.fail(f"first difference at step {n}: {steps[n].get('send')!r}\n"
-                            f"--- {kinds[0]}:\n{pprint.pformat(a, width=110)}\n"
-                            f"--- {kinds[1]}:\n{pprint.pformat(b, width=110)}")
+                path, va, vb = first_difference(a, b)
+                pytest.fail(f"first difference at step {n}: {steps[n].get('send')!r:.600}\n"
+                            f"at {path}: {kinds[0]} {va!r:.800}\n   vs {kinds[1]} {vb!r:.800}\n"
+                            f"--- {kinds[0]}:\n{pprint.pformat(a, width=110):.6000}\n"
+                            f"--- {kinds[1]}:\n{pprint.pformat(b, width=110):.6000}")
         pytest.fail(f"transcripts differ in length: {len(outs[0])} vs {len(outs[1])}")  # type: ignore[arg-type]
+
+
+def first_difference(a, b, path: str = "") -> tuple[str, object, object]:
+    """The path of the first place two JSON values differ, and the values there."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k, "<absent>") != b.get(k, "<absent>"):
+                return first_difference(a.get(k, "<absent>"), b.get(k, "<absent>"),
+                                        f"{path}/{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{path}[{i}]")
+    if isinstance(a, str) and isinstance(b, str):
+        i = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                 min(len(a), len(b)))
+        return f"{path} (string, from char {i})", a[max(0, i - 40):i + 80], b[max(0, i - 40):i + 80]
+    return path, a, b
 
 
 # -- hand-written sessions ------------------------------------------------------------
