@@ -97,6 +97,7 @@ CASES: dict[str, bytes] = {
     "lock_not_string": b'{"method":"lock","params":[[]],"id":1}',
     "get_schema_object": b'{"method":"get_schema","params":[{}],"id":1}',
     "echo_many_values": b'{"method":"echo","params":[1]}{"method":"echo","params":[2],"id":2}',
+    "valid_then_garbage": _echo(b"[1]") + _echo(b"[2]", b"2") + b"}garbage",
     "whitespace_between": b' \n\t {"method":"echo","params":[],"id":1} \r\n ',
 }
 

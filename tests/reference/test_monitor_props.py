@@ -325,8 +325,8 @@ def test_property_harness_catches_a_dropped_delete(monkeypatch):
     """Known-bad: a core that forgets rows leaving the condition must be caught."""
     real = compose_mod.classify
 
-    def buggy(spec, base, om, nm, changed):
-        kind = real(spec, base, om, nm, changed)
+    def buggy(spec, base, om, nm, *rest):
+        kind = real(spec, base, om, nm, *rest)
         return 0 if kind == compose_mod.DELETE and base == compose_mod.MODIFY else kind
 
     monkeypatch.setattr("reference.monitor.engine.classify", buggy)
