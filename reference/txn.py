@@ -127,6 +127,16 @@ def _query(x: Txn, table: str, cond: Condition) -> list:
                 and len(c.arg.keys) == 1:
             row = x.get(table, c.arg.keys[0])
             return [row] if row is not None and cond.evaluate(row) else []
+    # "==" on every column of a schema index pins at most one row too; the committed
+    # index answers when this transaction has not touched the table yet.
+    tt = x.by_name.get(table)
+    if cond.clauses and (tt is None or len(tt.rows) == 0):
+        eq = {c.column: c.arg for c in cond.clauses if c.function == "=="}
+        for i, cols in enumerate(x.db.schema.tables[table].indexes):
+            if all(col in eq for col in cols):
+                u = x.db.index_lookup(table, i, tuple(eq[col] for col in cols))
+                row = None if u is None else x.get(table, u)
+                return [row] if row is not None and cond.evaluate(row) else []
     return [r for r in x.rows(table) if cond.evaluate(r)]
 
 
