@@ -15,7 +15,9 @@ a row change is an insert, delete or modify by whether old/new exist; under a co
 modify whose old row does not match becomes an insert, one whose new row does not match
 becomes a delete, and one matching neither is dropped (likewise inserts/deletes of
 non-matching rows).  A modify is dropped when it changes no monitored column, and any
-type the table's select flags exclude is dropped.  With several requests for one table
+type the table's select flags exclude is dropped; a change to a column only the
+condition reads counts as a change (OVS tracks condition columns with the monitored
+ones) and sends an empty modify.  With several requests for one table
 (per-column select flags) a modify is still sent when only columns not selected for
 modify changed, with those columns left out (possibly ``{"modify": {}}``), as OVS does.
 """
@@ -46,8 +48,9 @@ def changed_columns(spec: TableSpec, old: Any, new: Any) -> tuple[str, ...]:
 
 
 def classify(spec: TableSpec, base: int, old_match: bool, new_match: bool,
-             changed: tuple[str, ...] | None) -> int:
-    """The update type to send for this condition, or 0 for nothing."""
+             changed: tuple[str, ...] | None, cond_changed: bool = False) -> int:
+    """The update type to send for this condition, or 0 for nothing.  ``cond_changed``:
+    a column the condition reads (but the monitor may not) changed."""
     if base == MODIFY:
         if old_match:
             kind = MODIFY if new_match else DELETE
@@ -59,7 +62,7 @@ def classify(spec: TableSpec, base: int, old_match: bool, new_match: bool,
         kind = DELETE if old_match else 0
     else:
         kind = 0
-    if kind == MODIFY and not changed:
+    if kind == MODIFY and not changed and not cond_changed:
         return 0
     return kind if spec.select & kind else 0
 
@@ -119,7 +122,8 @@ def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: 
         om = old is not None and cond.match(old)
         nm = new is not None and cond.match(new)
         changed = changed_columns(spec, old, new) if base == MODIFY and om and nm else None
-        kind = classify(spec, base, om, nm, changed)
+        cc = changed == () and cond.columns_changed(old, new)
+        kind = classify(spec, base, om, nm, changed, cc)
         if kind:
             out[R.uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,
                                                    changed, ucols)

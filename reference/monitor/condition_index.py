@@ -42,6 +42,15 @@ class TableCond:
     clauses: tuple = ()              # R.Clause objects (empty for TRUE/FALSE)
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the clauses read: OVS tracks them with the monitored ones, so a
+        change to one of them alone still sends a (possibly empty) modify."""
+        return tuple(dict.fromkeys(c.column for c in self.clauses))
+
+    def columns_changed(self, old: Any, new: Any) -> bool:
+        return any(R.cell(old, c) != R.cell(new, c) for c in self.columns)
+
+    @property
     def always(self) -> bool:
         return self.key == TRUE_KEY
 

@@ -325,9 +325,12 @@ class MonitorEngine:
                         merge_into(m.pending, {tname: {row_uuid: (old, new)}})
                     if not cg.live:
                         continue
-                    if base == MODIFY and om and nm and changed is None:
-                        changed = changed_columns(spec, old, new)
-                    kind = classify(spec, base, om, nm, changed)
+                    cc = False
+                    if base == MODIFY and om and nm:
+                        if changed is None:
+                            changed = changed_columns(spec, old, new)
+                        cc = not changed and tc.columns_changed(old, new)
+                    kind = classify(spec, base, om, nm, changed, cc)
                     if not kind:
                         continue
                     piece = pieces.get(kind)

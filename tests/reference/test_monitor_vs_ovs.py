@@ -308,6 +308,10 @@ def test_monitors_match_ovsdb_server(tmp_path, seed):
         pair.monitor(6, "monitor_cond", "noins", {"T": [{
             "columns": ["i", "o"], "select": {"insert": False, "delete": False},
             "where": [["o", ">", 0], ["_uuid", "==", ["uuid", uuids["T"][0]]]]}]})
+        # A condition on a column the monitor does not send: a change to it alone is an
+        # empty modify.
+        pair.monitor(6, "monitor_cond", "cnm", {"T": [{"columns": ["i"], "where": [
+            ["name", "!=", "b"], ["m", "includes", ["map", [["x", 0]]]]]}]})
         pair.monitor(6, "monitor_cond_since", "s2", {"U": [{"where": [
             ["tags", "excludes", "b"]], "select": {"modify": False}}]},
             "8d7a2f3c-0000-4000-8000-000000000001")
