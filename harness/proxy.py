@@ -20,14 +20,21 @@ Faults (take effect at once, on existing and new connections; each is logged in
 
 ``set_delay(ms, direction="both")``   hold every chunk for ``ms`` before passing it on
                                        (order is kept; 0 removes the delay).
-``blackhole(direction="both")``       silently discard traffic: "both" is a dropped
-                                       link, "c2s" or "s2c" a one-way link.  TCP never
-                                       loses part of a stream, so there is no random
-                                       per-packet drop: a lossy link is a delay.
+``blackhole(direction="both", lose=False)``  nothing gets through: "both" is a cut
+                                       link, "c2s" or "s2c" a one-way link.  As with
+                                       TCP over a partition, what is sent meanwhile is
+                                       held and arrives, in order, after ``heal()`` (if
+                                       the connection is still alive).  ``lose=True``
+                                       discards it instead; on raw bytes that can cut a
+                                       message in half, which tests a peer's framing
+                                       rather than a network.  TCP never loses part of
+                                       a stream, so there is no random per-packet drop:
+                                       a lossy link is a delay.
 ``reset()``                           close every connection with a TCP RST.
 ``stop_accepting()`` / ``resume_accepting()``  close / reopen the listening socket on
                                        the same port (new clients get refused).
-``heal()``                            remove delay and blackholes, resume accepting.
+``heal()``                            remove delay and blackholes (held data flows),
+                                       resume accepting.
 
 Directions are ``"c2s"`` (client to server), ``"s2c"`` and ``"both"``.
 
@@ -279,6 +286,7 @@ class _Conn:
         self.queues: dict[str, asyncio.Queue[tuple[float, bytes | None]]] = {
             d: asyncio.Queue() for d in DIRECTIONS}
         self.framers = {d: Framer() for d in DIRECTIONS}
+        self.held: dict[str, list[bytes]] = {d: [] for d in DIRECTIONS}  # blackholed
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -288,11 +296,23 @@ class _Conn:
             self.tasks.append(loop.create_task(self._deliver(d)))
 
     def emit(self, direction: str, data: bytes) -> None:
-        if direction in self.proxy._blackholed:
-            self.proxy.dropped_bytes += len(data)
+        lose = self.proxy._blackholed.get(direction)
+        if lose is not None:
+            if lose:
+                self.proxy.dropped_bytes += len(data)
+            else:
+                self.proxy.held_bytes += len(data)
+                self.held[direction].append(data)
             return
         due = time.monotonic() + self.proxy._delay[direction]
         self.queues[direction].put_nowait((due, data))
+
+    def release(self) -> None:
+        """After a heal: what a blackhole held goes on, in order, before anything new."""
+        for d in DIRECTIONS:
+            held, self.held[d] = self.held[d], []
+            for data in held:
+                self.emit(d, data)
 
     def emit_messages(self, outs: Out) -> None:
         for d, m in outs:
@@ -373,10 +393,11 @@ class FaultProxy:
         self.hold_s = hold_s
         self.on_event = on_event
         self.events: list[tuple[int, str, dict[str, Any]]] = []
-        self.dropped_bytes = 0
+        self.dropped_bytes = 0  # discarded by blackhole(lose=True)
+        self.held_bytes = 0     # held by blackhole() until heal()
         self.accepted = 0
         self._delay = {d: 0.0 for d in DIRECTIONS}
-        self._blackholed: set[str] = set()
+        self._blackholed: dict[str, bool] = {}  # direction -> lose
         self._server: asyncio.base_events.Server | None = None
         self._conns: dict[int, _Conn] = {}
         self._next_cid = 1
@@ -442,9 +463,10 @@ class FaultProxy:
             self._delay[d] = max(0.0, ms) / 1000.0
         self._event("delay", ms=ms, direction=direction)
 
-    def blackhole(self, direction: str = "both") -> None:
-        self._blackholed.update(_dirs(direction))
-        self._event("blackhole", direction=direction)
+    def blackhole(self, direction: str = "both", lose: bool = False) -> None:
+        for d in _dirs(direction):
+            self._blackholed[d] = lose
+        self._event("blackhole", direction=direction, lose=lose)
 
     def reset(self) -> None:
         n = len(self._conns)
@@ -468,6 +490,8 @@ class FaultProxy:
     async def heal(self) -> None:
         self._delay = {d: 0.0 for d in DIRECTIONS}
         self._blackholed.clear()
+        for c in list(self._conns.values()):
+            c.release()
         if self._server is None:
             await self._listen()
         self._event("heal")

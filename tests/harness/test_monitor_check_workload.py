@@ -127,7 +127,7 @@ def test_resolve_unknown_places_lost_replies():
 
 
 def test_lost_write_replies_are_resolved_and_check_clean(ovsdb):
-    cfg = MonitorConfig(seed=5, clients=2, writers=2, txns=40, cond_changes=0,
+    cfg = MonitorConfig(seed=5, clients=2, writers=2, txns=120, cond_changes=0,
                         reconnects=0, write_pause_s=0.02, write_timeout_s=0.5,
                         time_limit_s=30, settle_s=10)
 
@@ -135,12 +135,8 @@ def test_lost_write_replies_are_resolved_and_check_clean(ovsdb):
         async with FaultProxy("127.0.0.1", ovsdb.port) as proxy:
             work = asyncio.ensure_future(run_monitor_workload(proxy.remote, ovsdb.remote,
                                                               cfg))
-            for _ in range(100):  # wait (bounded) until some writes went through
-                await asyncio.sleep(0.05)
-                if work.done() or proxy.connections >= 2:
-                    break
-            await asyncio.sleep(0.2)
-            proxy.blackhole("s2c")  # writes still reach the server; replies are lost
+            await _wait_for_clock(ovsdb.remote, 5, work)
+            proxy.blackhole("s2c")  # writes still reach the server; replies are held
             await asyncio.sleep(1.0)
             await proxy.heal()
             return await work

@@ -96,19 +96,37 @@ def test_delay_holds_data_then_delivers_in_order():
 
 
 @pytest.mark.parametrize("direction", ["c2s", "s2c", "both"])
-def test_blackhole_and_heal(direction):
+def test_blackhole_holds_traffic_until_heal(direction):
     async def main():
         async with Echo() as echo, FaultProxy("127.0.0.1", echo.port) as p:
             r, w = await _connect(p)
             w.write(b'{"warm":1}')
             assert await asyncio.wait_for(r.readexactly(10), 10) == b'{"warm":1}'
             p.blackhole(direction)
-            w.write(b'{"lost":1}')
+            w.write(b'{"held":1}')
             await w.drain()
             assert await _nothing_within(r)
             # One-way: with s2c cut the server still got the message; with c2s it did not.
-            assert (b"lost" in echo.received) == (direction == "s2c")
-            assert p.dropped_bytes > 0
+            assert (b"held" in echo.received) == (direction == "s2c")
+            assert p.held_bytes > 0 and p.dropped_bytes == 0
+            await p.heal()
+            w.write(b'{"back":1}')
+            # Like TCP after a partition heals: the held bytes come first, then the rest.
+            got = await asyncio.wait_for(r.readexactly(20), 10)
+            assert got == b'{"held":1}{"back":1}'
+            w.close()
+    run(main())
+
+
+def test_blackhole_lose_discards_traffic():
+    async def main():
+        async with Echo() as echo, FaultProxy("127.0.0.1", echo.port, lying=True) as p:
+            r, w = await _connect(p)
+            p.blackhole("c2s", lose=True)
+            w.write(b'{"lost":1}')
+            await w.drain()
+            assert await _nothing_within(r)
+            assert p.dropped_bytes > 0 and b"lost" not in echo.received
             await p.heal()
             w.write(b'{"back":1}')
             assert await asyncio.wait_for(r.readexactly(10), 10) == b'{"back":1}'
