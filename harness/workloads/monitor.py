@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,10 @@ class MonitorConfig:
     write_timeout_s: float = 10.0  # no reply by then: the write is indeterminate
     # Fixed starting conditions, one per client (default: seeded choice per client).
     conditions: list[list[Any]] | None = None
+    # Awaited when the writers are done, before the final read and the clients' settle:
+    # a campaign stops its nemesis and heals here, since convergence is only owed once
+    # the network is whole again.
+    before_settle: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -132,6 +137,8 @@ class _Shared:
         self.target = 0  # the last transaction, once the writers are done
         self.left = cfg.txns
         self.deadline = time.monotonic() + cfg.time_limit_s
+        # Clients stop by then; moved to "settle_s after the final read" once known.
+        self.hard_stop = self.deadline + cfg.settle_s
         self.writers_done = asyncio.Event()
 
 
@@ -332,13 +339,13 @@ class _Watcher:
         self.mid = 0
         self.changes_left = shared.cfg.cond_changes
         self.reconnects_left = shared.cfg.reconnects
-        self.pending_change = False
+        self.pending_change: dict[str, Any] | None = None
 
     async def _connect(self) -> bool:
         """(Re)connect and monitor; retried while the deadline allows."""
         cfg = self.shared.cfg
         for _ in range(50):
-            if time.monotonic() > self.shared.deadline + cfg.settle_s:
+            if time.monotonic() > self.shared.hard_stop:
                 return False
             try:
                 self.client = await _OrderedClient.connect(self.remote, timeout=2)
@@ -371,7 +378,7 @@ class _Watcher:
 
     async def _drop(self) -> None:
         self.events.append({"type": "disconnect"})
-        self.pending_change = False
+        self.pending_change = None
         if self.client is not None:
             await self.client.close()
             self.client = None
@@ -385,32 +392,39 @@ class _Watcher:
             self.changes_left -= 1
             new = self.rng.choice([c for c in CONDITIONS if c != self.cond])
             self.events.append({"type": "cond_change", "cond": {TABLE: new}})
-            self.cond = new
-            self.pending_change = True
+            old_cond, self.cond = self.cond, new
+            # Recorded where the reply's marker shows up in the notification queue; the
+            # call's own outcome fills in "error" (the same dict) if it was refused.
+            self.pending_change = {"type": "cond_change_reply", "error": None}
             mid = [self.name, self.mid]
             self.mid += 1
-            # The reply is seen through the marker in the notification queue.
             asyncio.get_running_loop().create_task(self._change(
-                mid, [self.name, self.mid], {TABLE: [{"where": new}]}))
+                mid, [self.name, self.mid], {TABLE: [{"where": new}]}, old_cond,
+                self.pending_change))
         elif self.reconnects_left:
             self.reconnects_left -= 1
             await self._drop()
             await self._connect()
 
-    async def _change(self, old: Any, new: Any, req: dict[str, Any]) -> None:
+    async def _change(self, old: Any, new: Any, req: dict[str, Any], old_cond: list[Any],
+                      reply: dict[str, Any]) -> None:
         client = self.client
         try:
             assert client is not None
             await client.monitor_cond_change(old, new, req, timeout=10)
-        except (RpcTimeout, ConnectionLost, RpcError, OSError, AssertionError):
-            pass  # the recorder sees the disconnect; a refused change is recorded below
+        except RpcError as e:
+            # Refused: the server kept the old condition and the old monitor id.
+            reply["error"] = str(e.error)
+            if self.client is client:
+                self.cond = old_cond
+                self.mid -= 1
+        except (RpcTimeout, ConnectionLost, OSError, AssertionError):
+            pass  # the recorder sees the disconnect
 
     async def run(self) -> None:
-        cfg = self.shared.cfg
         if not await self._connect():
             return
-        hard_stop = self.shared.deadline + cfg.settle_s
-        while time.monotonic() < hard_stop:
+        while time.monotonic() < self.shared.hard_stop:
             done = self.shared.writers_done.is_set()
             if done and self.clock >= self.shared.target and not self.pending_change:
                 break
@@ -426,8 +440,8 @@ class _Watcher:
                 continue
             if n.method == _REPLY:
                 if self.pending_change:
-                    self.pending_change = False
-                    self.events.append({"type": "cond_change_reply", "error": None})
+                    self.events.append(self.pending_change)
+                    self.pending_change = None
                 continue
             if n.method in ("update2", "update3"):
                 params = n.params
@@ -493,10 +507,14 @@ async def run_monitor_workload(write_remote: str, monitor_remote: str,
     try:
         await asyncio.gather(*(_writer(i, write_remote, shared, writer_rngs[i])
                                for i in range(cfg.writers)))
+        if cfg.before_settle is not None:
+            shared.hard_stop = float("inf")
+            await cfg.before_settle()
         final = await _final_read(write_remote, cfg, shared)
     finally:
         # Clients wait (bounded) until they have seen the last transaction.
         shared.target = final[0] if final else max(shared.txns, default=0)
+        shared.hard_stop = time.monotonic() + cfg.settle_s
         shared.writers_done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     if final is not None:

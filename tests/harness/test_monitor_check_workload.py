@@ -141,7 +141,15 @@ def test_lost_write_replies_are_resolved_and_check_clean(ovsdb):
             await proxy.heal()
             return await work
 
+    healed = []
+
+    async def heal_before_settle() -> None:
+        healed.append(True)
+
+    cfg.before_settle = heal_before_settle
+
     run = asyncio.run(main())
+    assert healed == [True]  # the campaign's hook ran once, before the settle
     assert run.indeterminate >= 1, run.notes
     report = run.check()
     assert report.valid, (report.to_dict(), run.notes)
