@@ -60,6 +60,8 @@ class CampaignConfig:
     check_timeout: float = 60.0
     external_config: str | None = None
     netns: bool | None = None
+    lie: str | None = None  # a FaultProxy lie told on client links (checker self-test)
+    lie_count: int = 3
     progress: bool = True
     argv: list[str] = field(default_factory=list)
 
@@ -92,15 +94,21 @@ def parse_args(argv: list[str]) -> CampaignConfig:
     p.add_argument("--external-config", help="JSON file for --target external")
     p.add_argument("--no-netns", action="store_true",
                    help="cluster members share loopback (process faults only)")
+    p.add_argument("--lie", metavar="KIND[:COUNT]",
+                   help="make the client proxies lie (stale_read, fake_ack, drop_update, "
+                        "...; see harness/proxy.py) COUNT times (default 3) to show that "
+                        "the checkers catch it: expect exit 1")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     a = p.parse_args(argv)
     tri = {"auto": None, "on": True, "off": False}
+    lie, _, count = (a.lie or "").partition(":")
     return CampaignConfig(
         target=a.target, workload=a.workload, nemesis=parse_kinds(a.nemesis), nodes=a.nodes,
         time_s=a.time, seed=a.seed, out=Path(a.out), workers=a.workers, keys=a.keys,
         reads=a.reads, prereq=tri[a.prereq], sync_reads=tri[a.sync_reads],
         op_timeout=a.op_timeout, check_timeout=a.check_timeout,
         external_config=a.external_config, netns=False if a.no_netns else None,
+        lie=lie or None, lie_count=int(count) if count else 3,
         progress=not a.quiet, argv=list(argv))
 
 
@@ -151,10 +159,13 @@ class _Front:
             await self.relay.stop()
 
 
-async def _start_proxies(target: Target, kinds: list[str]) -> dict[str, Any]:
-    """A FaultProxy in front of each node, when client-link faults were asked for.
-    Members reached over Unix sockets get a TCP relay between proxy and socket."""
-    if not any(k in CLIENT_FAULTS for k in kinds):
+async def _start_proxies(target: Target, kinds: list[str],
+                         lie: str | None = None, lie_count: int = 3,
+                         seed: int = 0) -> dict[str, Any]:
+    """A FaultProxy in front of each node, when client-link faults or lies were asked
+    for.  Members reached over Unix sockets get a TCP relay between proxy and socket.
+    A lie is armed to fire ``lie_count`` times after 20 eligible messages."""
+    if not lie and not any(k in CLIENT_FAULTS for k in kinds):
         return {}
     from harness.client import parse_remote
     from harness.nemesis.relay import UnixRelay
@@ -167,8 +178,15 @@ async def _start_proxies(target: Target, kinds: list[str]) -> dict[str, Any]:
         if kind == "unix":
             relay = await UnixRelay(host).start()
             host, port = "127.0.0.1", relay.port
-        proxies[node] = _Front(await FaultProxy(host, port).start(), relay)
+        proxy = await FaultProxy(host, port, lying=bool(lie), seed=seed).start()
+        if lie:
+            proxy.lie(lie, count=lie_count, skip=20)
+        proxies[node] = _Front(proxy, relay)
     return proxies
+
+
+def _lies(proxies: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"node": n, **told} for n, p in proxies.items() for told in p.lies_told]
 
 
 async def _run_monitor(cfg: CampaignConfig, target: Target, recorder: Recorder,
@@ -177,7 +195,7 @@ async def _run_monitor(cfg: CampaignConfig, target: Target, recorder: Recorder,
     clients on the first node, monitors through a fault proxy when there is one."""
     from harness.workloads.monitor import MonitorConfig, run_monitor_workload
 
-    proxies = await _start_proxies(target, cfg.nemesis)
+    proxies = await _start_proxies(target, cfg.nemesis, cfg.lie, cfg.lie_count, cfg.seed)
     node = target.nodes[0]
     try:
         mcfg = MonitorConfig(db=target.db, seed=cfg.seed, time_limit_s=cfg.time_s,
@@ -205,7 +223,7 @@ async def _run_monitor(cfg: CampaignConfig, target: Target, recorder: Recorder,
         recorder.event("campaign-stop", {"transactions": len(run.writes["txns"])})
         return {"workload": None, "stats": stats, "nemesis": nemesis,
                 "heal_errors": heal_errors, "prereq": False, "sync_reads": False,
-                "monitor_run": run}
+                "monitor_run": run, "lies": _lies(proxies)}
     finally:
         for proxy in proxies.values():
             await proxy.stop()
@@ -220,7 +238,7 @@ async def _run(cfg: CampaignConfig, target: Target, recorder: Recorder,
     sync_reads = (clustered and cfg.reads == "leader") if cfg.sync_reads is None \
         else cfg.sync_reads
     workload = make_workload(cfg.workload, cfg.keys, prereq, sync_reads)
-    proxies = await _start_proxies(target, cfg.nemesis)
+    proxies = await _start_proxies(target, cfg.nemesis, cfg.lie, cfg.lie_count, cfg.seed)
     try:
         remotes = {n: (proxies[n].remote if n in proxies else target.remote(n))
                    for n in target.nodes}
@@ -254,7 +272,8 @@ async def _run(cfg: CampaignConfig, target: Target, recorder: Recorder,
                 raise t.exception()  # type: ignore[misc]
         recorder.event("campaign-stop", stats.summary())
         return {"workload": workload, "stats": stats, "nemesis": nemesis,
-                "heal_errors": heal_errors, "prereq": prereq, "sync_reads": sync_reads}
+                "heal_errors": heal_errors, "prereq": prereq, "sync_reads": sync_reads,
+                "lies": _lies(proxies)}
     finally:
         for proxy in proxies.values():
             await proxy.stop()
@@ -343,6 +362,8 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
     results["sync_reads"] = run_info["sync_reads"]
     results["faults"] = run_info["nemesis"].done
     results["heal_errors"] = run_info["heal_errors"]
+    if cfg.lie:
+        results["lie"] = {"kind": cfg.lie, "armed": cfg.lie_count, "told": run_info["lies"]}
     workload = run_info["workload"]
     if workload is not None:
         lin_entry, _ = _check(cfg, recorder.ops, workload.model)

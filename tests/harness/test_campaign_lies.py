@@ -1,0 +1,28 @@
+"""A campaign whose client proxies lie about a correct server must fail: the checker
+earns its pass verdicts by catching these (the same campaigns without a lie pass, see
+test_campaign_cluster.py and test_campaign_reference.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.campaign import CampaignConfig, main, run_campaign
+
+
+@pytest.mark.parametrize("lie", ["fake_ack", "stale_read"])
+def test_lying_proxy_makes_the_campaign_fail(tmp_path, lie):
+    cfg = CampaignConfig(target="ovsdb-server", workload="register", nodes=1, time_s=5.0,
+                         seed=1, out=tmp_path / lie, workers=4, keys=2, lie=lie,
+                         lie_count=10, progress=False)
+    results = run_campaign(cfg)
+    assert results["lie"]["told"], "the lie was never told: the test proves nothing"
+    lin = results["checkers"]["linearizability"]
+    assert lin["verdict"] == "not-linearizable", lin["summary"]
+    assert results["exit"] == 1
+    assert (cfg.out / "linear.html").exists()
+
+
+def test_campaign_cli_rejects_bad_arguments(capsys):
+    assert main(["--workload", "nope"]) == 3
+    assert main(["--nemesis", "bogus"]) == 3
+    assert "unknown nemesis 'bogus'" in capsys.readouterr().err
