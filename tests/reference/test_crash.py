@@ -170,16 +170,8 @@ def run_round(kind: str, tmp_path, schema, round_no: int, target: int, sent: set
     return srv, acked
 
 
-# Flipped on once the reference server (being assembled in parallel) runs end to end.
-REFERENCE_READY = False
-
-
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("kind", [
-    "ovsdb-server",
-    pytest.param("reference", marks=pytest.mark.skipif(
-        not REFERENCE_READY, reason="reference server not assembled yet")),
-])
+@pytest.mark.parametrize("kind", ["ovsdb-server", "reference"])
 def test_acknowledged_durable_commits_survive_kill_9(tmp_path, kind):
     rng = random.Random(f"{SEED}-{kind}")
     print(f"crash test seed {SEED} ({kind}); rerun with CRUCIBLE_CRASH_SEED={SEED}")

@@ -313,6 +313,9 @@ def test_ovsdbapp_ovn_nb_api(nb):
     from ovsdbapp.backend.ovs_idl import connection
     from ovsdbapp.schema.ovn_northbound import impl_idl
 
+    # ovsdbapp keeps one connection per API class for the whole process: drop the one
+    # an earlier test (on another server) left behind.
+    impl_idl.OvnNbApiIdlImpl._ovsdb_connection = None
     idl = connection.OvsdbIdl.from_server(nb.remote, NB, leader_only=False)
     conn = connection.Connection(idl=idl, timeout=20)
     api = impl_idl.OvnNbApiIdlImpl(conn)
@@ -331,3 +334,4 @@ def test_ovsdbapp_ovn_nb_api(nb):
         assert nbctl(nb, "ls-list").strip() == ""
     finally:
         conn.stop()
+        impl_idl.OvnNbApiIdlImpl._ovsdb_connection = None

@@ -18,7 +18,6 @@ scalar and optional columns carry the new value) so the check does not depend on
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -328,12 +327,6 @@ def test_real_server_serves_records_we_appended(tmp_path, schema_file):
 
 # -- the reference server's own files ----------------------------------------------------
 
-# Flipped on once the reference server (being assembled in parallel) runs end to end.
-REFERENCE_READY = False
-needs_reference = pytest.mark.skipif(not REFERENCE_READY,
-                                     reason="reference server not assembled yet")
-needs_db = pytest.mark.skipif(importlib.util.find_spec("reference.db") is None,
-                              reason="reference.db not there yet")
 
 WORKLOAD = [
     [{"op": "insert", "table": "B", "row": {"k": 1}, "uuid-name": "b"},
@@ -374,7 +367,6 @@ def run_workload(srv) -> dict:
     return from_select(SCHEMA, transact(select_all(SCHEMA)[1:]))
 
 
-@needs_reference
 def test_ovsdb_tool_reads_what_our_server_wrote(tmp_path, schema_file):
     srv = start_server("reference", tmp_path, [schema_file])
     try:
@@ -389,7 +381,6 @@ def test_ovsdb_tool_reads_what_our_server_wrote(tmp_path, schema_file):
     assert fold(SCHEMA, records) == live
 
 
-@needs_reference
 def test_our_server_serves_what_ovsdb_server_wrote(tmp_path, schema_file):
     real = start_server("ovsdb-server", tmp_path, [schema_file])
     try:
@@ -409,7 +400,6 @@ def test_our_server_serves_what_ovsdb_server_wrote(tmp_path, schema_file):
     assert from_select(SCHEMA, orjson.loads(out.stdout)) == live
 
 
-@needs_db
 def test_crucible_db_compact_keeps_the_contents(tmp_path, our_db):
     log, _, _ = storage.LogFile.open(our_db)
     with log:
@@ -429,7 +419,6 @@ def test_crucible_db_compact_keeps_the_contents(tmp_path, our_db):
         SCHEMA, storage.read(our_db).records[1:])
 
 
-@needs_db
 def test_reference_db_replays_a_real_ovsdb_server_file(tmp_path, schema_file):
     """reference.db folds what ovsdb-server wrote (diffs, a compaction snapshot) into the
     contents the real server served; and its own snapshot of them reads back equal."""
@@ -465,7 +454,6 @@ def test_reference_db_replays_a_real_ovsdb_server_file(tmp_path, schema_file):
     assert contents(again) == live
 
 
-@needs_reference
 def test_our_server_truncates_a_torn_tail_and_logs_it(tmp_path, schema_file):
     workdir = tmp_path / "reference"
     workdir.mkdir()
