@@ -75,7 +75,7 @@ def _num(x: int | None) -> str:
 _RE_COUNTS = re.compile(
     r"([\d,]+) states generated, ([\d,]+) distinct states found, ([\d,]+) states left on queue"
 )
-_RE_SIM_COUNTS = re.compile(r"The number of states generated: ([\d,]+)")
+_RE_SIM_COUNTS = re.compile(r"(?:The number of states generated: |Progress: )([\d,]+)")
 _RE_DEPTH = re.compile(r"The depth of the complete state graph search is (\d+)")
 _RE_SIM_DEPTH = re.compile(r"[Mm]aximum (?:trace )?(?:length|depth)[^\d]*(\d+)")
 _RE_STATE = re.compile(r"^State (\d+): (.*)$")
@@ -171,7 +171,7 @@ def parse_output(text: str, exit_code: int, seconds: float = 0.0) -> TlcResult:
 
     if exit_code == 0 and "Model checking completed. No error has been found." in text:
         res.verdict = "pass"
-    elif exit_code == 0 and res.generated is not None and "Error:" not in text:
+    elif exit_code == 0 and "Running Random Simulation" in text and "Error:" not in text:
         # Simulation mode ends without the "Model checking completed" line.
         res.verdict = "pass"
     elif exit_code in VIOLATION_CODES and res.property is not None:
