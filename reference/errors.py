@@ -47,11 +47,40 @@ class OvsdbError(Exception):
 
 
 def json_text(value: Any) -> str:
-    """Serialise like OVS's json_to_string(JSSF_SORT): compact, keys sorted."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return str(value)
+    """Serialise like OVS's json_to_string(JSSF_SORT): compact, keys sorted, and
+    numbers as OVS holds them (an integral number is an integer; a real is written
+    with "%.15g")."""
+    return "".join(_emit(value, []))
+
+
+def _emit(v: Any, out: list[str]) -> list[str]:
+    if isinstance(v, dict):
+        out.append("{")
+        for i, k in enumerate(sorted(v)):
+            if i:
+                out.append(",")
+            out.append(orjson.dumps(str(k)).decode())
+            out.append(":")
+            _emit(v[k], out)
+        out.append("}")
+    elif isinstance(v, (list, tuple)):
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _emit(x, out)
+        out.append("]")
+    elif isinstance(v, float) and not isinstance(v, bool):
+        if v.is_integer() and -(2**63) <= v < 2**63:
+            out.append(str(int(v)))
+        else:
+            out.append("%.15g" % v)
+    else:
+        try:
+            out.append(orjson.dumps(v).decode())
+        except TypeError:
+            out.append(orjson.dumps(str(v)).decode())
+    return out
 
 
 def syntax_error(value: Any, details: str, tag: str = "syntax error") -> OvsdbError:

@@ -44,6 +44,13 @@ UNLIMITED = UINT_MAX  # OVS keeps "unlimited" as UINT_MAX and prints it that way
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+def _real(x: float) -> int | float:
+    # OVS writes reals with "%.15g", so 1000000.0 goes out as 1000000.
+    from reference.datum import real_to_json
+
+    return real_to_json(x)
+
+
 @dataclass(frozen=True, slots=True)
 class BaseType:
     type: str
@@ -146,9 +153,9 @@ class BaseType:
         if self.max_integer != INT64_MAX:
             out["maxInteger"] = self.max_integer
         if self.min_real != -DBL_MAX:
-            out["minReal"] = self.min_real
+            out["minReal"] = _real(self.min_real)
         if self.max_real != DBL_MAX:
-            out["maxReal"] = self.max_real
+            out["maxReal"] = _real(self.max_real)
         if self.min_length != 0:
             out["minLength"] = self.min_length
         if self.max_length != UINT_MAX:
