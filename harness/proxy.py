@@ -39,8 +39,10 @@ Faults (take effect at once, on existing and new connections; each is logged in
 Directions are ``"c2s"`` (client to server), ``"s2c"`` and ``"both"``.
 
 Lying mode (``lying=True``: every message is parsed and re-serialised).  ``proxy.lie(
-kind, count=1, skip=0, **params)`` arms a lie that is told ``count`` times after
-``skip`` eligible messages went by untouched; ``proxy.lies_told`` lists what was done
+kind, count=1, skip=0, every=1, **params)`` arms a lie that is told ``count`` times,
+first after ``skip`` eligible messages went by untouched, then on every ``every``-th
+eligible message (lies told back to back can hide each other: a burst of fake acks
+is over before any read could see it); ``proxy.lies_told`` lists what was done
 (each also goes to ``events``/``on_event`` as ``lie_told``).
 "Monitor update" below means an ``update``/``update2``/``update3`` notification that
 touches ``table`` (param, default ``"Item"``).
@@ -100,6 +102,7 @@ class _Armed:
     count: int
     skip: int
     params: dict[str, Any]
+    every: int = 1
 
 
 @dataclass
@@ -121,10 +124,11 @@ class Liar:
         # orjson(transact params) -> recent distinct results, newest last
         self.reads: dict[bytes, list[Any]] = {}
 
-    def arm(self, kind: str, count: int = 1, skip: int = 0, **params: Any) -> None:
+    def arm(self, kind: str, count: int = 1, skip: int = 0, every: int = 1,
+            **params: Any) -> None:
         if kind not in LIES:
             raise ValueError(f"unknown lie {kind!r}; known: {', '.join(LIES)}")
-        self.armed.append(_Armed(kind, count, skip, params))
+        self.armed.append(_Armed(kind, count, skip, params, max(1, every)))
 
     def disarm(self) -> None:
         self.armed.clear()
@@ -139,6 +143,7 @@ class Liar:
                     a.skip -= 1
                     return None
                 a.count -= 1
+                a.skip = a.every - 1  # spread repeated lies out
                 return a
         return None
 
@@ -496,11 +501,12 @@ class FaultProxy:
             await self._listen()
         self._event("heal")
 
-    def lie(self, kind: str, count: int = 1, skip: int = 0, **params: Any) -> None:
+    def lie(self, kind: str, count: int = 1, skip: int = 0, every: int = 1,
+            **params: Any) -> None:
         if self.liar is None:
             raise RuntimeError("lies need FaultProxy(..., lying=True)")
-        self.liar.arm(kind, count, skip, **params)
-        self._event("lie", kind=kind, count=count, skip=skip, **params)
+        self.liar.arm(kind, count, skip, every, **params)
+        self._event("lie", kind=kind, count=count, skip=skip, every=every, **params)
 
     # plumbing
     async def _accept(self, c_reader: asyncio.StreamReader,

@@ -318,3 +318,12 @@ def test_unix_socket_upstream(tmp_path):
         finally:
             server.close()
     run(main())
+
+
+def test_liar_spreads_repeated_lies():
+    liar = Liar()
+    liar.arm("drop_update", count=2, skip=1, every=3)
+    out = feed(liar, [("s2c", upd3(i)) for i in range(1, 9)])
+    # eligible #2 dropped, then every third one: #5; the count is then used up.
+    assert [m["params"][1] for _, m in out] == ["txn1", "txn3", "txn4", "txn6", "txn7",
+                                                "txn8"]
