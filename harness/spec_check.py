@@ -90,7 +90,8 @@ def judge(model: Model, res: TlcResult) -> int:
     return 0
 
 
-def report(model: Model, res: TlcResult, status: int, out=sys.stdout) -> None:
+def report(model: Model, res: TlcResult, status: int, out=None) -> None:
+    out = out or sys.stdout
     mark = {0: "ok", 1: "WRONG", 2: "ERROR"}[status]
     want = model.expect + (f" of {model.property}" if model.property else "")
     print(f"[{mark}] {model.name}: {res.summary()} (expected {want})", file=out)
