@@ -60,7 +60,9 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
     "array": lambda v: isinstance(v, list),
     "object": lambda v: isinstance(v, dict),
     "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    # OVS's JSON reader makes 1000.0 or 1e3 an integer, so such numbers count as one.
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (
+        isinstance(v, float) and v.is_integer() and -(2**63) <= v < 2**63),
 }
 
 
@@ -318,8 +320,8 @@ def _op_mutate(x: Txn, p: _Parser) -> dict:
 
 
 def _op_delete(x: Txn, p: _Parser) -> dict:
+    where = p.member("where", "array")  # OVS asks for "where" before "table" here
     ts = _table(x, p)
-    where = p.member("where", "array")
     if p.error or ts is None:
         return {}
     cond = parse_where(ts, where, x.symtab)
@@ -330,16 +332,18 @@ def _op_delete(x: Txn, p: _Parser) -> dict:
 
 
 def _op_wait(x: Txn, p: _Parser) -> dict:
-    ts = _table(x, p)
     timeout = p.member("timeout", "integer", optional=True)
     where = p.member("where", "array")
     columns_j = p.member("columns", "array", optional=True)
     until = p.member("until", "string")
     rows_j = p.member("rows", "array")
+    ts = _table(x, p)  # OVS asks for "table" last here
     if p.error or ts is None:
         return {}
     cond = parse_where(ts, where, x.symtab)
     columns = _parse_columns(ts, columns_j)
+    if timeout is not None:
+        timeout = int(timeout)
     if timeout is not None and timeout < 0:
         raise syntax_error(timeout, "timeout must be nonnegative")
     if until not in ("==", "!="):
@@ -347,7 +351,7 @@ def _op_wait(x: Txn, p: _Parser) -> dict:
     expected = set()
     for rj in rows_j:
         if not isinstance(rj, dict):
-            raise syntax_error(rj, "Object expected.")
+            raise syntax_error(rj, "row must be JSON object")
         row = make_row(ts, uuidlib.UUID(int=0), _parse_row(x, ts, rj), uuidlib.UUID(int=0))
         expected.add(tuple(row[c] for c in columns))
     actual = {tuple(r[c] for c in columns) for r in _query(x, ts.name, cond)}
