@@ -39,10 +39,10 @@ Faults (take effect at once, on existing and new connections; each is logged in
 Directions are ``"c2s"`` (client to server), ``"s2c"`` and ``"both"``.
 
 Lying mode (``lying=True``: every message is parsed and re-serialised).  ``proxy.lie(
-kind, count=1, skip=0, every=1, **params)`` arms a lie that is told ``count`` times,
+kind, count=1, skip=0, every=5, **params)`` arms a lie that is told ``count`` times,
 first after ``skip`` eligible messages went by untouched, then on every ``every``-th
 eligible message (lies told back to back can hide each other: a burst of fake acks
-is over before any read could see it); ``proxy.lies_told`` lists what was done
+is over before any read could see it, and the next real write covers it up); ``proxy.lies_told`` lists what was done
 (each also goes to ``events``/``on_event`` as ``lie_told``).
 "Monitor update" below means an ``update``/``update2``/``update3`` notification that
 touches ``table`` (param, default ``"Item"``).
@@ -102,7 +102,7 @@ class _Armed:
     count: int
     skip: int
     params: dict[str, Any]
-    every: int = 1
+    every: int = 5
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Liar:
         # orjson(transact params) -> recent distinct results, newest last
         self.reads: dict[bytes, list[Any]] = {}
 
-    def arm(self, kind: str, count: int = 1, skip: int = 0, every: int = 1,
+    def arm(self, kind: str, count: int = 1, skip: int = 0, every: int = 5,
             **params: Any) -> None:
         if kind not in LIES:
             raise ValueError(f"unknown lie {kind!r}; known: {', '.join(LIES)}")
@@ -501,7 +501,7 @@ class FaultProxy:
             await self._listen()
         self._event("heal")
 
-    def lie(self, kind: str, count: int = 1, skip: int = 0, every: int = 1,
+    def lie(self, kind: str, count: int = 1, skip: int = 0, every: int = 5,
             **params: Any) -> None:
         if self.liar is None:
             raise RuntimeError("lies need FaultProxy(..., lying=True)")
