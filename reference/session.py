@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from reference.jsonrpc import Notification, Reply, Request
 from reference.locks import LockTable
 
 SessionId = int
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 log = logging.getLogger("reference.ovsdb_jsonrpc_server")
 
 
@@ -191,7 +193,7 @@ class ServerCore:
         params = request.params
         if len(params) != 1 or not isinstance(params[0], bool):
             raise MethodError(method_error(
-                params, "set_db_change_aware request params must be <boolean>"))
+                params, "set_db_change_aware: true or false parameter expected"))
         session.change_aware = params[0]
         return self._reply(session, request, {})
 
@@ -199,7 +201,7 @@ class ServerCore:
 
     def _lock_name(self, request: Request) -> str:
         params = request.params
-        if len(params) != 1 or not isinstance(params[0], str):
+        if len(params) != 1 or not isinstance(params[0], str) or not _ID.match(params[0]):
             raise MethodError(method_error(params, "lock request params must be <id>"))
         return params[0]
 
@@ -297,16 +299,13 @@ class ServerCore:
     def _monitor(self, session, request, now_ms):
         hosted = self._db_param(request, request.method)
         params = request.params
-        want = 4 if request.method == "monitor_cond_since" else 3
-        if len(params) < want - 1 or len(params) > want:
-            raise MethodError(method_error(
-                params, f"{request.method} request params must be <db-name>, <monitor-id>, "
-                        "<monitor-requests>"))
+        if len(params) != (4 if request.method == "monitor_cond_since" else 3):
+            raise MethodError(method_error(params, "invalid parameters"))
         monitor_id = params[1]
         mkey = key_of(monitor_id)
         if mkey in session.monitors:
             raise MethodError(method_error(monitor_id, "duplicate monitor ID"))
-        requests = params[2] if len(params) > 2 else {}
+        requests = params[2]
         last_txn_id = params[3] if len(params) > 3 else None
         reply = hosted.monitors.add(session.id, monitor_id, request.method, requests,
                                     last_txn_id)
@@ -316,14 +315,12 @@ class ServerCore:
     def _monitor_cond_change(self, session, request, now_ms):
         params = request.params
         if len(params) != 3:
-            raise MethodError(method_error(
-                params, "monitor_cond_change request params must be <monitor-id>, "
-                        "<new-monitor-id>, <monitor-cond-change-requests>"))
+            raise MethodError(method_error(params, "invalid parameters"))
         old_id, new_id, requests = params
         old_key, new_key = key_of(old_id), key_of(new_id)
         hosted = session.monitors.get(old_key)
         if hosted is None:
-            raise MethodError(method_error(old_id, "unknown monitor session", "unknown monitor"))
+            raise MethodError(method_error(old_id, "unknown monitor session"))
         if new_key != old_key and new_key in session.monitors:
             raise MethodError(method_error(new_id, "duplicate monitor ID"))
         before = hosted.monitors.change_condition(session.id, old_id, new_id, requests)
@@ -333,7 +330,9 @@ class ServerCore:
 
     def _monitor_cancel(self, session, request, now_ms):
         params = request.params
-        hosted = session.monitors.pop(key_of(params[0]), None) if len(params) == 1 else None
+        if len(params) != 1:
+            return self._error(session, request, "invalid parameters")
+        hosted = session.monitors.pop(key_of(params[0]), None)
         if hosted is None:
             return self._error(session, request, "unknown monitor")
         hosted.monitors.cancel(session.id, params[0])

@@ -17,10 +17,22 @@ def test_steal_displaces_owner_who_stays_queued():
     assert t.unlock("b", "L") == [("a", "locked", "L")]
 
 
-def test_waiter_leaving_changes_nothing_for_owner():
+def test_ovs_quirk_waiter_leaving_renotifies_owner():
+    # ovsdb-server 3.1: a "lock" waiter leaving sends "locked" to the unchanged owner.
     t = LockTable()
     t.lock("a", "L")
     t.lock("b", "L")
-    assert t.unlock("b", "L") == []
+    t.lock("c", "L")
+    assert t.unlock("b", "L") == [("a", "locked", "L")]
+    assert t.drop_session("c") == [("a", "locked", "L")]
     assert t.drop_session("a") == []
     assert t.owner("L") is None
+
+
+def test_stealer_leaving_without_owning_sends_nothing():
+    t = LockTable()
+    t.lock("a", "L")
+    t.steal("b", "L")
+    t.steal("c", "L")
+    assert t.unlock("b", "L") == []
+    assert t.unlock("a", "L") == [("c", "locked", "L")]
