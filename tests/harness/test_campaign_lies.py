@@ -26,3 +26,16 @@ def test_campaign_cli_rejects_bad_arguments(capsys):
     assert main(["--workload", "nope"]) == 3
     assert main(["--nemesis", "bogus"]) == 3
     assert "unknown nemesis 'bogus'" in capsys.readouterr().err
+
+
+def test_monitor_workload_campaign_catches_a_dropped_update(tmp_path):
+    cfg = CampaignConfig(target="ovsdb-server", workload="monitor", nodes=1, time_s=4.0,
+                         seed=2, out=tmp_path / "mon", workers=5, lie="drop_update",
+                         lie_count=1, progress=False)
+    results = run_campaign(cfg)
+    assert results["lie"]["told"]
+    mon = results["checkers"]["monitor"]
+    assert mon["verdict"] == "failed", mon["summary"]
+    assert not mon["properties"]["reliable"]["ok"]
+    assert results["exit"] == 1
+    assert (cfg.out / "monitor.json").exists()
