@@ -55,8 +55,9 @@ touches ``table`` (param, default ``"Item"``).
                       server never had, e.g. one outside the client's condition.
 ``stale_read``        a reply to a read-only ``transact`` (all ops ``select``) is
                       replaced by an earlier, different reply to the same request.
-``fake_ack``          a ``transact`` that writes (insert/update/mutate/delete) is not
-                      forwarded; the proxy answers it itself with success.
+``fake_ack``          a ``transact`` that writes (insert/update/mutate/delete, and no
+                      select) is not forwarded; the proxy answers it itself with
+                      success.
 
 The lie engine, ``Liar``, is sans-I/O: ``on_message(conn, direction, msg)`` returns the
 ``(direction, msg)`` list to send; the proxy only moves bytes and runs timers.
@@ -184,7 +185,10 @@ class Liar:
         params = msg.get("params") or []
         if method == "transact":
             ops = [op for op in params[1:] if isinstance(op, dict)]
-            writes = any(op.get("op") in WRITE_OPS for op in ops)
+            # A write: it changes something and reads nothing (a faked read result
+            # would only make the read indeterminate, which proves nothing).
+            writes = (any(op.get("op") in WRITE_OPS for op in ops)
+                      and not any(op.get("op") == "select" for op in ops))
             a = self._take("fake_ack", writes and self._on_table(ops))
             if a is not None:
                 result = [self._fake_result(op) for op in ops]

@@ -327,3 +327,14 @@ def test_liar_spreads_repeated_lies():
     # eligible #2 dropped, then every third one: #5; the count is then used up.
     assert [m["params"][1] for _, m in out] == ["txn1", "txn3", "txn4", "txn6", "txn7",
                                                 "txn8"]
+
+
+def test_liar_fake_ack_leaves_reads_alone():
+    liar = Liar()
+    liar.arm("fake_ack")
+    sync_read = {"id": 3, "method": "transact",
+                 "params": ["Crucible", {"op": "select", "table": "Cell", "where": []},
+                            {"op": "mutate", "table": "Cell", "where": [],
+                             "mutations": [["ticks", "+=", 1]]}]}
+    assert feed(liar, [("c2s", sync_read)]) == [("c2s", sync_read)]
+    assert liar.told == []
