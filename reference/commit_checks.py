@@ -326,7 +326,7 @@ class _Commit:
             if out:
                 cs.tables[t.name] = out
                 if t.order is not None:
-                    orders[t.name] = t.order
+                    orders[t.name] = (t.base, t.order)
         if cs.is_empty():
             return None
         cs.orders = orders

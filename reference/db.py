@@ -90,7 +90,9 @@ class ChangeSet:
     comment: str | None = None
     date_ms: int | None = None
     # Row order of tables whose rows came or went, as the transaction left it (so the
-    # database iterates rows in the same order ovsdb-server would); optional.
+    # database iterates rows in the same order ovsdb-server would): table ->
+    # (Table.serial the order was derived from, OvsHmap). Optional; apply() ignores an
+    # order whose table changed since, and then inserts/removes rows itself.
     orders: dict[str, Any] | None = None
 
     def is_empty(self) -> bool:
@@ -147,6 +149,7 @@ class Table:
         self.schema = schema
         self.rows: dict[UUID, Row] = {}
         self.order = OvsHmap()  # row UUIDs in ovsdb-server's iteration order
+        self.serial = 0  # bumped whenever rows or their order change
         self.indexes: list[dict[tuple, UUID]] = [{} for _ in schema.indexes]
 
 
@@ -216,7 +219,8 @@ class Database:
         orders = changes.orders or {}
         for tname, rows in changes.tables.items():
             t = self.tables[tname]
-            order = orders.get(tname)
+            entry = orders.get(tname)
+            order = entry[1] if entry is not None and entry[0] == t.serial else None
             for u, ch in rows.items():
                 if ch.new is None:
                     if t.rows.pop(u, None) is not None and order is None:
@@ -228,6 +232,7 @@ class Database:
                     self._link(t, ch.new)
             if order is not None:
                 t.order = order
+            t.serial += 1
 
 
 # ---------------------------------------------------------------- file records

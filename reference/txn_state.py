@@ -38,12 +38,13 @@ class TxnRow:
 
 
 class TxnTable:
-    __slots__ = ("name", "rows", "order", "serial", "n_processed")
+    __slots__ = ("name", "rows", "order", "base", "serial", "n_processed")
 
     def __init__(self, name: str):
         self.name = name
         self.rows = OvsHmap()  # uuid -> TxnRow via .data
         self.order: OvsHmap | None = None  # the table's row order, once it differs
+        self.base = -1  # the Table.serial that order was copied from
         self.serial = -1
         self.n_processed = 0
 
@@ -94,7 +95,8 @@ class Txn:
     def _order(self, table: str) -> OvsHmap:
         t = self.txn_table(table)
         if t.order is None:
-            t.order = self.db.tables[table].order.copy()
+            dbt = self.db.tables[table]
+            t.order, t.base = dbt.order.copy(), dbt.serial
         return t.order
 
     def table_order(self, table: str) -> OvsHmap:
@@ -206,5 +208,7 @@ class Txn:
     def keep_orders(self) -> None:
         """Hand the row orders of touched tables to the database (see abort)."""
         for t in list(self.by_name.values()):
-            if t.order is not None:
-                self.db.tables[t.name].order = t.order
+            dbt = self.db.tables[t.name]
+            if t.order is not None and dbt.serial == t.base:
+                dbt.order = t.order
+                dbt.serial += 1
