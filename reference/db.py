@@ -8,9 +8,11 @@ Public API (stable; the session, monitor and storage code build on it):
           defaults.
     RowChange(old, new)   old None: insert; new None: delete; both: modify.
     ChangeSet(tables, txn_id=None, comment=None, date_ms=None)
-          .tables: {table name: {uuid: RowChange}} (insertion ordered); what storage
+          .tables: {table name: {uuid: RowChange}} in ovsdb-server's order (tables as
+          the transaction first touched them, rows in its hash order); what storage
           writes and the monitor engine composes; .txn_id is a uuid.UUID the caller
-          assigns; .is_empty(); .rows() iterates (table, uuid, change).
+          assigns; .is_empty(); .rows() iterates (table, uuid, change); .orders is
+          row-order bookkeeping for apply() (optional, see the field).
     Database(schema)  .tables {name: Table}; Table.rows {uuid: Row}
           .get_row(table, uuid) -> Row | None; .apply(changes) applies a ChangeSet
           (rows, indexes, reference counts); .strong_refs(table, uuid) -> int
