@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pprint
 import tempfile
+import threading
 from pathlib import Path
 
 import orjson
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.reference.sessions import load_sessions, order_updates, run_session
 from tests.reference.sessions.random_streams import SchemaInfo, count_transactions, stream
-from tests.reference.wire import Framer, FramingError, Normaliser, normalise
+from tests.reference.wire import Conn, ConnectionClosed, Framer, FramingError, Normaliser, normalise
 from tests.servers import OVN_NB, OVN_SB, VSWITCH, start_server
 
 SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
@@ -206,10 +207,10 @@ def test_framer_rejects_garbage_between_values():
 # -- random transaction streams --------------------------------------------------------
 
 STREAM_SCHEMAS = {
-    "crucible": (SCHEMA, 12),
-    "ovn-nb": (OVN_NB, 6),
-    "ovn-sb": (OVN_SB, 5),
-    "vswitch": (VSWITCH, 5),
+    "crucible": (SCHEMA, 16),
+    "ovn-nb": (OVN_NB, 8),
+    "ovn-sb": (OVN_SB, 6),
+    "vswitch": (VSWITCH, 6),
 }
 
 
@@ -228,3 +229,34 @@ def test_random_streams(which):
         COUNTS["transactions"] += count_transactions(steps)
 
     check()
+
+
+# -- the inactivity probe ----------------------------------------------------------------
+
+def _probe_outcome(kind: str, workdir: Path, out: dict) -> None:
+    server = start_server(kind, workdir, [SCHEMA])
+    try:
+        with Conn.to(server.remote, timeout=30, answer_echo=False) as c:
+            c.call("list_dbs")
+            probe = c.recv(20)  # an idle client gets an echo request
+            try:
+                extra = c.recv(20)  # left unanswered, the server gives up on us
+                out[kind] = (probe, f"still open, then got {extra!r}")
+            except ConnectionClosed:
+                out[kind] = (probe, "closed")
+    finally:
+        server.stop()
+
+
+def test_inactivity_probe():
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as d:
+        # Both at once: the test mostly waits, so it costs wall time, not CPU.
+        threads = [threading.Thread(target=_probe_outcome, args=(k, Path(d) / k, out))
+                   for k in ("ovsdb-server", OTHER)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert out["ovsdb-server"] == ({"id": "echo", "method": "echo", "params": []}, "closed")
+    assert out[OTHER] == out["ovsdb-server"]

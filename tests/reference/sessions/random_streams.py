@@ -193,14 +193,15 @@ def operation(draw: st.DrawFn, info: SchemaInfo) -> dict:
 
 
 @st.composite
-def stream(draw: st.DrawFn, info: SchemaInfo, max_txns: int = 10) -> list[Step]:
-    """A session: monitors attached, then 1..max_txns random transactions."""
+def stream(draw: st.DrawFn, info: SchemaInfo, min_txns: int = 5,
+           max_txns: int = 15) -> list[Step]:
+    """A session: monitors attached, then min_txns..max_txns random transactions."""
     tables = sorted(info.tables)
     steps: list[Step] = [
         req("mc", "monitor_cond", info.name, "all", {t: {} for t in tables}, c=1),
         req("m1", "monitor", info.name, "v1", {t: {} for t in tables[:3]}, c=2),
     ]
-    for n in range(draw(st.integers(1, max_txns))):
+    for n in range(draw(st.integers(min_txns, max_txns))):
         ops = [draw(operation(info)) for _ in range(draw(st.integers(1, 3)))]
         steps.append(req(n, "transact", info.name, *ops))
     return steps
