@@ -116,9 +116,14 @@ class Nemesis:
             self.active = None
 
     async def _aim_at_leader(self, fault: Fault) -> Fault | None:
-        leader = await self._call(self.target.leader)  # type: ignore[attr-defined]
+        # Right after a fault the cluster may still be electing: wait a little for one.
+        deadline = time.monotonic() + 5.0
+        leader = await self._call(self.target.leader)
+        while leader is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            leader = await self._call(self.target.leader)
         if leader is None:
-            reason = "no member claims to lead right now"
+            reason = "no member claimed to lead within 5 s"
             self.recorder.event(f"skip-{fault.kind}", {**fault.to_dict(), "reason": reason})
             self.done.append({**fault.to_dict(), "status": "skipped", "reason": reason})
             return None
