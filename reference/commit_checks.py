@@ -42,6 +42,20 @@ def column_order(ts: TableSchema) -> tuple[str, ...]:
     return hit[1]
 
 
+_REFS_CACHE: dict[tuple[int, bool], tuple[TableSchema, tuple[str, ...]]] = {}
+
+
+def _ref_cols(ts: TableSchema, strong: bool) -> tuple[str, ...]:
+    """The table's strong (or weak) reference columns, in OVS's column order."""
+    hit = _REFS_CACHE.get((id(ts), strong))
+    if hit is None or hit[0] is not ts:
+        cols = tuple(c for c in column_order(ts) if any(
+            b is not None and (b.is_strong_ref if strong else b.is_weak_ref)
+            for b in (ts.columns[c].type.key, ts.columns[c].type.value)))
+        hit = _REFS_CACHE[(id(ts), strong)] = (ts, cols)
+    return hit[1]
+
+
 def _english(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -115,10 +129,8 @@ class _Commit:
 
     def update_row_ref_count(self, r: TxnRow) -> None:
         ts = self.ts(r)
-        for col in column_order(ts):
-            t = ts.columns[col].type
-            if col not in r.changed or not (t.key.is_strong_ref
-                                            or (t.value is not None and t.value.is_strong_ref)):
+        for col in _ref_cols(ts, strong=True):
+            if col not in r.changed:
                 continue
             if r.old is not None and r.new is None:
                 self._adjust(r, col, _pairs(r.old[col]), -1)
@@ -144,7 +156,7 @@ class _Commit:
         assert row is not None
         r.new = None
         self.x._order(r.table).remove(r.uuid)
-        for col in column_order(ts):
+        for col in _ref_cols(ts, strong=True):
             t = ts.columns[col].type
             d = row[col]
             for base, atoms in ((t.key, d.keys), (t.value, d.values or ())):
@@ -178,7 +190,7 @@ class _Commit:
     def assess_weak_refs(self, r: TxnRow) -> None:
         x = self.x
         ts = self.ts(r)
-        if r.old is not None and r.new is None:
+        if r.old is not None and r.new is None and x.db.weak_referrers(r.table, r.uuid):
             # Rows that point here weakly must drop those references: queue them.
             for src_table, src_uuid in sorted(x.db.weak_referrers(r.table, r.uuid),
                                               key=lambda k: (k[0], k[1])):
@@ -199,12 +211,10 @@ class _Commit:
         if r.new is None:
             return
         new_values: dict[str, Datum] = {}
-        for col in column_order(ts):
+        for col in _ref_cols(ts, strong=False):
             t = ts.columns[col].type
             kw = t.key.is_weak_ref
             vw = t.value is not None and t.value.is_weak_ref
-            if not (kw or vw):
-                continue
             datum = r.new[col]
             pairs = _pairs(datum)
             orig_n = len(pairs)

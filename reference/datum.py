@@ -191,19 +191,14 @@ def _unwrap(j: Any, name: str, kind: type) -> Any:
 
 
 def _parse_uuid(j: Any, symtab: SymbolTable | None, base: BaseType) -> uuid.UUID:
-    try:
-        s = _unwrap(j, "uuid", str)
-    except OvsdbError as e0:
-        if symtab is not None:
-            try:
-                name = _unwrap(j, "named-uuid", str)
-            except OvsdbError:
-                raise e0 from None
-            return symtab.resolve(name, base.is_weak_ref)
-        raise
-    if not _UUID_RE.match(s):
-        raise syntax_error(j, f'"{s}" is not a valid UUID')
-    return uuid.UUID(s)
+    if isinstance(j, list) and len(j) == 2 and isinstance(j[1], str):
+        if j[0] == "uuid":
+            if not _UUID_RE.match(j[1]):
+                raise syntax_error(j, f'"{j[1]}" is not a valid UUID')
+            return uuid.UUID(j[1])
+        if j[0] == "named-uuid" and symtab is not None:
+            return symtab.resolve(j[1], base.is_weak_ref)
+    raise syntax_error(j, 'expected ["uuid", <string>]')
 
 
 def _parse_atom(base: BaseType, j: Any, symtab: SymbolTable | None) -> Atom:

@@ -67,11 +67,15 @@ class Row(dict):
         return self["_version"].keys[0]
 
 
+_DEFAULTS: dict[int, tuple[TableSchema, dict[str, Datum]]] = {}
+
+
 def make_row(ts: TableSchema, row_uuid: UUID, values: dict[str, Datum] | None = None,
              version: UUID | None = None) -> Row:
-    row = Row()
-    for name, col in ts.columns.items():
-        row[name] = default_datum(col.type)
+    tmpl = _DEFAULTS.get(id(ts))
+    if tmpl is None or tmpl[0] is not ts:
+        tmpl = _DEFAULTS[id(ts)] = (ts, {n: default_datum(c.type) for n, c in ts.columns.items()})
+    row = Row(tmpl[1])
     if values:
         row.update(values)
     row["_uuid"] = Datum((row_uuid,))

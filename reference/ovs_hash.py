@@ -126,9 +126,10 @@ class OvsHmap:
         j = chain.index(key)
         if j + 1 < len(chain):
             return chain[j + 1]
-        for b in self.buckets[i + 1:]:
-            if b:
-                return b[0]
+        buckets = self.buckets
+        for k in range(i + 1, len(buckets)):
+            if buckets[k]:
+                return buckets[k][0]
         return None
 
 

@@ -40,6 +40,7 @@ from reference.datum import (
     check_datum_constraints,
     datum_from_json,
     datum_to_json,
+    default_datum,
     mutate,
     mutation_arg_type,
 )
@@ -182,6 +183,24 @@ def _row_json(ts: TableSchema, row: Row, columns: list[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- operations
 
+_BAD_DEFAULTS: dict[int, tuple[TableSchema, tuple[str, ...]]] = {}
+
+
+def _bad_defaults(ts: TableSchema) -> tuple[str, ...]:
+    hit = _BAD_DEFAULTS.get(id(ts))
+    if hit is None or hit[0] is not ts:
+        bad = []
+        for name in column_order(ts):
+            d = default_datum(ts.columns[name].type)
+            try:
+                if d.keys:
+                    check_datum_constraints(d, ts.columns[name].type)
+            except OvsdbError:
+                bad.append(name)
+        hit = _BAD_DEFAULTS[id(ts)] = (ts, tuple(bad))
+    return hit[1]
+
+
 def _op_insert(x: Txn, p: _Parser) -> dict:
     ts = _table(x, p)
     uuid_name = p.member("uuid-name", "id", optional=True)
@@ -214,9 +233,11 @@ def _op_insert(x: Txn, p: _Parser) -> dict:
     values.pop("_uuid", None)
     values.pop("_version", None)
     row = make_row(ts, row_uuid, values)
-    # Defaults may break constraints (an enum without "", a minInteger above 0).
-    for name in column_order(ts):
-        if row[name].keys:
+    # Defaults may break constraints (an enum without "", a minInteger above 0). OVS
+    # checks every column; values from the request were checked when parsed, so only
+    # defaults can fail here, and the first (in OVS's column order) is the one reported.
+    for name in _bad_defaults(ts):
+        if name not in values:
             check_datum_constraints(row[name], ts.columns[name].type)
     x.insert(ts.name, row)
     return {"uuid": ["uuid", str(row_uuid)]}
