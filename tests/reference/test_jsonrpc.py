@@ -48,7 +48,7 @@ def test_notifications_and_replies():
     (b'{"method":"echo","params":"x","id":1}', '"params" must be JSON array'),
     (b'{"method":"echo","params":[],"id":1,"extra":2}', 'unexpected member "extra"'),
     (b'\xff\xfe{"a":1}', "syntax error at beginning of input"),
-    (b'{"method":"\xff","params":[],"id":1}', "error parsing stream"),
+    (b'{"method":"echo","params":["a\\u0000"],"id":1}', "null bytes not supported"),
     (b"[" * (MAX_DEPTH + 1), "maximum nesting depth"),
     (b'{"id":5}', "reply lacks result and error"),
 ])
@@ -87,3 +87,19 @@ def test_integers_beyond_int64_become_reals_like_ovs():
                                   b'9223372036854775807],"id":1}')
     assert msg.params == [1.8446744073709552e19, 9223372036854775807]
     assert isinstance(msg.params[0], float) and isinstance(msg.params[1], int)
+
+
+def test_non_utf8_inside_strings_passes_framing_like_ovs():
+    (msg,) = StreamDecoder().feed(b'{"method":"echo","params":["a\xff"],"id":1}')
+    assert msg.params == ["a\udcff"]
+
+
+def test_messages_before_a_framing_error_are_kept():
+    with pytest.raises(FramingError) as info:
+        StreamDecoder().feed(b'{"method":"echo","params":[],"id":1}}garbage')
+    assert info.value.messages == [Request("echo", [], 1)]
+
+
+def test_syntax_error_found_before_the_message_ends():
+    with pytest.raises(FramingError, match="expected"):
+        StreamDecoder().feed(b'{"method":"list_dbs","params":[],"id":1{"method":')

@@ -201,9 +201,22 @@ def stream(draw: st.DrawFn, info: SchemaInfo, min_txns: int = 5,
         req("mc", "monitor_cond", info.name, "all", {t: {} for t in tables}, c=1),
         req("m1", "monitor", info.name, "v1", {t: {} for t in tables[:3]}, c=2),
     ]
-    for n in range(draw(st.integers(min_txns, max_txns))):
+    # A conditional monitor on two columns of two tables (its own column set, so that
+    # ovsdb-server does not share it with the unconditional one: sharing monitors with
+    # different conditions crashes 3.1), whose condition changes half-way.
+    cond_tables = tables[:2]
+
+    def conds() -> dict:
+        return {t: {"columns": sorted(info.columns(t))[:2], "where": draw(where(info, t))}
+                for t in cond_tables}
+    steps.append(req("cc", "monitor_cond", info.name, "cond", conds(), c=3))
+    n_txns = draw(st.integers(min_txns, max_txns))
+    for n in range(n_txns):
         ops = [draw(operation(info)) for _ in range(draw(st.integers(1, 3)))]
         steps.append(req(n, "transact", info.name, *ops))
+        if n == n_txns // 2:
+            new = {t: [{"where": v["where"]}] for t, v in conds().items()}
+            steps.append(req("chg", "monitor_cond_change", "cond", "cond2", new, c=3))
     return steps
 
 
