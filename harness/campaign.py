@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import shlex
 import shutil
 import sys
@@ -62,6 +63,7 @@ class CampaignConfig:
     netns: bool | None = None
     lie: str | None = None  # a FaultProxy lie told on client links (checker self-test)
     lie_count: int = 3
+    seeds: list[int] | None = None  # several campaigns, one per seed, under OUT/seed-N
     progress: bool = True
     argv: list[str] = field(default_factory=list)
 
@@ -78,6 +80,8 @@ def parse_args(argv: list[str]) -> CampaignConfig:
     p.add_argument("--nodes", type=int, default=1)
     p.add_argument("--time", type=float, default=20.0, help="seconds of load")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", help="run one campaign per seed (e.g. 1-10 or 1,4,9) into "
+                                   "OUT/seed-N and summarise them in OUT/summary.json")
     p.add_argument("--out", default="out/campaign")
     p.add_argument("--workers", type=int, default=5)
     p.add_argument("--keys", type=int, default=4)
@@ -109,6 +113,7 @@ def parse_args(argv: list[str]) -> CampaignConfig:
         op_timeout=a.op_timeout, check_timeout=a.check_timeout,
         external_config=a.external_config, netns=False if a.no_netns else None,
         lie=lie or None, lie_count=int(count) if count else 3,
+        seeds=parse_seeds(a.seeds) if a.seeds else None,
         progress=not a.quiet, argv=list(argv))
 
 
@@ -320,9 +325,13 @@ def exit_code(checkers: dict[str, dict[str, Any]]) -> int:
 def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
     """Run one campaign; returns the results (also written to OUT/results.json)."""
     out = cfg.out
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        # Replace an earlier campaign's directory, never anything else.
+        if not ((out / "history.jsonl").exists() or (out / "results.json").exists()):
+            raise ValueError(f"{out} exists and does not hold a campaign: "
+                             "choose another --out")
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     faults_plan = None
     target = make_target(cfg.target, cfg.nodes, out / "servers", SCHEMA,
                          cfg.external_config, use_netns=cfg.netns)
@@ -391,6 +400,69 @@ def print_summary(results: dict[str, Any], out: Path) -> None:
     print(f"report: {out / 'report.html'}")
 
 
+def parse_seeds(spec: str) -> list[int]:
+    """``"1-3,7"`` -> [1, 2, 3, 7]."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+        except ValueError:
+            raise ValueError(f"bad --seeds {spec!r}: use e.g. 1-10 or 1,4,9") from None
+    if not seeds:
+        raise ValueError(f"bad --seeds {spec!r}: no seed in it")
+    return seeds
+
+
+def _argv_for_seed(argv: list[str], seed: int, out: Path) -> list[str]:
+    """The single-campaign command line that reruns one seed of a --seeds run."""
+    keep: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in ("--seeds", "--seed", "--out"):
+            skip = "=" not in arg
+            continue
+        keep.append(arg)
+    return [*keep, "--seed", str(seed), "--out", str(out)]
+
+
+def worst_exit(codes: list[int]) -> int:
+    for code in (EXIT_UNUSABLE, EXIT_VIOLATION, EXIT_UNKNOWN):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def run_seeds(cfg: CampaignConfig) -> int:
+    assert cfg.seeds
+    rows = []
+    for seed in cfg.seeds:
+        out = cfg.out / f"seed-{seed}"
+        one = dataclasses.replace(cfg, seed=seed, out=out, seeds=None,
+                                  argv=_argv_for_seed(cfg.argv, seed, out))
+        code = _main_one(one)
+        row: dict[str, Any] = {"seed": seed, "exit": code, "out": str(out)}
+        if (out / "results.json").exists() and code != EXIT_UNUSABLE:
+            res = orjson.loads((out / "results.json").read_bytes())
+            row["verdicts"] = {k: v["verdict"] for k, v in res["checkers"].items()}
+            row["counts"] = res.get("counts")
+            row["faults"] = [f["text"] for f in res.get("faults", [])
+                             if f.get("status") == "done"]
+        rows.append(row)
+    code = worst_exit([r["exit"] for r in rows])
+    (cfg.out / "summary.json").write_bytes(orjson.dumps(
+        {"exit": code, "campaigns": rows}, option=orjson.OPT_INDENT_2))
+    print(f"\n{len(rows)} campaigns, summary in {cfg.out / 'summary.json'}:")
+    for r in rows:
+        verdicts = ", ".join(f"{k} {v}" for k, v in r.get("verdicts", {}).items())
+        print(f"  seed {r['seed']}: exit {r['exit']}  {verdicts or 'did not run'}")
+    return code
+
+
 def main(argv: list[str]) -> int:
     try:
         cfg = parse_args(argv)
@@ -399,6 +471,12 @@ def main(argv: list[str]) -> int:
         return EXIT_UNUSABLE
     except SystemExit as e:
         return EXIT_UNUSABLE if e.code else EXIT_OK
+    if cfg.seeds:
+        return run_seeds(cfg)
+    return _main_one(cfg)
+
+
+def _main_one(cfg: CampaignConfig) -> int:
     try:
         results = run_campaign(cfg)
     except (ValueError, RuntimeError, TimeoutError, OSError) as e:

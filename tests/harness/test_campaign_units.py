@@ -147,3 +147,25 @@ def test_parse_args_expands_nemesis_groups():
     cfg = parse_args(["--nemesis", "process,partition-one", "--nodes", "3", "--seed", "9"])
     assert cfg.nemesis == ["kill", "pause", "partition-one"]
     assert (cfg.nodes, cfg.seed, cfg.prereq) == (3, 9, None)
+
+
+def test_seed_lists_and_rerun_commands(tmp_path):
+    from pathlib import Path
+
+    from harness.campaign import _argv_for_seed, parse_seeds, worst_exit
+    assert parse_seeds("1-3,7") == [1, 2, 3, 7]
+    with pytest.raises(ValueError, match="bad --seeds"):
+        parse_seeds("a-b")
+    argv = ["--nodes", "3", "--seeds", "1-10", "--out=o", "--seed", "4", "--time", "9"]
+    assert _argv_for_seed(argv, 5, Path("o/seed-5")) == [
+        "--nodes", "3", "--time", "9", "--seed", "5", "--out", "o/seed-5"]
+    assert worst_exit([0, 2, 1]) == 1 and worst_exit([0, 3, 1]) == 3
+    assert worst_exit([0, 2]) == 2 and worst_exit([0, 0]) == 0
+
+
+def test_campaign_refuses_to_replace_a_directory_that_is_not_a_campaign(tmp_path):
+    from harness.campaign import CampaignConfig, run_campaign
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="does not hold a campaign"):
+        run_campaign(CampaignConfig(out=tmp_path, progress=False))
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
