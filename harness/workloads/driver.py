@@ -42,6 +42,7 @@ class DriverConfig:
     op_timeout: float = 2.0
     mean_gap: float = 0.05  # mean pause between a worker's ops, seconds
     leader_wait: float = 3.0  # give up looking for a leader after this long
+    max_ops: int = 200_000  # per worker: the loop is bounded in count as well as time
 
 
 @dataclass
@@ -156,7 +157,9 @@ async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder
     conns = Connections(cfg)
     seen: dict[str, Any] = {}
     try:
-        while not stop.is_set():
+        for _ in range(cfg.max_ops):
+            if stop.is_set():
+                break
             planned = workload.generate(rng, index)
             gap = rng.uniform(0, 2 * cfg.mean_gap)
             writes = planned.f in workload.mutating
