@@ -77,6 +77,9 @@ def serve_main(argv: list[str]) -> int:
     from reference.session import ServerCore
 
     args = serve_parser().parse_args(argv)
+    # Clients may nest JSON 1000 deep (ovsdb-server's limit); walking and re-encoding
+    # such values recurses about that deep.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     try:
         remotes = [parse_remote(r) for r in args.remote]
     except ValueError as e:

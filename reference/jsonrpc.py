@@ -10,10 +10,19 @@ Framing errors are fatal to the connection, as in ovsdb-server: the decoder rais
 ...", "received bad JSON-RPC message: ..."), and the shell logs it and disconnects.
 Limits a client cannot get around: nesting deeper than 1000 (the real server's limit)
 and a single message larger than ``max_message_bytes`` (ours; the real server has none).
+
+Where orjson is stricter than ovsdb-server, we follow the server: bytes that are not
+UTF-8 inside a string pass through the framing (they are refused later, where OVS
+refuses them, as "not a valid UTF-8 string"), so such a message is parsed by the
+standard library with surrogate escapes; ``\u0000`` in a string drops the connection.
+A syntax error is found as soon as the bytes before it have arrived (OVS's parser is
+incremental; ours checks an unfinished message's prefix while it is under
+``PREFIX_CHECK_BYTES``, and finds errors in larger ones when they end).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +31,7 @@ import orjson
 
 MAX_DEPTH = 1000
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+PREFIX_CHECK_BYTES = 256 * 1024
 
 # Bytes that change the scanner's state outside a string.
 _STRUCTURAL = re.compile(rb'[\[\]{}"]')
@@ -31,7 +41,13 @@ _WHITESPACE = b" \t\r\n"
 
 
 class FramingError(Exception):
-    """The byte stream cannot be parsed: the connection must be dropped."""
+    """The byte stream cannot be parsed: the connection must be dropped.
+
+    ``messages`` holds the complete messages that came before the error in the same
+    ``feed``: ovsdb-server answers those before it drops the connection, and so do we.
+    """
+
+    messages: list = []
 
 
 @dataclass(frozen=True)
@@ -71,12 +87,21 @@ class StreamDecoder:
     def feed(self, data: bytes) -> list[Message]:
         self._buf += data
         messages: list[Message] = []
+        try:
+            return self._split(messages)
+        except FramingError as e:
+            e.messages = messages
+            raise
+
+    def _split(self, messages: list[Message]) -> list[Message]:
         while True:
             end = self._find_end()
             if end is None:
                 if len(self._buf) > self.max_message_bytes:
                     raise FramingError(
                         f"message exceeds maximum size of {self.max_message_bytes} bytes")
+                if self._buf and len(self._buf) <= PREFIX_CHECK_BYTES:
+                    _check_prefix(bytes(self._buf))
                 return messages
             text = bytes(self._buf[:end])
             del self._buf[:end]
@@ -137,14 +162,45 @@ class StreamDecoder:
 _LONG_NUMBER = re.compile(rb"\d{19}")
 
 
+def _check_prefix(prefix: bytes) -> None:
+    """Raise FramingError if ``prefix`` cannot begin any JSON text."""
+    try:
+        orjson.loads(prefix)
+    except orjson.JSONDecodeError as e:
+        if not e.msg.startswith("unexpected end of data") and "UTF-8" not in e.msg:
+            raise FramingError(f"error parsing stream: {e}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid keyword {name}")
+
+
 def parse_message(text: bytes) -> Message:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as e:
-        raise FramingError(f"error parsing stream: {e}") from None
+        if "UTF-8" not in e.msg:
+            raise FramingError(f"error parsing stream: {e}") from None
+        try:
+            obj = json.loads(text.decode("utf-8", "surrogateescape"),
+                             parse_constant=_reject_constant)
+        except ValueError as e2:
+            raise FramingError(f"error parsing stream: {e2}") from None
     if _LONG_NUMBER.search(text):
         obj = _int64_or_real(obj)
+    if b"\\u0000" in text and _has_nul(obj):
+        raise FramingError("error parsing stream: null bytes not supported in quoted strings")
     return message_from_json(obj)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any("\0" in k or _has_nul(v) for k, v in value.items())
+    return False
 
 
 def _int64_or_real(value: Any) -> Any:
@@ -187,20 +243,41 @@ def message_from_json(obj: Any) -> Message:
     return Reply(obj["id"], obj.get("result"), obj.get("error"))
 
 
+def ovs_reals(value: Any) -> Any:
+    """Round reals to the 15 significant digits ovsdb-server prints (%.15g)."""
+    if isinstance(value, float):
+        return float(f"{value:.15g}")
+    if isinstance(value, list):
+        return [ovs_reals(v) for v in value]
+    if isinstance(value, dict):
+        return {k: ovs_reals(v) for k, v in value.items()}
+    return value
+
+
 # Encoders.  The member order matches what ovsdb-server writes.
 
+def dumps(value: Any) -> bytes:
+    """orjson, or the standard library for what orjson refuses: nesting deeper than
+    254 and strings carrying surrogate escapes of non-UTF-8 input."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8", "surrogateescape")
+
+
 def encode_reply(id: Any, result: Any) -> bytes:
-    return orjson.dumps({"id": id, "result": result, "error": None})
+    return dumps({"id": id, "result": result, "error": None})
 
 
 def encode_error(id: Any, error: Any) -> bytes:
     # ovsdb-server leaves "result" out of an error reply.
-    return orjson.dumps({"id": id, "error": error})
+    return dumps({"id": id, "error": error})
 
 
 def encode_notification(method: str, params: list) -> bytes:
-    return orjson.dumps({"id": None, "method": method, "params": params})
+    return dumps({"id": None, "method": method, "params": params})
 
 
 def encode_request(method: str, params: list, id: Any) -> bytes:
-    return orjson.dumps({"id": id, "method": method, "params": params})
+    return dumps({"id": id, "method": method, "params": params})

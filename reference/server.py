@@ -96,16 +96,18 @@ class Connection(asyncio.Protocol):
         self.last_input = now_ms()
         self.probe_sent = False
         try:
-            messages = self.decoder.feed(data)
+            self.handle(self.decoder.feed(data))
         except jsonrpc.FramingError as e:
+            self.handle(e.messages)  # what came before the error is answered first
             self.drop(str(e))
-            return
+
+    def handle(self, messages: list[jsonrpc.Message]) -> None:
         for msg in messages:
+            if self.transport is None or self.transport.is_closing():
+                return
             if isinstance(msg, jsonrpc.Reply) and msg.id == "echo":
                 continue  # the answer to our inactivity probe
             self.server.dispatch(self.core.receive(self.sid, msg, now_ms()))
-            if self.transport is None or self.transport.is_closing():
-                return
 
     def connection_lost(self, exc) -> None:
         self.transport = None
@@ -127,10 +129,11 @@ class Connection(asyncio.Protocol):
             self.transport.write(data)
 
     def drop(self, reason: str) -> None:
+        """Drop the connection after a protocol error (answers already queued go out)."""
         log.warning("%s: %s", self.name, reason)
         log.warning("%s: connection dropped (Protocol error)", self.name)
         if self.transport is not None:
-            self.transport.abort()
+            self.transport.close()
 
     def disconnect(self, reason: str) -> None:
         """Close after what is already queued has been written (unlike ``drop``)."""

@@ -177,7 +177,7 @@ class ServerCore:
     # -- simple methods ------------------------------------------------------------
 
     def _echo(self, session, request, now_ms):
-        return self._reply(session, request, request.params)
+        return self._reply(session, request, jsonrpc.ovs_reals(request.params))
 
     def _list_dbs(self, session, request, now_ms):
         return self._reply(session, request, sorted(self.dbs))
