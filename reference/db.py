@@ -25,7 +25,8 @@ Public API (stable; the session, monitor and storage code build on it):
           update2 diff of the changed columns, deleted rows null; never _uuid,
           _version or ephemeral columns). None when nothing persistent changed.
     apply_file_record(db, record) -> ChangeSet   replays one record (diff records and
-          the older full-value records both), applying it to db.
+          the older full-value records both) through the commit checks, as
+          ovsdb-server does when it reads its file, and applies it to db.
     database_to_file_record(db, comment=None, date_ms=None) -> dict   a snapshot.
     refs_of(table_schema, row) -> (strong, weak): lists of (table, uuid) targets.
 """
@@ -277,32 +278,53 @@ def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
     if not record:
         return None
     date = date_ms if date_ms is not None else changes.date_ms
-    record = {"_date": date if date is not None else _now_ms(), **record}
+    record["_date"] = date if date is not None else _now_ms()
     if changes.comment:
         record["_comment"] = changes.comment
     record["_is_diff"] = True
-    return record
+    return _ovs_ordered(record)
+
+
+def _ovs_ordered(record: dict[str, Any]) -> dict[str, Any]:
+    """Members (and rows) in the order OVS's writer walks its hash tables, so that a
+    reader that replays in hash order (ovsdb-server, or apply_file_record) sees the
+    same order as for a file ovsdb-server wrote."""
+    from reference.ovs_hash import ovs_order
+
+    out: dict[str, Any] = {}
+    for k in ovs_order(record):
+        v = record[k]
+        out[k] = {u: v[u] for u in ovs_order(v)} if isinstance(v, dict) else v
+    return out
 
 
 def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
-    """Replay one transaction record into db; returns the ChangeSet applied."""
+    """Replay one transaction record into db, as ovsdb-server does when it reads its
+    file: the rows become a transaction (tables and rows taken in OVS's JSON-object
+    order) that passes the commit checks (garbage collection, weak references) before
+    it is applied. Returns the ChangeSet applied (empty if nothing changed)."""
+    from reference.commit_checks import precommit  # these import this module
+    from reference.ovs_hash import ovs_order
+    from reference.txn_state import Txn
+
     is_diff = bool(record.get("_is_diff"))
-    cs = ChangeSet(comment=record.get("_comment"), date_ms=record.get("_date"))
-    for tname, rows in record.items():
+    x = Txn(db, lambda name: False, 0, 0, False, db.schema.name)
+    for tname in ovs_order(record):  # every member counts for the hash-table layout
         if tname.startswith("_"):
             continue
+        rows = record[tname]
         ts = db.schema.tables.get(tname)
         if ts is None or not isinstance(rows, dict):
             raise OvsdbError("syntax error", f"No table named {tname}.")
-        out: dict[UUID, RowChange] = {}
-        for us, rj in rows.items():
+        for us in ovs_order(rows):
+            rj = rows[us]
             u = UUID(us)
-            old = db.get_row(tname, u)
+            old = x.get(tname, u)
             if rj is None:
                 if old is None:
                     raise OvsdbError("syntax error", f"transaction deletes row {us} "
                                      "that does not exist")
-                out[u] = RowChange(old, None)
+                x.delete(tname, old)
                 continue
             values: dict[str, Datum] = {}
             for cname, cj in rj.items():
@@ -315,18 +337,16 @@ def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
                 if is_diff and old is not None and cname != "_version":
                     d = apply_diff(old[cname], d, col.type)
                 values[cname] = d
-            version = values.pop("_version", None)
-            vu = version.keys[0] if version is not None and version.keys else None
             if old is None:
-                new = make_row(ts, u, values, vu)
+                version = values.pop("_version", None)
+                x.insert(tname, make_row(ts, u, values, version.keys[0] if version else None))
             else:
-                new = Row(old)
-                new.update(values)
-                new["_version"] = Datum((vu or uuidlib.uuid4(),))
-            out[u] = RowChange(old, new)
-        cs.tables[tname] = out
-    db.apply(cs)
-    return cs
+                x.modify(tname, old, values)
+    changes = precommit(x) or ChangeSet()
+    changes.comment = record.get("_comment")
+    changes.date_ms = record.get("_date")
+    db.apply(changes)
+    return changes
 
 
 def database_to_file_record(db: Database, comment: str | None = None,
@@ -343,4 +363,4 @@ def database_to_file_record(db: Database, comment: str | None = None,
     record["_date"] = date_ms if date_ms is not None else _now_ms()
     if comment:
         record["_comment"] = comment
-    return record
+    return _ovs_ordered(record)
