@@ -85,21 +85,23 @@ class BaseType:
     def from_json(cls, j: Any) -> BaseType:
         if isinstance(j, str):
             if j not in ATOMIC_TYPES:
-                raise syntax_error(j, f'unknown atomic type "{j}"')
+                raise syntax_error(j, f'"{j}" is not an atomic-type')
             return cls(j)
         if not isinstance(j, dict):
             raise syntax_error(j, "base type must be a string or an object")
         t = j.get("type")
         if t not in ATOMIC_TYPES:
-            raise syntax_error(j, f'unknown atomic type "{t}"' if isinstance(t, str)
-                               else "Required 'type' member is missing.")
+            raise syntax_error(j, f'"{t}" is not an atomic-type' if isinstance(t, str)
+                               else "Parsing ovsdb type failed: Required 'type' member is "
+                               "missing.")
         allowed = {"type", "enum"} | {
             "integer": {"minInteger", "maxInteger"}, "real": {"minReal", "maxReal"},
             "string": {"minLength", "maxLength"}, "uuid": {"refTable", "refType"},
             "boolean": set()}[t]
         for k in j:
             if k not in allowed:
-                raise syntax_error(j, f"Member '{k}' is present but not allowed here.")
+                raise syntax_error(j, f"Parsing ovsdb type failed: Member '{k}' is present "
+                                   "but not allowed here.")
         kw: dict[str, Any] = {}
 
         def num(name: str, real: bool) -> Any:
@@ -311,12 +313,14 @@ class TableSchema:
             raise syntax_error(j, f"table {name} must be an object")
         for k in j:
             if k not in ("columns", "maxRows", "isRoot", "indexes"):
-                raise syntax_error(j, f"Member '{k}' is present but not allowed here.")
+                raise syntax_error(j, f"Parsing table schema for table {name} failed: "
+                                   f"Member '{k}' is present but not allowed here.")
         cols_j = j.get("columns")
         if not isinstance(cols_j, dict):
-            raise syntax_error(j, "Required 'columns' member is missing.")
+            raise syntax_error(j, f"Parsing table schema for table {name} failed: "
+                               "Required 'columns' member is missing.")
         if not cols_j:
-            raise syntax_error(j, f"table {name} has no columns")
+            raise syntax_error(j, "table must have at least one column")
         columns = {
             "_uuid": ColumnSchema("_uuid", UUID_TYPE, False),
             "_version": ColumnSchema("_version", UUID_TYPE, False),
@@ -324,7 +328,7 @@ class TableSchema:
         user: dict[str, ColumnSchema] = {}
         for cname, cj in cols_j.items():
             if cname.startswith("_"):
-                raise syntax_error(cj, f"{cname}: names beginning with \"_\" are reserved")
+                raise syntax_error(j, 'names beginning with "_" are reserved')
             if not _ID.match(cname):
                 raise syntax_error(cj, f"{cname}: invalid identifier")
             columns[cname] = user[cname] = ColumnSchema.from_json(cname, cj)
@@ -341,11 +345,10 @@ class TableSchema:
                 raise syntax_error(ij, "index must have at least one column")
             for c in ij:
                 if not isinstance(c, str) or c not in columns:
-                    raise syntax_error(ij, f"{c} is not a column name")
+                    raise syntax_error(ij, f"{c} is not a valid column name")
                 if columns[c].ephemeral:
-                    raise syntax_error(ij, f"ephemeral columns (such as {c}) may not be "
-                                       "indexed because the index could become "
-                                       "inconsistent with the database")
+                    raise syntax_error(j, f"ephemeral columns (such as {c}) may not be "
+                                       "indexed")
             indexes.append(tuple(ij))
         return cls(name, columns, max_rows, is_root, tuple(indexes), is_root, user)
 
@@ -391,8 +394,8 @@ def parse_schema(obj: Any) -> DatabaseSchema:
             raise syntax_error(obj, f"Member '{k}' is present but not allowed here.")
     name = obj.get("name")
     if not isinstance(name, str) or not _ID.match(name):
-        raise syntax_error(obj, "Required 'name' member is missing." if name is None
-                           else f"{name}: invalid database name")
+        raise syntax_error(obj, "Parsing database schema failed: Required 'name' member is "
+                           "missing." if name is None else f"{name}: invalid database name")
     version = obj.get("version")
     if version is not None and (not isinstance(version, str)
                                 or not re.fullmatch(r"\d+\.\d+\.\d+", version)):
@@ -413,8 +416,9 @@ def parse_schema(obj: Any) -> DatabaseSchema:
             for base in (col.type.key, col.type.value):
                 if base is not None and base.ref_table is not None \
                         and base.ref_table not in tables:
-                    raise OvsdbError("syntax error", f"column {col.name} in table {ts.name} "
-                                     f"refers to undefined table {base.ref_table}")
+                    which = "key" if base is col.type.key else "value"
+                    raise OvsdbError("syntax error", f"column {col.name} {which} refers to "
+                                     f"undefined table {base.ref_table}")
     # Before isRoot existed there was no garbage collection: with no root table at
     # all, every table is a root (OVS keeps this for old schemas).
     if not any(t.is_root for t in tables.values()):

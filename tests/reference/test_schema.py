@@ -194,3 +194,40 @@ def test_invalid_schemas_are_rejected(bad):
     with pytest.raises(OvsdbError) as e:
         parse_schema(bad)
     assert e.value.error == "syntax error"
+
+
+BAD_SCHEMAS = [
+    {"tables": {}},
+    {"name": "D", "version": "1.2", "tables": {}},
+    {"name": "D", "tables": {"A": {"columns": {"_x": {"type": "integer"}}}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": "int"}}}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": {"key": "integer", "min": 2,
+                                                              "max": 3}}}}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": {"key": {
+        "type": "uuid", "refTable": "Nope"}}}}}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": {"key": {
+        "type": "integer", "minInteger": 5, "maxInteger": 1}}}}}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": "integer"}},
+                                   "indexes": [["nope"]]}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": "integer", "ephemeral": True}},
+                                   "indexes": [["x"]]}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": "integer"}}, "maxRows": 0}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": "integer"}}, "frob": 1}}},
+    {"name": "D", "tables": {"A": {"columns": {}}}},
+    {"name": "D", "tables": {"A": {"columns": {"x": {"type": {"key": {
+        "type": "string", "minInteger": 1}}}}}}},
+]
+
+
+def test_invalid_schema_messages_match_ovsdb_tool(tmp_path):
+    import subprocess
+    for i, bad in enumerate(BAD_SCHEMAS):
+        path = tmp_path / f"bad{i}.ovsschema"
+        path.write_bytes(orjson.dumps(bad))
+        res = subprocess.run(["ovsdb-tool", "create", str(tmp_path / f"bad{i}.db"), str(path)],
+                             capture_output=True, text=True)
+        assert res.returncode != 0
+        theirs = res.stderr.strip().split("as ovsdb schema: ", 1)[1]
+        with pytest.raises(OvsdbError) as e:
+            parse_schema(bad)
+        assert (e.value.error, e.value.details) == ("syntax error", theirs), bad
