@@ -162,7 +162,8 @@ def cmd_compact(args: list[str]) -> int:
         database = dbmod.Database(parse_schema(schema_json))
         for record in records:
             dbmod.apply_file_record(database, record)
-        snapshot = dbmod.database_to_file_record(database)
+        # ovsdb-tool compact labels its snapshot "compacted by ovsdb-tool 3.1.0".
+        snapshot = dbmod.database_to_file_record(database, comment="compacted by crucible db")
         if len(args) == 1:
             log.compact(schema_json, snapshot)
             return 0

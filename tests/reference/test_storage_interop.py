@@ -411,7 +411,8 @@ def test_crucible_db_compact_keeps_the_contents(tmp_path, our_db):
         subprocess.run([sys.executable, "-m", "reference.dbtool", "compact", *args],
                        check=True, cwd=REPO, timeout=30)
     for db in (our_db, copy):
-        assert len(storage.read(db).records) == 2
+        records = storage.read(db).records
+        assert len(records) == 2 and records[1]["_comment"] == "compacted by crucible db"
         assert tool_contents(db) == before
     theirs = str(tmp_path / "theirs.db")
     tool("compact", our_db, theirs)
