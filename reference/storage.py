@@ -31,9 +31,11 @@ good records follow*, silently dropping them (tried: flipping one byte in the mi
 a 4-record file loses the last record).  ``ovsdb-tool`` refuses such files.  We do what
 OVS does for a damaged *tail* (nothing valid after the bad record: a torn or partly
 written last record): log the same message at ERROR and truncate at once (fsynced).  A
-bad record *followed by a valid one* cannot come from a crash of an append-only writer,
-so we refuse to open (``CorruptLogError``) instead of throwing acknowledged data away;
-``open(..., repair=True)`` (``crucible db repair``) does what OVS would do.
+bad record *followed by a valid one* cannot come from a process crash of an
+append-only writer (it can from a power failure with unsynced writes, or from disk or
+operator damage), so we refuse to open (``CorruptLogError``) instead of silently throwing
+acknowledged data away; ``open(..., repair=True)`` (``crucible db repair``) does what
+OVS would do.
 
 Locking: like ovsdb-server and ``ovsdb-tool transact``, a writer takes an fcntl lock on
 ``.NAME.~lock~`` next to the file, so our server and the real one exclude each other.
