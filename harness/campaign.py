@@ -14,6 +14,12 @@ could not run (bad arguments, a target that would not start).
 Determinism: operations come from per-worker streams and faults from one schedule,
 all derived from ``--seed``; rerunning with the same seed and arguments replays the
 same plan (timing, and so the interleaving, is up to the machine).
+
+Also: ``--seeds 1-10`` runs one campaign per seed into OUT/seed-N with a summary;
+``--lie KIND[:COUNT]`` makes the client proxies corrupt a correct server's traffic
+(``harness.proxy`` lying mode), which the checkers must catch (exit 1);
+``--workload monitor`` runs the monitor workload and checker instead of a
+linearizability workload; ``--reads node --sync-reads off`` reads through followers.
 """
 
 from __future__ import annotations
