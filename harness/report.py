@@ -185,6 +185,11 @@ def render(results: dict[str, Any], ops: list[Any], png_name: str, png: bytes) -
         parts.append(f"<tr><th>{esc(name)}</th><td>{_badge(c['verdict'])}</td>"
                      f"<td>{extra}</td></tr>")
     parts.append("</table>")
+    for name, c in results.get("checkers", {}).items():
+        if c.get("html"):  # the checker's own picture: longest prefix, unplaceable op
+            parts.append(f"<h2>{esc(name)}: where it failed</h2><iframe "
+                         f'src="{esc(c["html"])}" style="width:100%;height:520px;'
+                         'border:1px solid #ccc"></iframe>')
     b64 = base64.b64encode(png).decode()
     parts.append(f"<h2>Latency</h2><p>Each op's latency (log scale) against time; "
                  f"<span style='color:{CSS_COLORS['ok']}'>ok</span>, "
