@@ -484,10 +484,23 @@ class _Session:
                     self.missing[rid] = (self.missing.get(rid, (hi, True))[0], True)
                 return
             want = self.h.view(hi, table, self.cond.get(table), cols).get(uuid)
+            live = mode == "txn" and self.old_cond is None
             if want is not None and mode != "cond" and self.old_cond is None:
-                self.flag("resumable" if mode == "resume" else "reliable",
-                          f"{table} {uuid}: deleted at clock {hi} although the row exists "
-                          "there and matches the condition")
+                left = self._left_after(table, uuid, hi) if live else None
+                if left is not None:
+                    self.flag("atomic", f"{table} {uuid}: delete of txn {left} arrived with "
+                                        f"the update for clock {hi}")
+                else:
+                    self.flag("resumable" if mode == "resume" else "reliable",
+                              f"{table} {uuid}: deleted at clock {hi} although the row "
+                              "exists there and matches the condition")
+            elif (live and lo >= 0 and rid not in self.tainted
+                  and not self._in_view(table, uuid, lo)):
+                # Already out of view before this update's range: its delete is late.
+                left = self._left_at(table, uuid, lo)
+                self.flag("atomic", f"{table} {uuid}: delete of txn {left} arrived late, in "
+                                    f"the update covering txns {lo + 1}..{hi}")
+                self.missing.pop(rid, None)
             del mine[uuid]
             self.deleted.add(rid)
             self.tainted.discard(rid)  # absent is exact again
@@ -550,6 +563,20 @@ class _Session:
     def _in_view(self, table: str, uuid: str, seq: int) -> bool:
         r = self.h.states[seq].get(table, {}).get(uuid)
         return r is not None and matches(r, self.cond.get(table), uuid)
+
+    def _left_at(self, table: str, uuid: str, hi: int) -> int | None:
+        """The last transaction at or before ``hi`` that took the row out of view."""
+        for seq in range(hi, 0, -1):
+            if not self._in_view(table, uuid, seq) and self._in_view(table, uuid, seq - 1):
+                return seq
+        return None
+
+    def _left_after(self, table: str, uuid: str, hi: int) -> int | None:
+        """The first transaction after ``hi`` that takes the row out of view."""
+        for seq in range(hi + 1, self.h.last + 1):
+            if not self._in_view(table, uuid, seq):
+                return seq
+        return None
 
     def _left_between(self, table: str, uuid: str, lo: int, hi: int) -> bool:
         return any(not self._in_view(table, uuid, s) for s in range(lo + 1, hi))

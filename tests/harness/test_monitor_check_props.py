@@ -218,3 +218,38 @@ def test_dropped_update_fails_reliable(sc, data):
     i = data.draw(st.sampled_from(candidates))
     events = events[:i] + events[i + 1:]
     assert "reliable" in run(writes, events).failed()
+
+
+@SETTINGS
+@given(scenario(), st.data())
+def test_split_transaction_fails_atomic(sc, data):
+    writes, events, txn_events = sc
+    # An update with two or more row changes, followed by another clocked update (so
+    # the split-off part arrives before the session moves on).
+    cands = [i for i in txn_events if len(events[i]["updates"].get("Item", {})) >= 2]
+    if not cands:
+        return
+    i = data.draw(st.sampled_from(cands))
+    events = copy.deepcopy(events)
+    items = events[i]["updates"]["Item"]
+    u = data.draw(st.sampled_from(sorted(items)))
+    late = {"type": "update", "updates": {"Item": {u: items.pop(u)}}}
+    events.insert(i + 1, late)
+    assert "atomic" in run(writes, events).failed()
+
+
+@SETTINGS
+@given(scenario(), st.data())
+def test_incomplete_condition_change_fails_condition(sc, data):
+    writes, events, _ = sc
+    # A condition change whose update has a row change: leave one out.
+    cands = [i for i, e in enumerate(events)
+             if e["type"] == "update" and "Cell" not in e["updates"]
+             and i > 0 and events[i - 1]["type"] == "cond_change"]
+    if not cands:
+        return
+    i = data.draw(st.sampled_from(cands))
+    events = copy.deepcopy(events)
+    items = events[i]["updates"]["Item"]
+    del items[data.draw(st.sampled_from(sorted(items)))]
+    assert "condition" in run(writes, events).failed()
