@@ -75,14 +75,19 @@ class CampaignConfig:
 
 
 def parse_args(argv: list[str]) -> CampaignConfig:
-    p = argparse.ArgumentParser(prog="crucible campaign", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="crucible campaign",
+        description="Run a workload against a target while a nemesis injects faults; "
+                    "record, check and report.  Exit 0 pass, 1 violation, 2 unknown, "
+                    "3 could not run.")
     p.add_argument("--target", choices=KINDS, default="ovsdb-server")
     p.add_argument("--workload", choices=[*sorted(WORKLOADS), "monitor"], default="register")
     p.add_argument("--nemesis", default="none",
                    help="comma-separated faults: kill, pause, leave, partition (all shapes), "
                         "partition-one, partition-majority, partition-ring, "
                         "partition-bridge, one-way, drop, reset, client-delay, "
-                        "client-drop, client-reset, or groups process, network, client, all")
+                        "client-drop, client-reset, kill-leader, pause-leader, "
+                        "isolate-leader, or groups process, network, client, leader, all")
     p.add_argument("--nodes", type=int, default=1)
     p.add_argument("--time", type=float, default=20.0, help="seconds of load")
     p.add_argument("--seed", type=int, default=0)
