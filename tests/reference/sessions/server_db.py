@@ -40,7 +40,7 @@ SESSIONS = {
         req(3, "monitor_cond", DB, "aware", {"Root": {"columns": ["name", "i"]}}, c=0),
         req(4, "monitor_cond", DB, "plain", {"Root": {"columns": ["name"]}}, c=1),
         req(51, "set_db_change_aware", True, c=2),
-        req(5, "monitor_cond", "_Server", "srv", {"Database": {"columns": ["name", "schema"]}},
+        req(5, "monitor_cond", "_Server", "srv", {"Database": {"columns": ["name", "model"]}},
             c=2),
         req(6, "set_db_change_aware", True, c=3),
         req(7, "convert", DB, CONVERTED, c=9, await_note=[0, "monitor_canceled"]),
@@ -51,5 +51,16 @@ SESSIONS = {
         req(11, "convert", DB, {"name": "Other", "tables": {}}, c=9),
         req(12, "convert", "Nope", CONVERTED, c=9),
         req(14, "convert", DB, {"bad": 1}, c=9),
+    ],
+    # What _Server says about a converted database: ovsdb-server 3.1 keeps showing the
+    # old schema in Database.schema, and sends no update for it.
+    "convert_server_schema": [
+        req(1, "set_db_change_aware", True, c=2),
+        req(2, "monitor_cond", "_Server", "srv", {"Database": {"columns": ["name", "schema"]}},
+            c=2),
+        req(3, "convert", DB, CONVERTED, c=9),
+        req(4, "transact", "_Server", {"op": "select", "table": "Database",
+                                       "where": [["name", "==", DB]], "columns": ["schema"]},
+            c=3),
     ],
 }
