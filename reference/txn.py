@@ -287,7 +287,10 @@ def _op_update(x: Txn, p: _Parser) -> dict:
     cond = parse_where(ts, where, x.symtab)
     rows = _query(x, ts.name, cond)
     for r in rows:
-        x.modify(ts.name, r, values)
+        # OVS pulls a row into the transaction only if the update changes it, which
+        # shows in the order it later walks the transaction's rows.
+        if any(r[c] != v for c, v in values.items()):
+            x.modify(ts.name, r, values)
     return {"count": len(rows)}
 
 
