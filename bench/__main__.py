@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     status = 0
     for name in names:
         print(f"=== bench.{name}", flush=True)
-        status |= int(importlib.import_module(f"bench.{name}").main() or 0)
+        status |= int(importlib.import_module(f"bench.{name}").main([]) or 0)
     return status
 
 

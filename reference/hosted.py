@@ -25,7 +25,7 @@ from reference.datum import datum_to_json
 from reference.errors import OvsdbError
 from reference.monitor import MonitorEngine
 from reference.schema import DatabaseSchema, parse_schema
-from reference.storage import LogFile
+from reference.storage import LogFile, StorageError
 
 log = logging.getLogger("reference.ovsdb_server")
 
@@ -78,7 +78,10 @@ class Hosted:
                            started_ms=started_ms, read_only=self.read_only)
 
     def commit(self, changes, durable: bool, now_ms: float) -> list[tuple[Any, bytes]]:
-        """Store, apply and publish a change set; returns monitor deliveries."""
+        """Store, apply and publish a change set; returns monitor deliveries.
+
+        Raises StorageError, with nothing applied, when the change cannot be written.
+        """
         changes.txn_id = uuid.uuid4()
         if self.storage is not None:
             record = dbmod.changes_to_file_record(changes, self.schema,
@@ -134,12 +137,18 @@ class Hosted:
 
     def compact(self) -> None:
         if self.storage is not None:
-            self.storage.compact(self.schema_json, dbmod.database_to_file_record(self.db))
+            snapshot = dbmod.database_to_file_record(
+                self.db, comment="compacting database online")
+            self.storage.compact(self.schema_json, snapshot)
             log.info("%s: compacted database", self.name)
 
     def maybe_compact(self) -> None:
+        """Automatic compaction; a failure is logged and retried later by the policy."""
         if self.storage is not None and self.storage.should_compact():
-            self.compact()
+            try:
+                self.compact()
+            except StorageError as e:
+                log.error("%s: compaction failed: %s", self.name, e)
 
     def close(self) -> None:
         if self.storage is not None:

@@ -31,6 +31,7 @@ from reference.errors import OvsdbError
 from reference.hosted import Hosted, schema_text
 from reference.jsonrpc import Notification, Reply, Request
 from reference.locks import LockTable
+from reference.storage import StorageError
 
 SessionId = int
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -248,10 +249,18 @@ class ServerCore:
                                            outcome.blocked_until))
             return []
         outs: list[Out] = []
+        result, committed = outcome.result, False
         if outcome.changes is not None:
-            outs += self._commit(hosted, outcome.changes, outcome.durable, now_ms)
-        outs.append(Send(sid, jsonrpc.encode_reply(request_id, outcome.result)))
-        if outcome.changes is not None:
+            try:
+                outs += self._commit(hosted, outcome.changes, outcome.durable, now_ms)
+                committed = True
+            except StorageError as e:
+                # Nothing was applied; say so the way ovsdb-server reports a failed
+                # commit: one extra result element carrying the error.
+                log.error("%s: commit failed: %s", hosted.name, e)
+                result = list(result) + [{"error": "I/O error", "details": str(e)}]
+        outs.append(Send(sid, jsonrpc.encode_reply(request_id, result)))
+        if committed:
             outs += self._rerun_blocked(hosted, now_ms)
         return outs
 
