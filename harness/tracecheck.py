@@ -322,6 +322,14 @@ def check_trace(trace: list[dict] | dict, *, timeout: float = 300.0,
     return TraceVerdict(False, n, 0, f"TLC error: {res.message or res.summary()}", res)
 
 
+def check_traces(traces: list, *, parallel: int = 2, timeout: float = 300.0) -> list[TraceVerdict]:
+    """Check several traces, ``parallel`` TLC processes at a time (one worker each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return list(pool.map(lambda t: check_trace(t, timeout=timeout), traces))
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m harness.tracecheck TRACE.json [...]")
