@@ -47,6 +47,18 @@ Sharing, and what the bytes look like:
     ``[col, "==", v]`` and ``[col, "includes", v]`` clauses; other conditions are
     evaluated for every row (condition_index.py).
 
+Exactness (tests/reference/test_monitor_vs_ovs.py, test_monitor_e2e_vs_ovs.py):
+    the JSON equals ovsdb-server 3.1's, and so do the bytes: members are sorted in
+    update2/update3 of monitors whose conditions are all true (OVS serialises those
+    once) and in OVS's hash-table order otherwise (ovs_hash); only the order of rows
+    within a table can differ, when hash-chain history is not reproduced.  OVS quirks
+    kept: a change to a column only the condition reads sends an empty modify; with
+    several requests for one table only the first one's "where" counts; a v1 monitor
+    accepts monitor_cond_change but stays unconditional.
+
+Invariant for the caller: every change to the database goes through ``commit`` (the
+    engine keeps value indexes of the rows, built lazily from ``db_getter()``).
+
 History (monitor_cond_since): shared by all groups, bounded by ``history_max_txns``
     and by atoms (``history_max_atoms``; None = no more atoms than the database holds, as
     OVS).  A known last-txn-id gets found=true and only the missed changes (merged);
