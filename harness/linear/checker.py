@@ -26,10 +26,17 @@ Beyond Lowe, one pruning for indeterminate ops, which otherwise make the search 
 (L', s) when L' lacks some of L's indeterminate ops and is otherwise equal: whatever can
 follow (L, s) can follow (L', s), where the missing ops simply never happen.  So (1) an
 indeterminate op that would leave the state unchanged is not placed (the result would
-be dominated by the configuration we are in), and (2) a configuration is skipped when
-the one without any of its indeterminate ops has been visited: that one has either
-failed, or is an ancestor on the stack whose remaining branches cover this one.  The
-differential tests compare the search with and without it.
+be dominated by the configuration we are in), (2) a blind write (one whose new state
+ignores the old) is not placed right after an indeterminate op, which it would erase:
+placing it without that op is a sibling branch that dominates, and (3) the memo maps (determinate part,
+state) to the indeterminate parts seen with it, and a configuration is skipped when one
+of those is a subset of its own: the dominating configuration has either failed, or is
+an ancestor on the stack whose remaining branches cover this one.  Determinate
+candidates are tried before indeterminate ones so that dominating configurations tend
+to come first.  And (4) indeterminate ops with the same compiled form (two timed-out
+``write 3``) are interchangeable once both are called, so only the earliest unplaced
+one is tried.  :func:`search_lowe` is the plain algorithm; the differential tests hold
+the two to the same verdicts.
 
 The deepest point the search reached is kept for the report: the ops linearized there
 (the longest linearizable prefix found) and the op whose return stopped it (the op that
@@ -71,20 +78,16 @@ class PartitionResult:
     elapsed_s: float = 0.0
 
 
-def search(
+def search_lowe(
     ops: list[Operation],
     compiled: list[Any],
     model: Model,
     deadline: float | None = None,
-    dominance: bool = True,
 ) -> tuple[bool, list[int], int | None, int]:
-    """Run the search over ``ops`` (with ``compiled[i]`` the model's form of ``ops[i]``).
-
-    Returns (linearizable, best prefix as positions in ``ops``, blocked position or None,
-    steps taken).  Raises TimedOut when ``deadline`` (time.monotonic) passes.
-    """
+    """The plain algorithm (one list, exact memo), kept as the reference that the
+    differential tests hold :func:`search` to.  Same arguments and results."""
     n = len(ops)
-    # Entries 1..2n (a call and maybe a return per op), 0 = head, last = tail sentinel.
+    # Entries 1..m (a call and maybe a return per op), 0 = head, m+1 = tail sentinel.
     events: list[tuple[int, int, bool]] = []
     for i, o in enumerate(ops):
         events.append((o.call_index, i, True))
@@ -109,33 +112,23 @@ def search(
     remaining = sum(1 for o in ops if o.return_index is not None)
 
     fns = [model.transition(c) for c in compiled]
-    info_mask = sum(1 << i for i, o in enumerate(ops) if o.return_index is None)
-    if not dominance:  # plain Lowe memo, for differential tests
-        info_mask = 0
-    det_mask = ((1 << n) - 1) ^ info_mask
     state: Any = model.init()
     lin = 0
     stack: list[tuple[int, Any]] = []
     seen: set[tuple[int, Any]] = set()
-    add_seen = seen.add
     best: list[int] = []
     blocked: int | None = None
-    pushes = pops = 0
+    steps = 0
     e = nxt[0]
     while remaining:
         if is_call[e]:
             i = opid[e]
             new = fns[i](state)
-            # An indeterminate op that leaves the state as it is would only lead to a
-            # configuration dominated by the current one (see _dominance): skip it.
-            if new is not INVALID and not (info_mask and ret_of[e] < 0 and new == state):
+            if new is not INVALID:
                 bits = lin | (1 << i)
-                size = len(seen)
-                add_seen((bits, new))  # one hash: grew means not seen before
-                if len(seen) != size and (
-                    not bits & info_mask or (bits & det_mask, new) not in seen
-                ):
-                    pushes += 1
+                if (bits, new) not in seen:
+                    seen.add((bits, new))
+                    steps += 1
                     stack.append((e, state))
                     state, lin = new, bits
                     # lift the call and its return out of the list
@@ -155,9 +148,9 @@ def search(
             best = [opid[x] for x, _ in stack]
             blocked = opid[e] if e != tail else None
         if not stack:
-            return False, best, blocked, pushes + pops
-        pops += 1
-        if deadline is not None and not pops & 1023 and time.monotonic() > deadline:
+            return False, best, blocked, steps
+        steps += 1
+        if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
             raise TimedOut
         e, state = stack.pop()
         i = opid[e]
@@ -171,7 +164,201 @@ def search(
         nxt[prv[e]] = e
         prv[nxt[e]] = e
         e = nxt[e]
-    return True, [opid[x] for x, _ in stack], None, pushes + pops
+    return True, [opid[x] for x, _ in stack], None, steps
+
+
+def search(
+    ops: list[Operation],
+    compiled: list[Any],
+    model: Model,
+    deadline: float | None = None,
+) -> tuple[bool, list[int], int | None, int]:
+    """Run the search over ``ops`` (with ``compiled[i]`` the model's form of ``ops[i]``).
+
+    Returns (linearizable, best prefix as positions in ``ops``, blocked position or None,
+    steps taken).  Raises TimedOut when ``deadline`` (time.monotonic) passes.
+
+    Determinate ops live in one linked list of calls and returns; indeterminate ops
+    (no return) in a second list of calls.  At each configuration the candidates are
+    the determinate calls before the first return, tried first, then the
+    indeterminate calls made before that return.  Keeping the indeterminate ops apart
+    means a scan never walks over the ones that are never placed, and trying them last
+    means the configurations without them are usually visited first, which is what the
+    dominance memo needs to prune the ones with them.
+    """
+    n = len(ops)
+    det = [i for i, o in enumerate(ops) if o.return_index is not None]
+    ind = [i for i, o in enumerate(ops) if o.return_index is None]
+
+    # Determinate list: entries 1..m, head 0, tail m+1 (a sentinel that acts as a return).
+    events = sorted([(ops[i].call_index, i, True) for i in det]
+                    + [(ops[i].return_index, i, False) for i in det])  # type: ignore[misc]
+    m = len(events)
+    tail = m + 1
+    nxt = list(range(1, m + 2)) + [tail]
+    prv = [0] + list(range(0, m + 1))
+    is_call = [False] * (m + 2)
+    opid = [-1] * (m + 2)
+    pos = [0] * (m + 2)  # history index of each entry
+    ret_of = [-1] * (m + 2)
+    call_entry = [0] * n
+    for e, (ix, i, call) in enumerate(events, start=1):
+        is_call[e], opid[e], pos[e] = call, i, ix
+        if call:
+            call_entry[i] = e
+        else:
+            ret_of[call_entry[i]] = e
+    pos[tail] = 1 << 62
+
+    # Indeterminate list, by call index: entries 1..k, head 0, tail k+1.
+    ind.sort(key=lambda i: ops[i].call_index)
+    k = len(ind)
+    itail = k + 1
+    inxt = list(range(1, k + 2)) + [itail]
+    iprv = [0] + list(range(0, k + 1))
+    iop = [-1] + ind + [-1]
+    ipos = [0] + [ops[i].call_index for i in ind] + [1 << 62]
+
+    fns = [model.transition(c) for c in compiled]
+    blind = [model.blind(c) for c in compiled]
+    # Indeterminate ops with the same compiled form are interchangeable once both have
+    # been called: of those, only the earliest unplaced one is ever tried.
+    twins: list[list[int]] = [[] for _ in range(k + 2)]  # info entry -> earlier twins
+    by_form: dict[Any, list[int]] = {}
+    for x in range(1, k + 1):
+        try:
+            group = by_form.setdefault(compiled[iop[x]], [])
+        except TypeError:  # an unhashable form: no twins
+            continue
+        twins[x] = list(group)
+        group.append(x)
+    placed = [False] * (k + 2)
+    info_mask = sum(1 << i for i in ind)
+    det_mask = ((1 << n) - 1) ^ info_mask
+    # A blind indeterminate op (a timed-out write) matters only while some unplaced op
+    # could follow it (accepts the state it writes and is not itself blind).  Once all
+    # such "observers" are placed it is dead: never tried, and counted as used in the
+    # memo, so configurations differing only in dead ops are one.  Only ops whose
+    # observers are all determinate are tracked (their death depends on the
+    # determinate part alone, which keeps the memo consistent).
+    mortal: list[tuple[int, int]] = []  # (bit of the op, mask of its observers)
+    mortal_obs: dict[int, int] = {}
+    for x in range(1, k + 1):
+        i = iop[x]
+        if not blind[i]:
+            continue
+        after = fns[i](model.init())
+        obs = 0
+        for j in range(n):
+            if j != i and not blind[j] and fns[j](after) is not INVALID:
+                obs |= 1 << j
+        if not obs & info_mask:
+            mortal.append((1 << i, obs))
+            mortal_obs[i] = obs
+    # memo: (determinate part of the linearized set, state) -> the indeterminate parts
+    # seen with it; a configuration is skipped if one of those is a subset of its own.
+    memo: dict[tuple[int, Any], list[int]] = {}
+    state: Any = model.init()
+    lin = 0
+    remaining = len(det)
+    # stack entries: (list: 0 determinate / 1 indeterminate, entry, state before,
+    #                 first-return entry of the configuration it was placed from)
+    stack: list[tuple[int, int, Any, int]] = []
+    best: list[int] = []
+    blocked: int | None = None
+    steps = 0
+    phase, e, first_ret = 0, nxt[0], 0
+    while remaining:
+        if phase == 0:
+            if not is_call[e]:  # the first return: now the indeterminate candidates
+                first_ret = e
+                phase, e = 1, inxt[0]
+                continue
+            i = opid[e]
+        else:
+            if ipos[e] > pos[first_ret]:  # no indeterminate candidate left: backtrack
+                if len(stack) > len(best) or blocked is None:
+                    best = [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack]
+                    blocked = opid[first_ret] if first_ret != tail else None
+                if not stack:
+                    return False, best, blocked, steps
+                steps += 1
+                if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
+                    raise TimedOut
+                phase, e, state, first_ret = stack.pop()
+                if phase == 0:
+                    i = opid[e]
+                    r = ret_of[e]
+                    nxt[prv[r]] = r
+                    prv[nxt[r]] = r
+                    nxt[prv[e]] = e
+                    prv[nxt[e]] = e
+                    remaining += 1
+                    e = nxt[e]
+                else:
+                    i = iop[e]
+                    inxt[iprv[e]] = e
+                    iprv[inxt[e]] = e
+                    placed[e] = False
+                    e = inxt[e]
+                lin &= ~(1 << i)
+                continue
+            i = iop[e]
+            skip = False
+            if i in mortal_obs and not mortal_obs[i] & ~lin:
+                skip = True  # dead: nothing left could observe what it writes
+            for t in twins[e]:
+                if not placed[t]:
+                    skip = True  # an earlier twin is a candidate here too
+                    break
+            if skip:
+                e = inxt[e]
+                continue
+        # A blind write right after an indeterminate op erases it: the result is
+        # dominated by placing the write without that op, a sibling branch.
+        if blind[i] and stack and stack[-1][0]:
+            e = nxt[e] if phase == 0 else inxt[e]
+            continue
+        new = fns[i](state)
+        # An indeterminate op that leaves the state as it is leads to a configuration
+        # dominated by the current one: never worth placing.
+        if new is not INVALID and not (phase and new == state):
+            bits = lin | (1 << i)
+            key = (bits & det_mask, new)
+            im = bits & info_mask
+            for bit, obs in mortal:
+                if not obs & ~bits:
+                    im |= bit
+            seen = memo.get(key)
+            fresh = True
+            if seen is None:
+                memo[key] = [im]
+            else:
+                for s_im in seen:
+                    if not s_im & ~im:
+                        fresh = False
+                        break
+                else:
+                    seen.append(im)
+            if fresh:
+                steps += 1
+                stack.append((phase, e, state, first_ret))
+                state, lin = new, bits
+                if phase == 0:  # lift the call and its return
+                    nxt[prv[e]] = nxt[e]
+                    prv[nxt[e]] = prv[e]
+                    r = ret_of[e]
+                    nxt[prv[r]] = nxt[r]
+                    prv[nxt[r]] = prv[r]
+                    remaining -= 1
+                else:
+                    inxt[iprv[e]] = inxt[e]
+                    iprv[inxt[e]] = iprv[e]
+                    placed[e] = True
+                phase, e = 0, nxt[0]
+                continue
+        e = nxt[e] if phase == 0 else inxt[e]
+    return True, [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack], None, steps
 
 
 def check_partition(

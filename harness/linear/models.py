@@ -114,6 +114,11 @@ class Model:
         step = self.step
         return lambda s: step(s, c)
 
+    def blind(self, c: Any) -> bool:
+        """True if the compiled op always succeeds and its new state does not depend on
+        the old one (a plain write): whatever was placed just before it is erased."""
+        return False
+
     def no_effect(self, op: Operation) -> bool:
         """An indeterminate op of this kind can be left out: it changes nothing."""
         return op.status != "ok" and op.f in self.readonly
@@ -161,6 +166,9 @@ class Register(Model):
 
     def transition(self, c: Any) -> Callable[[Any], Any]:
         return _fast(c) or super().transition(c)
+
+    def blind(self, c: Any) -> bool:
+        return c[0] == WRITE
 
 
 class CasRegister(Register):
@@ -315,6 +323,10 @@ class OvsdbRow(Model):
 
     def no_effect(self, op: Operation) -> bool:
         return op.status != "ok" and op.f == "read"
+
+    def blind(self, c: Any) -> bool:
+        kind, wait, _, _, expected = c
+        return kind == DELETE and wait is _NOWAIT and expected == -1
 
     def step(self, state: Any, c: Any) -> Any:
         kind, wait, cols, mut, expected = c
