@@ -12,8 +12,9 @@ Public API:
 The tags ovsdb-server 3.1 uses in transact replies: "syntax error", "unknown column",
 "constraint violation", "referential integrity violation", "domain error",
 "range error", "timed out", "not owner", "aborted", "duplicate uuid-name",
-"duplicate uuid", "not allowed", "unknown mutator", and "ovsdb error" (OVS's tag for
-errors created without one, e.g. "set contains duplicate").
+"duplicate uuid", "not allowed", "unknown mutator", "unknown function", and
+"ovsdb error" (OVS's tag for errors created without one, e.g. "set contains duplicate").
+json_text(value) is OVS's compact, key-sorted JSON text (used for "syntax").
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
-_NO_SYNTAX = object()
 
 
 class OvsdbError(Exception):
@@ -85,4 +84,4 @@ def _emit(v: Any, out: list[str]) -> list[str]:
 
 def syntax_error(value: Any, details: str, tag: str = "syntax error") -> OvsdbError:
     """OVS's ovsdb_syntax_error(json, tag, ...): the offending JSON rides along."""
-    return OvsdbError(tag, details, None if value is _NO_SYNTAX else json_text(value))
+    return OvsdbError(tag, details, json_text(value))
