@@ -109,7 +109,8 @@ _OLD_NEW = tuple(ovs_order(["old", "new"]))
 
 def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: Any,
                   pairs: dict[Any, list], initial: bool = False,
-                  ucols: tuple[str, ...] = ()) -> dict[str, Any]:
+                  ucols: tuple[str, ...] = (),
+                  tracked: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Compose one ``<table-update>`` from merged (old, new) pairs under ``cond``
     (a TableCond); used for resumes from history and for releasing a stuck session."""
     out: dict[str, Any] = {}
@@ -122,7 +123,8 @@ def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: 
         om = old is not None and cond.match(old)
         nm = new is not None and cond.match(new)
         changed = changed_columns(spec, old, new) if base == MODIFY and om and nm else None
-        cc = changed == () and cond.columns_changed(old, new)
+        cc = changed == () and any(R.cell(old, c) != R.cell(new, c) for c in
+                                   (cond.columns if tracked is None else tracked))
         kind = classify(spec, base, om, nm, changed, cc)
         if kind:
             out[R.uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,

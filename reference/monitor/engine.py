@@ -82,8 +82,11 @@ class Member:
 @dataclass(eq=False)
 class CondGroup:
     group: Group
-    key: tuple
+    key: tuple                      # (condition keys, tracked columns), per table
     conds: dict[str, TableCond]
+    # Columns whose change alone sends an (empty) modify: those of every condition the
+    # members have had, as OVS adds condition columns to a monitor and never removes them.
+    tracked: dict[str, tuple[str, ...]]
     members: dict[tuple[Any, bytes], Member] = field(default_factory=dict)
     snapshot: tuple[tuple, bytes] | None = None
     # live members by envelope (kind, wire id) -> sessions; rebuilt on membership change
@@ -202,10 +205,13 @@ class MonitorEngine:
             # A backlogged member first gets what it missed, under its old condition.
             out.append(envelope(m.kind, m.mid, self._compose_merged(old_cg, m.pending), last))
             m.pending = {}
+        # OVS keeps tracking the columns of every condition the monitor ever had.
+        tracked = {t: tuple(sorted(set(old_cg.tracked[t]) | set(conds[t].columns)))
+                   for t in group.tables}
         key = tuple(conds[t].key for t in group.tables)
         body = None
-        if key != old_cg.key:
-            ck = (old_cg.key, key)
+        if key != old_cg.key[0]:
+            ck = (old_cg.key[0], key)
             body = group.change_cache.get(ck)
             if body is None:
                 body = self._dumps_db_order(
@@ -213,7 +219,7 @@ class MonitorEngine:
                 group.change_cache[ck] = body
         # Create the new CondGroup before leaving the old one: leaving may empty (and
         # drop) the group, which must stay registered for the member's new condition.
-        new_cg = self._cgroup_for(group, conds)
+        new_cg = self._cgroup_for(group, conds, tracked)
         self._members.pop((session, okey), None)
         self._sessions[session].pop(okey, None)
         old_cg.members.pop((session, okey), None)
@@ -329,7 +335,7 @@ class MonitorEngine:
                     if base == MODIFY and om and nm:
                         if changed is None:
                             changed = changed_columns(spec, old, new)
-                        cc = not changed and tc.columns_changed(old, new)
+                        cc = not changed and _any_changed(cg.tracked[tname], old, new)
                     kind = classify(spec, base, om, nm, changed, cc)
                     if not kind:
                         continue
@@ -382,7 +388,7 @@ class MonitorEngine:
             if spec is None:
                 continue
             rows = compose_pairs(group.encoding, spec, self._types[tname], cg.conds[tname],
-                                 pairs, ucols=self._ucols[tname])
+                                 pairs, ucols=self._ucols[tname], tracked=cg.tracked[tname])
             if rows:
                 out[tname] = rows
         orders = {t: [R.uuid_str(u) for u in W.row_insertion_order(merged[t])] for t in out}
@@ -446,11 +452,18 @@ class MonitorEngine:
             self._groups[key] = group
         return group
 
-    def _cgroup_for(self, group: Group, conds: dict[str, TableCond]) -> CondGroup:
-        key = tuple(conds[t].key for t in group.tables)
+    def _cgroup_for(self, group: Group, conds: dict[str, TableCond],
+                    tracked: dict[str, tuple[str, ...]] | None = None) -> CondGroup:
+        """The CondGroup for these conditions and tracked condition columns (by default
+        the columns the conditions read)."""
+        if tracked is None:
+            tracked = {t: tuple(sorted(conds[t].columns)) for t in group.tables}
+        key = (tuple(conds[t].key for t in group.tables),
+               tuple(tracked[t] for t in group.tables))
         cg = group.cgroups.get(key)
         if cg is None:
-            cg = CondGroup(group, key, {t: conds[t] for t in group.tables})
+            cg = CondGroup(group, key, {t: conds[t] for t in group.tables},
+                           {t: tracked[t] for t in group.tables})
             group.cgroups[key] = cg
             for t, index in group.index.items():
                 index.add(cg, cg.conds[t])
@@ -500,6 +513,10 @@ class MonitorEngine:
     def _emit(self, event: dict) -> None:
         if self.trace is not None and event:
             self.trace(event)
+
+
+def _any_changed(columns: tuple[str, ...], old: Any, new: Any) -> bool:
+    return any(R.cell(old, c) != R.cell(new, c) for c in columns)
 
 
 def _normalise(changes: Any) -> dict[str, dict[Any, tuple[Any, Any]]]:

@@ -376,6 +376,9 @@ def test_monitors_match_ovsdb_server(tmp_path, seed):
                 pair.cond_change(5, "all", "all", {"T": [{"where": [], "select": {"insert": False}}]})
                 pair.cond_change(5, "all", "all", {"T": {"where": [["i", ">", 0]]}})
                 pair.cond_change(3, "v1", "v1", {"T": [{"where": [["i", "==", 1]]}]})
+            if step == 30:
+                # "cnm" stops reading name/m, but OVS still tracks them (empty modifies).
+                pair.cond_change(6, "cnm", "cnm", {"T": [{"where": [["i", "!=", 7]]}]})
             if step == 35:
                 pair.cancel(3, "v1b")
                 pair.cond_change(1, "c-new", "c-new", {"T": [{"where": [True]}],
