@@ -52,7 +52,8 @@ Exactness (tests/reference/test_monitor_vs_ovs.py, test_monitor_e2e_vs_ovs.py):
     update2/update3 of monitors whose conditions are all true (OVS serialises those
     once) and in OVS's hash-table order otherwise (ovs_hash); only the order of rows
     within a table can differ, when hash-chain history is not reproduced.  OVS quirks
-    kept: a change to a column only the condition reads sends an empty modify; with
+    kept: a change to a column only the condition reads (or a condition the monitor had
+    before a monitor_cond_change read) sends an empty modify; with
     several requests for one table only the first one's "where" counts; a v1 monitor
     accepts monitor_cond_change but stays unconditional.
 
