@@ -66,9 +66,14 @@ class Fuzzer:
         for _ in range(rng.randint(0, 2)):
             name = rng.choice(list(ts.user_columns))
             t = ts.columns[name].type
-            fn = rng.choice(["==", "!=", "includes", "excludes"])
-            out.append([name, fn, self.datum(Type(t.key, t.value, 0, t.n_max)
-                                              if fn != "==" else t)])
+            fn = rng.choice(["==", "!=", "includes", "excludes", "<", ">="])
+            if fn in ("<", ">=") and not (t.key.type in ("integer", "real")
+                                          and t.value is None and t.n_max == 1):
+                fn = "=="
+            arg_t = Type(t.key, t.value, 0, t.n_max) if fn in ("includes", "excludes") else t
+            if fn in ("<", ">="):
+                arg_t = Type(t.key)
+            out.append([name, fn, self.datum(arg_t)])
         return out
 
     def op(self) -> dict:
@@ -89,14 +94,16 @@ class Fuzzer:
             return {"op": "update", "table": tname, "where": self.where(ts),
                     "row": {c: self.datum(ts.columns[c].type)}}
         if kind == "mutate":
-            c = rng.choice(cols)
-            t = ts.columns[c].type
-            if t.key.type in ("integer", "real") and t.value is None and rng.random() < 0.5:
-                m = [c, rng.choice(["+=", "-=", "*=", "/="]), rng.choice([1, 2, -3])]
-            else:
-                m = [c, rng.choice(["insert", "delete"]),
-                     self.datum(Type(t.key, t.value, 0, t.n_max))]
-            return {"op": "mutate", "table": tname, "where": self.where(ts), "mutations": [m]}
+            muts = []
+            for c in rng.sample(cols, min(len(cols), rng.randint(1, 2))):
+                t = ts.columns[c].type
+                if t.key.type in ("integer", "real") and t.value is None and rng.random() < .5:
+                    muts.append([c, rng.choice(["+=", "-=", "*=", "/="]),
+                                 rng.choice([1, 2, -3])])
+                else:
+                    muts.append([c, rng.choice(["insert", "delete"]),
+                                 self.datum(Type(t.key, t.value, 0, t.n_max))])
+            return {"op": "mutate", "table": tname, "where": self.where(ts), "mutations": muts}
         if kind == "delete":
             return {"op": "delete", "table": tname, "where": self.where(ts)}
         return {"op": "select", "table": tname, "where": self.where(ts),
