@@ -50,6 +50,8 @@ class Clause:
 
     def evaluate(self, row: Mapping[str, Datum]) -> bool:
         f = self.function
+        if f == "==" and self.column is not None:  # the common case first
+            return row[self.column] == self.arg
         if self.column is None:
             return f == "true"
         field = row[self.column]
@@ -130,8 +132,16 @@ class Condition:
 
     def evaluate(self, row: Mapping[str, Datum]) -> bool:
         if self.conjunction:
-            return all(c.evaluate(row) for c in self.clauses)
-        return not self.clauses or any(c.evaluate(row) for c in self.clauses)
+            for c in self.clauses:
+                if not c.evaluate(row):
+                    return False
+            return True
+        if not self.clauses:
+            return True
+        for c in self.clauses:
+            if c.evaluate(row):
+                return True
+        return False
 
 
 TRUE_CONDITION = Condition(())

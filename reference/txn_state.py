@@ -13,7 +13,7 @@ abort() and keep_orders() do update its row order, as a failed OVS transaction d
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from reference.datum import SymbolTable
 from reference.db import Database, Row
@@ -116,11 +116,20 @@ class Txn:
     def n_rows(self, table: str) -> int:
         return len(self.table_order(table))
 
-    def rows(self, table: str) -> Iterator[Row]:
-        for u in list(self.table_order(table)):
+    def rows(self, table: str) -> list[Row]:
+        """The table's live rows in OVS's order, as this transaction sees them."""
+        t = self.by_name.get(table)
+        dbt = self.db.tables[table]
+        if t is None or len(t.rows) == 0:
+            dbrows = dbt.rows
+            order = dbt.order if t is None or t.order is None else t.order
+            return [dbrows[u] for u in order]
+        out = []
+        for u in self.table_order(table):
             row = self.get(table, u)
             if row is not None:
-                yield row
+                out.append(row)
+        return out
 
     def may_create(self, table: str, u: UUID) -> bool:
         return self.get(table, u) is None and (table, u) not in self.txn_rows
