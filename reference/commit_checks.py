@@ -155,7 +155,7 @@ class _Commit:
         row = r.new
         assert row is not None
         r.new = None
-        self.x._order(r.table).remove(r.uuid)
+        self.x.order_op(r.table, r.uuid, False)
         for col in _ref_cols(ts, strong=True):
             t = ts.columns[col].type
             d = row[col]
@@ -335,8 +335,8 @@ class _Commit:
                 out[u] = RowChange(r.old, new)
             if out:
                 cs.tables[t.name] = out
-                if t.order is not None:
-                    orders[t.name] = (t.base, t.order)
+                if t.ops:
+                    orders[t.name] = (t.base, list(t.ops))
         if cs.is_empty():
             return None
         cs.orders = orders

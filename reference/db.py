@@ -96,10 +96,10 @@ class ChangeSet:
     txn_id: UUID | None = None
     comment: str | None = None
     date_ms: int | None = None
-    # Row order of tables whose rows came or went, as the transaction left it (so the
-    # database iterates rows in the same order ovsdb-server would): table ->
-    # (Table.serial the order was derived from, OvsHmap). Optional; apply() ignores an
-    # order whose table changed since, and then inserts/removes rows itself.
+    # How rows entered and left each table's hash table during the transaction, so
+    # the database iterates rows in the same order ovsdb-server would: table ->
+    # (Table.serial the steps apply to, [(inserted?, uuid)]). Optional; apply()
+    # ignores steps whose table changed since, and then inserts/removes rows itself.
     orders: dict[str, Any] | None = None
 
     def is_empty(self) -> bool:
@@ -228,6 +228,10 @@ class Database:
             t = self.tables[tname]
             entry = orders.get(tname)
             order = entry[1] if entry is not None and entry[0] == t.serial else None
+            if order is not None:
+                from reference.txn_state import replay_order  # imports this module
+
+                replay_order(t.order, order)
             for u, ch in rows.items():
                 if ch.new is None:
                     if t.rows.pop(u, None) is not None and order is None:
@@ -237,8 +241,6 @@ class Database:
                         t.order.insert(u, uuid_hash(u))
                     t.rows[u] = ch.new
                     self._link(t, ch.new)
-            if order is not None:
-                t.order = order
             t.serial += 1
 
 

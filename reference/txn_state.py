@@ -22,6 +22,15 @@ from reference.ovs_hash import OvsHmap, uuid_hash
 UUID = uuidlib.UUID
 
 
+def replay_order(order: OvsHmap, ops: list[tuple[bool, UUID]]) -> OvsHmap:
+    for insert, u in ops:
+        if insert:
+            order.insert(u, uuid_hash(u))
+        else:
+            order.remove(u)
+    return order
+
+
 class TxnRow:
     __slots__ = ("uuid", "table", "old", "new", "n_refs", "changed", "deleted_refs",
                  "serial")
@@ -38,13 +47,16 @@ class TxnRow:
 
 
 class TxnTable:
-    __slots__ = ("name", "rows", "order", "base", "serial", "n_processed")
+    __slots__ = ("name", "rows", "ops", "order", "base", "serial", "n_processed")
 
     def __init__(self, name: str):
         self.name = name
         self.rows = OvsHmap()  # uuid -> TxnRow via .data
-        self.order: OvsHmap | None = None  # the table's row order, once it differs
-        self.base = -1  # the Table.serial that order was copied from
+        # Row inserts/removals in the table's hash table, replayed on a copy of the
+        # committed order only when someone iterates (most transactions never do).
+        self.ops: list[tuple[bool, UUID]] = []  # (inserted?, uuid)
+        self.order: OvsHmap | None = None  # materialised order (committed + ops)
+        self.base = -1  # the Table.serial the ops apply to
         self.serial = -1
         self.n_processed = 0
 
@@ -92,18 +104,26 @@ class Txn:
         del self.txn_rows[(r.table, r.uuid)]
         self.by_name[r.table].rows.remove(r.uuid)
 
-    def _order(self, table: str) -> OvsHmap:
+    def order_op(self, table: str, u: UUID, insert: bool) -> None:
+        """Record a row entering (insert) or leaving the table's hash table."""
         t = self.txn_table(table)
-        if t.order is None:
-            dbt = self.db.tables[table]
-            t.order, t.base = dbt.order.copy(), dbt.serial
-        return t.order
+        if not t.ops:
+            t.base = self.db.tables[table].serial
+        t.ops.append((insert, u))
+        if t.order is not None:
+            if insert:
+                t.order.insert(u, uuid_hash(u))
+            else:
+                t.order.remove(u)
 
     def table_order(self, table: str) -> OvsHmap:
         t = self.by_name.get(table)
-        if t is not None and t.order is not None:
-            return t.order
-        return self.db.tables[table].order
+        dbt = self.db.tables[table]
+        if t is None or not t.ops:
+            return dbt.order
+        if t.order is None:
+            t.order = replay_order(dbt.order.copy(), t.ops)
+        return t.order
 
     # -- current state (what OVS's table->rows holds mid-transaction)
 
@@ -114,7 +134,9 @@ class Txn:
         return self.db.tables[table].rows.get(u)
 
     def n_rows(self, table: str) -> int:
-        return len(self.table_order(table))
+        t = self.by_name.get(table)
+        n = len(self.db.tables[table].order)
+        return n if t is None else n + sum(1 if ins else -1 for ins, _ in t.ops)
 
     def rows(self, table: str) -> list[Row]:
         """The table's live rows in OVS's order, as this transaction sees them."""
@@ -122,8 +144,7 @@ class Txn:
         dbt = self.db.tables[table]
         if t is None or len(t.rows) == 0:
             dbrows = dbt.rows
-            order = dbt.order if t is None or t.order is None else t.order
-            return [dbrows[u] for u in order]
+            return [dbrows[u] for u in self.table_order(table)]
         out = []
         for u in self.table_order(table):
             row = self.get(table, u)
@@ -138,7 +159,7 @@ class Txn:
 
     def insert(self, table: str, row: Row) -> None:
         self.create_row(table, row.uuid, None, row)
-        self._order(table).insert(row.uuid, uuid_hash(row.uuid))
+        self.order_op(table, row.uuid, True)
 
     def modify(self, table: str, row: Row, values: dict) -> Row:
         r = self.txn_rows.get((table, row.uuid))
@@ -160,7 +181,7 @@ class Txn:
         return r
 
     def delete(self, table: str, row: Row) -> None:
-        self._order(table).remove(row.uuid)
+        self.order_op(table, row.uuid, False)
         r = self.txn_rows.get((table, row.uuid))
         if r is None:
             self.create_row(table, row.uuid, row, None)
@@ -208,9 +229,9 @@ class Txn:
         def undo(r: TxnRow) -> None:
             if r.old is None:
                 if r.new is not None:
-                    self._order(r.table).remove(r.uuid)
+                    self.order_op(r.table, r.uuid, False)
             elif r.new is None:
-                self._order(r.table).insert(r.uuid, uuid_hash(r.uuid))
+                self.order_op(r.table, r.uuid, True)
         self.for_each_row(undo)
         self.keep_orders()
 
@@ -218,6 +239,6 @@ class Txn:
         """Hand the row orders of touched tables to the database (see abort)."""
         for t in list(self.by_name.values()):
             dbt = self.db.tables[t.name]
-            if t.order is not None and dbt.serial == t.base:
-                dbt.order = t.order
+            if t.ops and dbt.serial == t.base:
+                replay_order(dbt.order, t.ops)
                 dbt.serial += 1
