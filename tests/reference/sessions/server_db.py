@@ -48,9 +48,13 @@ SESSIONS = {
         tx(9, {"op": "select", "table": "Root", "where": [], "columns": ["name", "added"]},
            c=9),
         req(10, "monitor_cond", DB, "again", {"Root": {"columns": ["name", "added"]}}, c=0),
-        req(11, "convert", DB, {"name": "Other", "tables": {}}, c=9),
-        req(12, "convert", "Nope", CONVERTED, c=9),
-        req(14, "convert", DB, {"bad": 1}, c=9),
+    ],
+    "convert_errors": [
+        req(11, "convert", DB, {"name": "Other", "tables": {}}),
+        req(12, "convert", "Nope", CONVERTED),
+        req(14, "convert", DB, {"bad": 1}),
+        req(15, "convert", DB),
+        req(16, "convert", DB, CONVERTED, "extra"),
     ],
     # What _Server says about a converted database: ovsdb-server 3.1 keeps showing the
     # old schema in Database.schema, and sends no update for it.
