@@ -1,7 +1,7 @@
 """A client that stops reading, end to end through our server (issue #3's stuck client).
 
 One client monitors a table and then reads nothing while thousands of transactions,
-each rewriting a 12 KiB string in one of 50 rows, flow; another client reads all along.
+each rewriting a 8 KiB string in one of 50 rows, flow; another client reads all along.
 Once the stuck client's socket and the server's write buffer fill, the server is told
 it is backlogged and merges its updates per row instead of queueing them, so the
 server's memory grows by far less than the bytes the stuck client missed.  The live
@@ -24,8 +24,8 @@ from tests.reference.wire import Conn, Framer
 from tests.servers import kill_all, start_server
 
 ROWS = 50
-TXNS = 2000
-PAYLOAD = 12288
+TXNS = 3000
+PAYLOAD = 8192
 
 
 def _rss_bytes(pid: int) -> int:
@@ -68,7 +68,7 @@ def test_stuck_client_is_merged_and_converges(tmp_path):
         print(f"server RSS grew {grown >> 10} KiB while the stuck client missed "
               f"{missed >> 20} MiB of updates")
         assert live_updates == TXNS
-        assert grown < missed // 3
+        assert grown < missed // 2
 
         # The stuck client reads again: everything it gets must add up to the database.
         replica = Replica(schema, {"T": ("name", "i")})

@@ -41,7 +41,7 @@ def run(cmd: list[str], timeout: float = 30) -> str:
 
 
 def nbctl(server, *args: str) -> str:
-    return run(["ovn-nbctl", "--no-leader-only", f"--db={server.remote}", "--timeout=20",
+    return run(["ovn-nbctl", f"--db={server.remote}", "--timeout=20",
                 *args])
 
 
@@ -155,11 +155,11 @@ def test_ovn_nbctl_output_matches_ovsdb_server(tmp_path):
 
 
 def test_ovn_nbctl_errors(nb):
-    p = subprocess.run(["ovn-nbctl", "--no-leader-only", f"--db={nb.remote}", "lsp-add",
+    p = subprocess.run(["ovn-nbctl", f"--db={nb.remote}", "lsp-add",
                         "nope", "p"], capture_output=True, text=True, timeout=30)
     assert p.returncode != 0 and "nope" in p.stderr
     nbctl(nb, "ls-add", "dup")
-    p = subprocess.run(["ovn-nbctl", "--no-leader-only", f"--db={nb.remote}", "ls-add", "dup"],
+    p = subprocess.run(["ovn-nbctl", f"--db={nb.remote}", "ls-add", "dup"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0 and "already exists" in p.stderr
 
@@ -255,7 +255,7 @@ def make_idl(remote: str, tables: dict[str, list[str]]):
     helper = ovs.db.idl.SchemaHelper(location=OVN_NB)
     for table, cols in tables.items():
         helper.register_columns(table, cols)
-    return ovs.db.idl.Idl(remote, helper, leader_only=False)
+    return ovs.db.idl.Idl(remote, helper)  # leader_only: it reads _Server first
 
 
 def idl_names(idl) -> set[str]:
@@ -349,7 +349,7 @@ def test_ovsdbapp_ovn_nb_api(nb):
     # ovsdbapp keeps one connection per API class for the whole process: drop the one
     # an earlier test (on another server) left behind.
     impl_idl.OvnNbApiIdlImpl._ovsdb_connection = None
-    idl = connection.OvsdbIdl.from_server(nb.remote, NB, leader_only=False)
+    idl = connection.OvsdbIdl.from_server(nb.remote, NB)
     conn = connection.Connection(idl=idl, timeout=20)
     api = impl_idl.OvnNbApiIdlImpl(conn)
     try:

@@ -625,3 +625,58 @@ def test_select_row_order_matches(ovs):
               {"op": "select", "table": "Root", "where": [], "columns": ["name"]},
               {"op": "select", "table": "Root", "where": [], "sort": ["zz"]}]:
         assert ours.transact([q]) == ovs.call("transact", ["T", q])["result"], q
+
+
+def _next_notification(client: OvsClient, method: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        client.buf = client.buf.lstrip()
+        try:
+            msg, end = client.dec.raw_decode(client.buf)
+        except ValueError:
+            client.buf += client.sock.recv(1 << 16).decode()
+            continue
+        client.buf = client.buf[end:]
+        if msg.get("method") == method:
+            return msg
+    raise TimeoutError(method)
+
+
+def test_update2_modify_is_our_diff(ovs):
+    """What ovsdb-server puts in an update2 "modify" for each column equals
+    datum_to_json(diff(old, new)) computed on our side for the same change."""
+    from reference.datum import datum_to_json, diff
+
+    ours = Ours(ovs.file_schema)
+    ts = ours.db.schema.tables["Root"]
+    cols = ["i", "opt", "iset", "smap", "sset3", "imap", "e", "r"]
+    mon = OvsClient(int(ovs.sock.getpeername()[1]))
+    try:
+        u = "12345678-0000-4000-8000-00000000abcd"
+        first = [dele("Root"), ins("Root", R(name="m", i=5, opt=1, iset=["set", [1, 2]],
+                                             smap=["map", [["a", "1"], ["b", "2"]]],
+                                             sset3=["set", ["x", "y"]], e="b", r=1.5),
+                                  uuid=u)]
+        ovs.call("transact", ["T", *first])
+        ours.transact(first)
+        mon.call("monitor_cond", ["T", "m", {"Root": [{"columns": cols}]}])
+        steps = [
+            R(iset=["set", [2, 3]], smap=["map", [["b", "3"], ["c", "4"]]], opt=["set", []]),
+            R(i=6, sset3="x", e=["set", []], r=2),
+            R(opt=7, imap=["map", [[1, 1]]], smap=["map", []], iset=["set", []]),
+            R(imap=["map", [[1, 2], [3, 3]]], sset3=["set", ["z", "x", "w"]]),
+        ]
+        for row in steps:
+            op = upd("Root", [["_uuid", "==", ["uuid", u]]], row)
+            old = ours.db.get_row("Root", uuid.UUID(u))
+            ours.transact([op])
+            new = ours.db.get_row("Root", uuid.UUID(u))
+            ovs.call("transact", ["T", op])
+            note = _next_notification(mon, "update2")
+            modify = note["params"][1]["Root"][u]["modify"]
+            expect = {c: datum_to_json(diff(old[c], new[c], ts.columns[c].type),
+                                       ts.columns[c].type)
+                      for c in cols if old[c] != new[c]}
+            assert modify == expect, row
+    finally:
+        mon.close()
