@@ -209,3 +209,36 @@ def test_message_size_limit_is_configurable(tmp_path):
             assert bystander.call("list_dbs") == [DB, "_Server"]
     finally:
         server.stop()
+
+
+# -- inputs that crash ovsdb-server 3.1 (found by these suites): ours must answer ----------
+
+def test_ovsdb_server_crash_inputs_do_not_crash_ours(tmp_path):
+    """ovsdb-server 3.1 dies (SIGSEGV) on these: `monitor` with two parameters always,
+    with one sometimes; the shared-monitor sequence below every time; convert of
+    _Server.  They cannot be compared, so ours must just answer and keep serving."""
+    server = start_server("reference", tmp_path, [SCHEMA])
+    try:
+        with Conn.to(server.remote) as a, Conn.to(server.remote) as b, \
+                Conn.to(server.remote) as c:
+            # `monitor` with fewer than three parameters.
+            for params in (["Crucible", "m"], ["Crucible"]):
+                r = a.request("monitor", params)
+                assert r.get("error") is not None, r
+            # Two clients monitor the same columns, one unconditionally, one with a
+            # condition; a third inserts a row.
+            a.call("monitor_cond", DB, "m1", {"Root": {"columns": ["name"], "where": []}})
+            b.call("monitor_cond", DB, "m2", {"Root": {"columns": ["name"],
+                                                      "where": [["iset", "includes", 2]]}})
+            res = c.transact(DB, {"op": "insert", "table": "Root", "row": {"name": "c"}})
+            assert "uuid" in res[0], res
+            a.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "update2")
+            assert b.is_open() and a.is_open()
+            # Converting _Server.
+            r = c.request("convert", ["_Server", c.call("get_schema", "_Server")])
+            assert r.get("error") is not None, r
+        assert server.proc is not None and server.proc.poll() is None
+        with Conn.to(server.remote) as d:
+            assert d.call("list_dbs") == [DB, "_Server"]
+    finally:
+        server.stop()
