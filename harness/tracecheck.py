@@ -292,21 +292,21 @@ class TraceVerdict:
         return self.tlc is None or self.tlc.verdict == "error"
 
 
-def check_trace(trace: list[dict] | dict, *, timeout: float = 300.0,
-                spec_dir: Path = SPEC_DIR, workers: int = 1) -> TraceVerdict:
-    """Run TLC on the trace; accepted iff every event is a step of MonitorDelta."""
-    try:
-        prep = to_tla_module(trace)
-    except TraceError as e:
-        return TraceVerdict(False, 0, 0, f"malformed trace: {e}")
+def replay(data_module: str, events: list, *, trace_module: str, cfg: str,
+           spec_files: tuple[str, ...], spec_dir: Path = SPEC_DIR, timeout: float = 300.0,
+           workers: int = 1) -> TraceVerdict:
+    """Run TLC on a trace module that walks a cursor over ``Trace`` (defined in the
+    generated module ``data_module``, whose text names it) and signals the end by
+    violating ``NotDone``.  Spec-independent: MonitorDelta uses it, and a Raft trace
+    module written the same way (a cursor, one event per step) can too."""
+    n = len(events)
     with tempfile.TemporaryDirectory(prefix="crucible-trace-") as tmp:
         d = Path(tmp)
-        for name in SPEC_FILES:
+        for name in spec_files:
             shutil.copy(spec_dir / name, d / name)
-        (d / "MDTraceData.tla").write_text(prep.module)
-        res = run_tlc(d / "MonitorDeltaTrace.tla", d / "MonitorDeltaTrace.cfg",
-                      workers=workers, heap="1g", timeout=timeout)
-    n = len(prep.events)
+        name = data_module.split("MODULE", 1)[1].split()[0]
+        (d / f"{name}.tla").write_text(data_module)
+        res = run_tlc(d / trace_module, d / cfg, workers=workers, heap="1g", timeout=timeout)
     if res.verdict == "violation" and res.property == "NotDone":
         return TraceVerdict(True, n, n, f"accepted: {n} events replayed", res)
     if res.verdict == "pass" or (n == 0 and res.verdict != "error"):
@@ -315,11 +315,23 @@ def check_trace(trace: list[dict] | dict, *, timeout: float = 300.0,
         done = max(0, (res.depth or 1) - 1)
         if done >= n:
             return TraceVerdict(n == 0, n, done, "empty trace" if n == 0 else "?", res)
-        bad = prep.events[done]
+        bad = events[done]
         return TraceVerdict(False, n, done,
                             f"rejected at event {done + 1} of {n}: {orjson.dumps(bad).decode()}",
                             res)
     return TraceVerdict(False, n, 0, f"TLC error: {res.message or res.summary()}", res)
+
+
+def check_trace(trace: list[dict] | dict, *, timeout: float = 300.0,
+                spec_dir: Path = SPEC_DIR, workers: int = 1) -> TraceVerdict:
+    """Run TLC on the trace; accepted iff every event is a step of MonitorDelta."""
+    try:
+        prep = to_tla_module(trace)
+    except TraceError as e:
+        return TraceVerdict(False, 0, 0, f"malformed trace: {e}")
+    return replay(prep.module, prep.events, trace_module="MonitorDeltaTrace.tla",
+                  cfg="MonitorDeltaTrace.cfg", spec_files=SPEC_FILES, spec_dir=spec_dir,
+                  timeout=timeout, workers=workers)
 
 
 def check_traces(traces: list, *, parallel: int = 2, timeout: float = 300.0) -> list[TraceVerdict]:
