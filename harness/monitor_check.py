@@ -395,7 +395,10 @@ class _Session:
         # delete of a row the client never got) stays wrong even if the state later looks
         # right; only an out-of-order update that explains it removes it.
         self.missing: dict[tuple[str, str], tuple[int, bool]] = {}
-        self.suspect: dict[tuple[str, str], tuple[int, str]] = {}  # possible duplicates
+        # Faults judged when the session ends, unless an out-of-order update touching
+        # the row (``explained``) turns out to be their cause: row -> (prop, event, text).
+        self.suspect: dict[tuple[str, str], tuple[str, int, str]] = {}
+        self.explained: set[tuple[str, str]] = set()
         self.connected = False
         self.started = False
         self.last_txn_id: str | None = None
@@ -479,7 +482,8 @@ class _Session:
                     self.flag(dup_prop, f"{table} {uuid}: deleted again")
                 elif (rid in self.deleted and rid not in self.missing
                       and not self._in_view_between(table, uuid, lo, hi)):
-                    self.suspect.setdefault(rid, (self.event, f"{table} {uuid}: deleted again"))
+                    self.suspect.setdefault(rid, ("unique", self.event,
+                                                  f"{table} {uuid}: deleted again"))
                 else:
                     self.missing[rid] = (self.missing.get(rid, (hi, True))[0], True)
                 return
@@ -507,7 +511,7 @@ class _Session:
             return
         if "initial" in ch or "insert" in ch:
             body = ch.get("initial", ch.get("insert")) or {}
-            if uuid in mine and mode == "resume":
+            if uuid in mine and mode == "resume" and rid not in self.tainted:
                 self.flag(dup_prop, f"{table} {uuid}: inserted again "
                                     f"(the replica already has it)")
                 return
@@ -521,8 +525,9 @@ class _Session:
                     # Judged when the session ends: an out-of-order update (a row
                     # leaving and re-entering the condition, swapped) explains it, and
                     # then it is an ordering fault, not a duplicate.
-                    self.suspect.setdefault(rid, (self.event, f"{table} {uuid}: inserted "
-                                                  "again (the replica already has it)"))
+                    self.suspect.setdefault(rid, ("unique", self.event,
+                                                  f"{table} {uuid}: inserted again (the "
+                                                  "replica already has it)"))
             new = self.cols.normalize(table, body)
         elif "modify" in ch:
             if uuid not in mine:
@@ -535,8 +540,31 @@ class _Session:
             return
         src = self.h.source(table, uuid, new, cols, hi)
         if src is None:
-            self.flag("filtered", f"{table} {uuid}: row {_show(new)} was never written "
-                                  "(the server has no such row)")
+            message = f"{table} {uuid}: row {_show(new)} was never written (the server has " \
+                      "no such row)"
+            if "modify" in ch and rid in self.tainted:
+                return  # the copy is already known to be off; a diff on it proves nothing
+            if "modify" in ch and mode != "txn":
+                # A diff that takes the kept copy to a row nobody wrote.
+                self.flag("resumable" if mode == "resume" else "condition",
+                          f"{table} {uuid}: the diff makes {_show(new)}, a row the server "
+                          "never had")
+            elif "modify" in ch:
+                conds = [self.cond] + ([self.old_cond] if self.old_cond is not None else [])
+                befores = {row_key(self.h.view(lo, table, c.get(table), cols).get(uuid))
+                           for c in conds} if lo >= 0 else {None}
+                if row_key(mine[uuid]) not in befores:
+                    # The client's copy was already stale (an earlier change never came),
+                    # so the diff lands on the wrong base: a gap, not a stray row.
+                    self.missing[rid] = (self.missing.get(rid, (lo, True))[0], True)
+                else:
+                    # The diff does not bridge the client's copy to any state the row
+                    # had, so a change is missing, unless an out-of-order update turns
+                    # up to explain it: wait and see.
+                    self.suspect.setdefault(rid, ("reliable", self.event, message))
+                    self.tainted.add(rid)
+            else:
+                self.flag("filtered", message)
             return
         if not self._row_ok_for_cond(table, new, uuid):
             self.flag("filtered", f"{table} {uuid}: row {_show(new)} does not match the "
@@ -550,7 +578,7 @@ class _Session:
                 self.flag("atomic", f"{table} {uuid}: change of txn {src} arrived late, in "
                                     f"the update covering txns {lo + 1}..{hi}")
                 self.missing.pop(rid, None)
-        elif mode == "resume":
+        elif mode == "resume" and rid not in self.tainted:
             old = mine.get(uuid)
             if old is not None and row_key(old) == row_key(new):
                 self.flag("resumable", f"{table} {uuid}: txn {src}'s change, which the client "
@@ -639,6 +667,7 @@ class _Session:
             for table, rows in updates.items():
                 for uuid in rows:
                     self.tainted.add((table, uuid))
+                    self.explained.add((table, uuid))
                     self.missing.pop((table, uuid), None)
             return
         if ev.get("last_txn_id"):
@@ -685,10 +714,11 @@ class _Session:
         self.connected = False
 
     def _close_epoch(self) -> None:
-        for rid, (event, message) in sorted(self.suspect.items()):
-            if rid not in self.tainted:
-                self.report.violations.append(Violation("unique", self.name, event, message))
+        for rid, (prop, event, message) in sorted(self.suspect.items()):
+            if rid not in self.explained:
+                self.report.violations.append(Violation(prop, self.name, event, message))
         self.suspect = {}
+        self.explained = set()
         for rid, (at, sticky) in sorted(self.missing.items()):
             what = ("got a modify or delete for a row it never had" if sticky
                     else "was wrong and never fixed")
