@@ -65,10 +65,12 @@ reliable    No gap: after an update at clock m is applied, every monitored row e
             are there, with their latest values; rows gone are gone).  A row found
             wrong that a later update of the same session fixes with its late value is
             an atomic violation instead; one never fixed, or fixed only by a newer
-            write, is a gap.
-filtered    Nothing outside the condition: every row the client is given matches the
-            condition in force (either condition while a change is in flight) and is
-            a row the server really had with that value.
+            write, is a gap.  So is a modify whose diff, applied to the client's copy,
+            makes a row the server never had (the diff skipped a change).
+filtered    Nothing outside the condition: every row the client is given in full
+            (initial, insert) is a row the server really had with that value, and no
+            row the client holds after an update fails the condition in force (either
+            condition while a change is in flight).
 resumable   A reconnect's monitor_cond_since reply with found=true brings the kept
             replica exactly to the state at its clock: no change at or before the
             last transaction seen is applied again, none after it is missing, and
@@ -87,7 +89,8 @@ makes them exact again.  A row inserted again or deleted again is judged when th
 session ends: if an out-of-order update explains it (a row that left and re-entered
 the condition, swapped) it is that ordering fault, not a duplicate; if the row had
 left the view inside the range the update claims to cover, the update that removed it
-never came (a gap).  While a condition change is in flight rows may match either
+never came (a gap).  A diff that makes a row nobody wrote is judged the same way: a
+gap, unless an out-of-order update explains it.  While a condition change is in flight rows may match either
 condition and the replica is compared only when the change is answered, so a gap
 inside that window shows up as a condition fault.
 
