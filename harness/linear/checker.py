@@ -167,11 +167,17 @@ def search_lowe(
     return True, [opid[x] for x, _ in stack], None, steps
 
 
+class StepLimit(Exception):
+    pass
+
+
 def search(
     ops: list[Operation],
     compiled: list[Any],
     model: Model,
     deadline: float | None = None,
+    det_first: bool = True,
+    max_steps: int = 1 << 62,
 ) -> tuple[bool, list[int], int | None, int]:
     """Run the search over ``ops`` (with ``compiled[i]`` the model's form of ``ops[i]``).
 
@@ -179,12 +185,14 @@ def search(
     steps taken).  Raises TimedOut when ``deadline`` (time.monotonic) passes.
 
     Determinate ops live in one linked list of calls and returns; indeterminate ops
-    (no return) in a second list of calls.  At each configuration the candidates are
-    the determinate calls before the first return, tried first, then the
-    indeterminate calls made before that return.  Keeping the indeterminate ops apart
-    means a scan never walks over the ones that are never placed, and trying them last
-    means the configurations without them are usually visited first, which is what the
-    dominance memo needs to prune the ones with them.
+    (no return) in a second list of calls, so a scan never walks over the ones that
+    are never placed.  The candidates at each configuration are the determinate calls
+    before the first return and the indeterminate calls made before it.  Which come
+    first matters only for speed: in call order (``det_first=False``) the search
+    usually meets a linearization quickly; with the determinate ones first, the
+    configurations without indeterminate ops tend to be visited before those with
+    them, which the dominance memo needs to prune hard when there is no
+    linearization.  Raises StepLimit after ``max_steps`` placements.
     """
     n = len(ops)
     det = [i for i, o in enumerate(ops) if o.return_index is not None]
@@ -267,59 +275,59 @@ def search(
     best: list[int] = []
     blocked: int | None = None
     steps = 0
-    phase, e, first_ret = 0, nxt[0], 0
+    e, f = nxt[0], inxt[0]
     while remaining:
-        if phase == 0:
-            if not is_call[e]:  # the first return: now the indeterminate candidates
-                first_ret = e
-                phase, e = 1, inxt[0]
-                continue
+        # The next candidate: the det entry e if it is a call, and the indeterminate
+        # calls made before e (before the first return, if e is one).  In call order,
+        # or (det_first) all determinate calls before any indeterminate one.
+        if is_call[e] and (det_first or ipos[f] > pos[e]):
+            phase = 0
             i = opid[e]
-        else:
-            if ipos[e] > pos[first_ret]:  # no indeterminate candidate left: backtrack
-                if len(stack) > len(best) or blocked is None:
-                    best = [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack]
-                    blocked = opid[first_ret] if first_ret != tail else None
-                if not stack:
-                    return False, best, blocked, steps
-                steps += 1
-                if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
-                    raise TimedOut
-                phase, e, state, first_ret = stack.pop()
-                if phase == 0:
-                    i = opid[e]
-                    r = ret_of[e]
-                    nxt[prv[r]] = r
-                    prv[nxt[r]] = r
-                    nxt[prv[e]] = e
-                    prv[nxt[e]] = e
-                    remaining += 1
-                    e = nxt[e]
-                else:
-                    i = iop[e]
-                    inxt[iprv[e]] = e
-                    iprv[inxt[e]] = e
-                    placed[e] = False
-                    e = inxt[e]
-                lin &= ~(1 << i)
+        elif ipos[f] < pos[e]:
+            phase = 1
+            i = iop[f]
+            if (i in mortal_obs and not mortal_obs[i] & ~lin) or any(
+                not placed[t] for t in twins[f]
+            ):
+                # dead (nothing left could observe what it writes), or an earlier
+                # interchangeable twin is a candidate here too
+                f = inxt[f]
                 continue
-            i = iop[e]
-            skip = False
-            if i in mortal_obs and not mortal_obs[i] & ~lin:
-                skip = True  # dead: nothing left could observe what it writes
-            for t in twins[e]:
-                if not placed[t]:
-                    skip = True  # an earlier twin is a candidate here too
-                    break
-            if skip:
-                e = inxt[e]
-                continue
+        else:  # backtrack
+            # (not where a blind write was refused after an indeterminate op: a sibling
+            # branch without that op goes further, so this is no op "that cannot be
+            # placed")
+            if (len(stack) > len(best) or blocked is None) and not (
+                stack and stack[-1][0] and e != tail and blind[opid[e]]
+            ):
+                best = [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack]
+                blocked = opid[e] if e != tail else None
+            if not stack:
+                return False, best, blocked, steps
+            steps += 1
+            if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
+                raise TimedOut
+            phase, x, state, other = stack.pop()
+            if phase == 0:
+                i = opid[x]
+                r = ret_of[x]
+                nxt[prv[r]] = r
+                prv[nxt[r]] = r
+                nxt[prv[x]] = x
+                prv[nxt[x]] = x
+                remaining += 1
+                e, f = nxt[x], other
+            else:
+                i = iop[x]
+                inxt[iprv[x]] = x
+                iprv[inxt[x]] = x
+                placed[x] = False
+                e, f = other, inxt[x]
+            lin &= ~(1 << i)
+            continue
         # A blind write right after an indeterminate op erases it: the result is
         # dominated by placing the write without that op, a sibling branch.
-        if blind[i] and stack and stack[-1][0]:
-            e = nxt[e] if phase == 0 else inxt[e]
-            continue
-        new = fns[i](state)
+        new = INVALID if blind[i] and stack and stack[-1][0] else fns[i](state)
         # An indeterminate op that leaves the state as it is leads to a configuration
         # dominated by the current one: never worth placing.
         if new is not INVALID and not (phase and new == state):
@@ -342,9 +350,10 @@ def search(
                     seen.append(im)
             if fresh:
                 steps += 1
-                stack.append((phase, e, state, first_ret))
-                state, lin = new, bits
+                if steps > max_steps:
+                    raise StepLimit
                 if phase == 0:  # lift the call and its return
+                    stack.append((0, e, state, f))
                     nxt[prv[e]] = nxt[e]
                     prv[nxt[e]] = prv[e]
                     r = ret_of[e]
@@ -352,13 +361,40 @@ def search(
                     prv[nxt[r]] = prv[r]
                     remaining -= 1
                 else:
-                    inxt[iprv[e]] = inxt[e]
-                    iprv[inxt[e]] = iprv[e]
-                    placed[e] = True
-                phase, e = 0, nxt[0]
+                    stack.append((1, f, state, e))
+                    inxt[iprv[f]] = inxt[f]
+                    iprv[inxt[f]] = iprv[f]
+                    placed[f] = True
+                state, lin = new, bits
+                e, f = nxt[0], inxt[0]
                 continue
-        e = nxt[e] if phase == 0 else inxt[e]
+        if phase == 0:
+            e = nxt[e]
+        else:
+            f = inxt[f]
     return True, [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack], None, steps
+
+
+def portfolio(
+    ops: list[Operation], compiled: list[Any], model: Model, deadline: float | None
+) -> tuple[bool, list[int], int | None, int]:
+    """Run both candidate orders of :func:`search` in turn with growing step budgets.
+
+    Call order finds linearizations fastest, determinate-first refutes fastest, and
+    neither is known in advance; restarting with budgets growing 4x costs at most a
+    small factor over the better of the two.  Steps of abandoned runs are counted.
+    """
+    budget, spent = 4000, 0
+    while True:
+        for det_first in (False, True):
+            try:
+                ok, best, blocked, steps = search(
+                    ops, compiled, model, deadline, det_first=det_first, max_steps=budget
+                )
+                return ok, best, blocked, spent + steps
+            except StepLimit:
+                spent += budget
+        budget *= 4
 
 
 def check_partition(
@@ -366,7 +402,7 @@ def check_partition(
 ) -> PartitionResult:
     t0 = time.perf_counter()
     try:
-        ok, best, blocked, steps = search(ops, compiled, model, deadline)
+        ok, best, blocked, steps = portfolio(ops, compiled, model, deadline)
     except TimedOut:
         return PartitionResult(key, UNKNOWN, ops, elapsed_s=time.perf_counter() - t0)
     res = PartitionResult(
