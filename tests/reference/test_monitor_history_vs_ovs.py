@@ -21,8 +21,7 @@ import pytest
 from reference.monitor import MonitorEngine
 from reference.monitor.sim import SimChangeSet
 from reference.schema import parse_schema
-from tests.reference.test_monitor_vs_ovs import SCHEMA, OracleDB, _in_txn_order, _ordered, \
-    _random_ops, _sorted
+from tests.reference.test_monitor_vs_ovs import SCHEMA, OracleDB, _in_txn_order, _random_ops
 from tests.reference.wire import Conn
 from tests.servers import Server, free_port, kill_all
 
@@ -35,6 +34,12 @@ CLIENTS = {
     2: {"T": [{"columns": ["name", "s"], "where": [["s", "includes", 2], ["name", "==", "a"]]}]},
     3: {"T": [{}], "U": [{"where": [["tags", "includes", "a"]]}]},
 }
+
+
+def _json(msgs) -> list[bytes]:
+    # JSON equality only: a clustered ovsdb-server stores its schema differently, so its
+    # columns come out in another hash order than a standalone one's (which we follow).
+    return sorted(orjson.dumps(m, option=orjson.OPT_SORT_KEYS) for m in msgs)
 
 
 def _cluster(tmp_path, schema_path) -> Server:
@@ -65,6 +70,7 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
         clients: dict[int, Conn] = {}
         last: dict[int, str] = {}
         compared = 0
+        found = {True: 0, False: 0}
 
         def connect(n: int, since: str) -> None:
             nonlocal compared
@@ -74,7 +80,7 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
             ours = orjson.loads(orjson.dumps(
                 engine.add((n, len(conns)), "c", "monitor_cond_since", CLIENTS[n], since)))
             assert ours == theirs, (n, since)
-            assert _ordered(ours[2]) == _ordered(theirs[2])
+            found[theirs[0]] += 1
             last[n] = theirs[1]
             compared += 1
 
@@ -92,6 +98,11 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
                     connect(n, ZERO)
                     sessions[n] = (n, len(conns))
             ops = _random_ops(rng, ["a", "b", "c"], uuids)
+            if step == 0:
+                # Ballast: OVS keeps no more history atoms than the database holds, and
+                # counts atoms its own way; a big database keeps that bound out of play.
+                ops = [{"op": "insert", "table": "U", "row": {
+                    "k": 3, "tags": ["set", [f"ballast{j}", f"b{j}"]]}} for j in range(150)]
             result = writer.transact("Mon", *ops)
             assert all("error" not in (r or {}) for r in result), result
             for op, r in zip(ops, result, strict=False):
@@ -99,16 +110,19 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
                     uuids[op["table"]].append(r["uuid"][1])
             rows = [m for m in oracle.barrier() if m.get("method") == "update"]
             txn = [m for m in ids.barrier() if m.get("method") == "update3"]
-            assert len(rows) == len(txn) == 1
-            changes = _in_txn_order(db.absorb(rows[0]["params"][1]), ops, result)
-            deliveries = engine.commit(SimChangeSet(changes, uuid.UUID(txn[0]["params"][1])))
+            assert len(rows) == len(txn) <= 1
+            deliveries = []
+            if rows:   # (a transaction that changed nothing commits nothing)
+                changes = _in_txn_order(db.absorb(rows[0]["params"][1]), ops, result)
+                deliveries = engine.commit(SimChangeSet(changes,
+                                                        uuid.UUID(txn[0]["params"][1])))
             ours: dict = {}
             for d in deliveries:
                 for s in d.sessions:
                     ours.setdefault(s, []).append(orjson.loads(d.data))
             for n, conn in list(clients.items()):
                 theirs = conn.barrier()
-                assert _sorted(ours.get(sid(n), [])) == _sorted(theirs), (n, ops)
+                assert _json(ours.get(sid(n), [])) == _json(theirs), (n, ops)
                 compared += len(theirs)
                 for m in theirs:
                     last[n] = m["params"][1]
@@ -123,8 +137,9 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
                     sessions[n] = (n, len(conns))
                     found_resumes += 1
         connect(1, str(uuid.UUID(int=12345)))   # an id the server never issued
-        print(f"compared {compared} replies and updates, {found_resumes} resumes")
-        assert found_resumes >= 4 and compared > 50
+        print(f"compared {compared} replies and updates, {found_resumes} resumes, "
+              f"found={found}")
+        assert found[True] >= 3 and found[False] >= 4 and compared > 50
     finally:
         for c in conns:
             c.close()
