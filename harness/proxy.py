@@ -45,7 +45,8 @@ eligible message (lies told back to back can hide each other: a burst of fake ac
 is over before any read could see it, and the next real write covers it up); ``proxy.lies_told`` lists what was done
 (each also goes to ``events``/``on_event`` as ``lie_told``).
 "Monitor update" below means an ``update``/``update2``/``update3`` notification that
-touches ``table`` (param, default ``"Item"``).
+touches ``table`` (param, default ``"Item"``) and, with param ``op`` (``"insert"``,
+``"modify"``, ``"delete"``), has a row change of that kind.
 
 ``drop_update``       a monitor update is never delivered.
 ``reorder_updates``   a monitor update is held back and delivered after the next one
@@ -231,7 +232,11 @@ class Liar:
             return False
         table = a.params.get("table", "Item")
         updates = _table_updates(msg)
-        return isinstance(updates, dict) and bool(updates.get(table))
+        rows = updates.get(table) if isinstance(updates, dict) else None
+        if not rows:
+            return False
+        op = a.params.get("op")  # e.g. "insert": only updates that insert a row
+        return op is None or any(isinstance(c, dict) and op in c for c in rows.values())
 
     def _update(self, conn: int, st: _ConnState, msg: dict[str, Any], now: float) -> Out:
         if st.held is not None:

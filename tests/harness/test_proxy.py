@@ -338,3 +338,12 @@ def test_liar_fake_ack_leaves_reads_alone():
                              "mutations": [["ticks", "+=", 1]]}]}
     assert feed(liar, [("c2s", sync_read)]) == [("c2s", sync_read)]
     assert liar.told == []
+
+
+def test_liar_can_pick_updates_by_row_operation():
+    liar = Liar()
+    liar.arm("drop_update", op="delete")
+    delete = {"id": None, "method": "update2",
+              "params": [["m"], {"Item": {"u9": {"delete": None}}}]}
+    out = feed(liar, [("s2c", upd3(1)), ("s2c", delete), ("s2c", upd3(2))])
+    assert [m["method"] for _, m in out] == ["update3", "update3"]
