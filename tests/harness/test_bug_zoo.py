@@ -46,12 +46,10 @@ def ovsdb(tmp_path):
 
 
 def _zoo_config(seed: int) -> MonitorConfig:
-    # One writer and one client keep the run much the same every time.  The condition
-    # holds for every real row (tags x, y, z), so the client sees every change, and
-    # the phantom row is outside it.
-    return MonitorConfig(seed=seed, clients=1, writers=1, txns=30, cond_changes=0,
-                         reconnects=0, time_limit_s=20, settle_s=5,
-                         conditions=[[["tag", "!=", "nowhere"]]])
+    # Two writers, three clients with seeded conditions (one of them plain monitor_cond,
+    # so update2 as well as update3 goes through the liar).
+    return MonitorConfig(seed=seed, clients=3, writers=2, txns=30, cond_changes=0,
+                         reconnects=0, time_limit_s=20, settle_s=5)
 
 
 async def _monitor_run(server, lie: str | None, seed: int, **params):
@@ -85,10 +83,10 @@ def test_monitor_lie_is_caught_by_the_right_property(ovsdb, lie, prop, params):
     assert not report.problems, report.problems
     verdicts = report.verdicts()
     assert not verdicts[prop]["ok"], report.to_dict()
-    # The lie is one wrong thing: properties it does not touch still hold.
-    assert verdicts["resumable"]["ok"] and verdicts["condition"]["ok"]
-    if lie != "drop_update":  # a dropped change also leaves the replica unconverged
-        assert report.failed() == {prop}, report.to_dict()
+    # The lie is one wrong thing: properties it does not touch still hold (a dropped
+    # insert may also leave the replica unconverged).
+    allowed = {prop, "convergent"} if lie == "drop_update" else {prop}
+    assert report.failed() <= allowed, report.to_dict()
 
 
 def test_monitor_run_without_lie_passes(ovsdb):
