@@ -3,8 +3,8 @@
 One entry per committed transaction: its id and its row changes (table -> uuid ->
 (old, new)).  Rows are immutable and shared with the database, so an entry costs a few
 pointers per changed row.  The history is bounded both by count (``max_txns``) and by
-atoms (``max_atoms``: the atoms of the new row versions the entries hold, OVS's measure;
-None means "no more atoms than the database holds", OVS's own bound).
+atoms (``max_atoms``: the atoms of the old and new row versions the entries hold, OVS's
+measure; None means "no more atoms than the database holds", OVS's own bound).
 
 ``max_txns == 0`` disables history: every resume is answered found=false and the
 reported last-txn-id is the zero UUID, exactly like a standalone ovsdb-server 3.1.  Any
@@ -68,8 +68,10 @@ class History:
         self.last_txn_id = txn_id
         if not self.enabled:
             return
-        atoms = sum(self._atoms_of(ch[1]) for rows in changes.values()
-                    for ch in rows.values() if ch[1] is not None)
+        # OVS charges an entry the atoms of both versions of every row it changed
+        # (measured against a clustered ovsdb-server 3.1).
+        atoms = sum(self._atoms_of(row) for rows in changes.values()
+                    for ch in rows.values() for row in ch[:2] if row is not None)
         self._entries.append((txn_id, changes, atoms))
         self._atoms += atoms
         limit = self.max_atoms if self.max_atoms is not None else db_atoms

@@ -140,7 +140,7 @@ def test_cond_change_composed_once_per_distinct_change(monkeypatch):
 
 def test_history_bounded_by_count_and_atoms():
     db = _setup(4, 2)
-    eng = MonitorEngine(SCHEMA, lambda: db, history_max_txns=3, history_max_atoms=None)
+    eng = MonitorEngine(SCHEMA, lambda: db, history_max_txns=3, history_max_atoms=10**6)
     ids = []
     for i in range(5):
         ch = db.commit({"Port": {_uuid(0): {"counter": A(i + 1)}}})
@@ -153,12 +153,12 @@ def test_history_bounded_by_count_and_atoms():
     assert found == [False, False, True, True, True]
     latest = eng.add("x", "m", "monitor_cond_since", req, str(ids[-1]))
     assert latest[0] is True and orjson.dumps(latest[2]) == b"{}"
-    # Atoms: each entry holds one new row of 7 atoms; 25 atoms keep 3 entries.
-    eng2 = MonitorEngine(SCHEMA, lambda: db, history_max_txns=100, history_max_atoms=25)
+    # Atoms: each entry holds two versions of a 7-atom row; 30 atoms keep 2 entries.
+    eng2 = MonitorEngine(SCHEMA, lambda: db, history_max_txns=100, history_max_atoms=30)
     for i in range(5):
         eng2.commit(db.commit({"Port": {_uuid(1): {"counter": A(i + 10)}}}))
-        assert eng2.history.atoms <= 25 or len(eng2.history) == 1
-    assert len(eng2.history) == 3
+        assert eng2.history.atoms <= 30
+    assert len(eng2.history) == 2
     # Default: no more atoms than the database holds.
     eng3 = MonitorEngine(SCHEMA, lambda: db, history_max_txns=100)
     for i in range(50):
