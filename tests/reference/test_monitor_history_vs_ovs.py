@@ -99,8 +99,8 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
                     sessions[n] = (n, len(conns))
             ops = _random_ops(rng, ["a", "b", "c"], uuids)
             if step == 0:
-                # Ballast: OVS keeps no more history atoms than the database holds, and
-                # counts atoms its own way; a big database keeps that bound out of play.
+                # Ballast: OVS keeps no more history atoms than the database holds (see
+                # the next test); a big database keeps that bound out of play here.
                 ops = [{"op": "insert", "table": "U", "row": {
                     "k": 3, "tags": ["set", [f"ballast{j}", f"b{j}"]]}} for j in range(150)]
             result = writer.transact("Mon", *ops)
