@@ -21,6 +21,7 @@ from typing import Any
 from harness.nemesis.grudges import SHAPES
 from harness.nemesis.schedule import CLIENT_FAULTS, LEADER_FAULTS, Fault
 from harness.targets.base import (
+    DELAY,
     DROP,
     KILL,
     LEAVE,
@@ -32,6 +33,7 @@ from harness.targets.base import (
 )
 
 NEEDS = {"kill": KILL, "pause": PAUSE, "leave": LEAVE, "drop": DROP, "reset": RESET,
+         "delay": DELAY,
          "kill-leader": KILL, "pause-leader": PAUSE, "isolate-leader": PARTITION,
          **{shape: PARTITION for shape in SHAPES}}
 
@@ -154,6 +156,8 @@ class Nemesis:
             await self._call(t.drop, node, f.params["probability"])
         elif f.kind == "reset":
             await self._call(t.reset, node)
+        elif f.kind == "delay":
+            await self._call(t.delay, f.params["delay_ms"])
         elif f.kind == "client-delay":
             self.proxies[node].set_delay(f.params["delay_ms"])
         elif f.kind == "client-drop":
@@ -177,7 +181,7 @@ class Nemesis:
             await self._call(t.rejoin, node)
             self._left.discard(node)
             await self._call(t.wait_ready, node)
-        elif f.kind in SHAPES or f.kind in ("drop", "reset", "isolate-leader"):
+        elif f.kind in SHAPES or f.kind in ("drop", "reset", "delay", "isolate-leader"):
             await self._call(t.heal)
         elif f.kind in CLIENT_FAULTS:
             await self.proxies[node].heal()

@@ -20,7 +20,7 @@ PROCESS_FAULTS = ("kill", "pause", "leave")
 # Aimed at whichever member leads when the fault starts (resolved at run time and
 # recorded in the fault's start event; the schedule itself stays seed-only).
 LEADER_FAULTS = ("kill-leader", "pause-leader", "isolate-leader")
-NETWORK_FAULTS = (*SHAPES, "drop", "reset")
+NETWORK_FAULTS = (*SHAPES, "drop", "reset", "delay")
 CLIENT_FAULTS = ("client-delay", "client-drop", "client-reset")
 ALL_FAULTS = (*PROCESS_FAULTS, *LEADER_FAULTS, *NETWORK_FAULTS, *CLIENT_FAULTS)
 # Short names for the command line.
@@ -28,11 +28,11 @@ ALIASES = {
     "partition": tuple(SHAPES)[:-1],  # every partition shape but one-way
     "process": ("kill", "pause"),
     "network": ("partition-one", "partition-majority", "partition-ring",
-                "partition-bridge", "one-way", "drop", "reset"),
+                "partition-bridge", "one-way", "drop", "reset", "delay"),
     "client": CLIENT_FAULTS,
     "leader": LEADER_FAULTS,
     "all": ("kill", "pause", "partition-one", "partition-majority", "partition-ring",
-            "partition-bridge", "one-way", "drop", "reset"),
+            "partition-bridge", "one-way", "drop", "reset", "delay"),
 }
 
 
@@ -55,8 +55,9 @@ class Fault:
             return f"{self.kind} [{describe({k: set(v) for k, v in self.grudge.items()})}]"
         if self.kind in LEADER_FAULTS and not self.nodes:
             return self.kind
-        extra = "".join(f" {k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.kind} {','.join(self.nodes)}{extra}".strip()
+        words = [self.kind, ",".join(self.nodes),
+                 *(f"{k}={v}" for k, v in sorted(self.params.items()))]
+        return " ".join(w for w in words if w)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "start": round(self.start, 3),
@@ -108,6 +109,8 @@ def plan(seed: int | str, kinds: list[str], nodes: list[str], total_s: float,
         elif kind == "drop":
             nodes_t = (rng.choice(nodes),)
             params = {"probability": round(rng.uniform(0.2, 0.5), 2)}
+        elif kind == "delay":
+            params = {"delay_ms": rng.choice([25, 50, 100, 200])}  # every member link
         elif kind in CLIENT_FAULTS:
             nodes_t = (rng.choice(nodes),)
             if kind == "client-delay":

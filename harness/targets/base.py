@@ -191,6 +191,10 @@ class Target:
     def reset(self, node: str) -> None:
         raise Unsupported(f"{self.name}: connection resets are not supported")
 
+    def delay(self, ms: float) -> None:
+        """Add ``ms`` of latency each way on every link between members."""
+        raise Unsupported(f"{self.name}: link delay is not supported")
+
     def heal(self) -> None:
         """Undo every network fault.  Safe to call when there is none."""
 

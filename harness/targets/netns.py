@@ -12,8 +12,11 @@ Clients reach members through Unix sockets in the filesystem (they cross namespa
 so client links are never cut by a partition, as in Jepsen where the control node keeps
 talking to every node.
 
-No ``tc netem`` here: the test kernel has no sch_netem, so delay is unsupported and
-packet loss uses the iptables ``statistic`` match instead.
+No ``tc netem`` here: the test kernel has no sch_netem, so packet loss uses the
+iptables ``statistic`` match, and delay redirects (DNAT) each member's connections to
+its peers into a delaying relay (``harness.nemesis.delay_relay``) run inside the
+member's own namespace; existing connections are reset so that new ones take the
+relays.
 """
 
 from __future__ import annotations
@@ -21,8 +24,13 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 from harness.targets.base import run
+
+REPO = Path(__file__).resolve().parents[2]
+RELAY_BASE_PORT = 7100
 
 SUBNET = "10.99.0"
 _counter = itertools.count()
@@ -54,12 +62,17 @@ class Netns:
         self.bridge_ns = f"{self.prefix}-br"
         self.created: list[str] = []
         self.faulty: set[str] = set()
+        self.relays: list[subprocess.Popen] = []
 
     def ns(self, node: str) -> str:
         return f"{self.prefix}-{node}"
 
     def ip(self, node: str) -> str:
         return f"{SUBNET}.{self.nodes.index(node) + 1}"
+
+    def relay_ip(self, node: str) -> str:
+        """A second address of the member, used only by its delay relays."""
+        return f"{SUBNET}.{self.nodes.index(node) + 101}"
 
     def exec_prefix(self, node: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns(node)]
@@ -79,6 +92,7 @@ class Netns:
             run(["ip", "-n", self.bridge_ns, "link", "set", port, "master", "br0"])
             run(["ip", "-n", self.bridge_ns, "link", "set", port, "up"])
             run(["ip", "-n", ns, "addr", "add", f"{self.ip(node)}/24", "dev", "eth0"])
+            run(["ip", "-n", ns, "addr", "add", f"{self.relay_ip(node)}/24", "dev", "eth0"])
             run(["ip", "-n", ns, "link", "set", "eth0", "up"])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
 
@@ -98,16 +112,55 @@ class Netns:
                        "--mode", "random", "--probability", f"{probability:.3f}",
                        "-j", "DROP")
 
-    def reset(self, node: str) -> None:
-        """Answer NODE's incoming TCP segments from members with RST: established Raft
-        connections die at their next packet.  The caller heals after a moment."""
-        self._iptables(node, "-A", "INPUT", "-p", "tcp", "-s", f"{SUBNET}.0/24",
-                       "-j", "REJECT", "--reject-with", "tcp-reset")
+    def reset(self, node: str, port: int = 6644) -> None:
+        """Abort NODE's established TCP connections to and from ``port`` (``ss -K``:
+        the kernel drops them and the peers see resets); members then reconnect."""
+        res = subprocess.run([*self.exec_prefix(node), "ss", "-K", "(", "dport", "=",
+                              str(port), "or", "sport", "=", str(port), ")"],
+                             capture_output=True, text=True, timeout=10)
+        if res.returncode != 0:
+            raise RuntimeError(f"ss -K in {self.ns(node)} failed: {res.stderr.strip()}")
+
+    def delay(self, ms: float, raft_port: int, timeout: float = 10.0) -> None:
+        """Every member's connections to its peers go through a relay adding ``ms``
+        each way."""
+        for node in self.nodes:
+            for peer in self.nodes:
+                if peer == node:
+                    continue
+                port = RELAY_BASE_PORT + self.nodes.index(peer)
+                proc = subprocess.Popen(
+                    [*self.exec_prefix(node), sys.executable, "-m",
+                     "harness.nemesis.delay_relay", self.ip(node), str(port), self.ip(peer),
+                     str(raft_port), str(ms), self.relay_ip(node)],
+                    cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL, start_new_session=True)
+                self.relays.append(proc)
+                assert proc.stdout is not None
+                if proc.stdout.readline().strip() != b"ready":
+                    raise RuntimeError(f"delay relay in {node} for {peer} did not start")
+                self._iptables(node, "-t", "nat", "-A", "OUTPUT", "-p", "tcp",
+                               "!", "-s", self.relay_ip(node), "-d",
+                               self.ip(peer), "--dport", str(raft_port), "-j", "DNAT",
+                               "--to-destination", f"{self.ip(node)}:{port}")
+        # Established links bypass the new rules: cut them so they reconnect via relays.
+        for node in self.nodes:
+            self.reset(node, raft_port)
 
     def heal(self) -> None:
         for node in sorted(self.faulty):
             run([*self.exec_prefix(node), "iptables", "-w", "5", "-F", "INPUT"])
+            run([*self.exec_prefix(node), "iptables", "-w", "5", "-t", "nat", "-F", "OUTPUT"])
         self.faulty.clear()
+        # Killing the relays drops the connections through them; members reconnect
+        # directly.
+        for proc in self.relays:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self.relays.clear()
 
     def rules(self, node: str) -> str:
         return run([*self.exec_prefix(node), "iptables", "-S", "INPUT"])
@@ -115,6 +168,11 @@ class Netns:
     def destroy(self) -> list[str]:
         """Delete every namespace we made (their veths go with them); returns errors."""
         errors = []
+        for proc in self.relays:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.relays.clear()
         for ns in reversed(self.created):
             res = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True)
             if res.returncode != 0:

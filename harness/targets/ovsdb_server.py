@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.targets import netns as netns_mod
 from harness.targets.base import (
+    DELAY,
     DROP,
     KILL,
     LEAVE,
@@ -110,7 +111,7 @@ class OvsdbCluster(Target):
                                   "partitions are unavailable, only process faults")
         caps = {KILL, PAUSE, LEAVE}
         if self.use_netns:
-            caps |= {PARTITION, DROP, RESET}
+            caps |= {PARTITION, DROP, RESET, DELAY}
         self.capabilities = frozenset(caps)
 
     # -- addresses --------------------------------------------------------------------
@@ -231,6 +232,11 @@ class OvsdbCluster(Target):
         if not self.net:
             raise Unsupported("packet loss needs network namespaces (root)")
         self.net.drop(node, probability)
+
+    def delay(self, ms: float) -> None:
+        if not self.net:
+            raise Unsupported("link delay needs network namespaces (root)")
+        self.net.delay(ms, RAFT_PORT)
 
     def reset(self, node: str) -> None:
         if not self.net:

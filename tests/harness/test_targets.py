@@ -32,6 +32,29 @@ async def _list_dbs(remote: str, timeout: float = 2.0) -> list[str]:
         await client.close()
 
 
+def _write_eventually(target, node: str, key: str, within: float = 40.0) -> list:
+    """Healing may cost the cluster an election: retry (bounded) until a write commits."""
+    deadline = time.monotonic() + within
+    for attempt in range(100):
+        try:
+            # A fresh key each time: an attempt that timed out may still commit later.
+            return asyncio.run(_write_through(target.remote(node), f"{key}{attempt}", 3.0))
+        except (RpcTimeout, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+    raise AssertionError("no write committed")
+
+
+def _sockets(target, node) -> str:
+    return subprocess.run([*target.net.exec_prefix(node), "ss", "-tn"], capture_output=True,
+                          text=True).stdout
+
+
+def _nat_rules(target, node) -> str:
+    return subprocess.run([*target.net.exec_prefix(node), "iptables", "-t", "nat", "-S"],
+                          capture_output=True, text=True).stdout
+
+
 def _namespaces() -> str:
     return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 
@@ -101,6 +124,36 @@ def test_cluster_in_namespaces_partition_and_teardown(tmp_path):
         assert "uuid" in res[0]
         target.heal()
         assert "10.99.0.1" not in target.net.rules("n3")
+        # Delay: every member's peer connections are redirected through relays (no
+        # netem here); the cluster keeps committing, and healing removes it all.
+        target.delay(20)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and ":710" not in _sockets(target, "n1"):
+            time.sleep(0.1)
+        assert ":710" in _sockets(target, "n1")  # Raft now goes through a relay port
+        res = asyncio.run(_write_through(target.remote("n1"), "d", 15))
+        assert "uuid" in res[0]
+        relays = list(target.net.relays)
+        assert len(relays) == 6 and all(p.poll() is None for p in relays)
+        target.heal()
+        assert all(p.poll() is not None for p in relays)
+        assert "DNAT" not in _nat_rules(target, "n1")
+        res = _write_eventually(target, "n1", "e")
+        assert "uuid" in res[0]
+        # Reset: n2's established Raft connections are aborted (members reconnect on
+        # new ports, so none of the old four-tuples survives).
+        def raft_links() -> set[tuple[str, str]]:
+            out = subprocess.run([*target.net.exec_prefix("n2"), "ss", "-tnH", "state",
+                                  "established"], capture_output=True, text=True).stdout
+            return {(f[-2], f[-1]) for f in (line.split() for line in out.splitlines())
+                    if len(f) >= 2 and (f[-2].endswith(":6644") or f[-1].endswith(":6644"))}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not raft_links():
+            time.sleep(0.1)
+        before = raft_links()
+        assert before
+        target.reset("n2")
+        assert not (before & raft_links())
         # Graceful leave, then rejoin with a fresh file: a member again.
         target.leave("n2")
         assert not target.alive("n2")
