@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from tests.reference.sessions import load_sessions, order_updates, run_session
 from tests.reference.sessions.random_streams import SchemaInfo, count_transactions, stream
+from tests.reference.wire import UUID_RE as UUID_PATTERN
 from tests.reference.wire import Conn, ConnectionClosed, Framer, FramingError, Normaliser, normalise
 from tests.servers import OVN_NB, OVN_SB, VSWITCH, start_server
 
@@ -72,7 +73,7 @@ def play(kind: str, workdir: Path, schema: str | Path, steps: list) -> object:
                              f"{e!r}\nserver log tail:\n{server.log()[-2000:]}") from e
     finally:
         server.stop()
-    return normalise(transcript, ordered)
+    return normalise(transcript, ordered, [s.get("send") for s in steps])
 
 
 def compare(steps: list, schema: str | Path, kinds=("ovsdb-server", OTHER)) -> None:
@@ -278,3 +279,54 @@ def test_inactivity_probe():
             t.join(60)
     assert out.get(0) == ({"id": "echo", "method": "echo", "params": []}, "closed")
     assert out.get(1) == out[0]
+
+
+# -- the normaliser, as a property ----------------------------------------------------------
+
+_POOL = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(1, 7)]
+
+
+@st.composite
+def _transcript(draw):
+    """Messages shaped like OVSDB traffic over a small pool of UUIDs: transact results
+    (ordered), table updates keyed by UUID, rows with sets of references."""
+    refs = st.sampled_from(_POOL).map(lambda u: ["uuid", u])
+    row = st.fixed_dictionaries({"n": st.integers(0, 3),
+                                 "r": st.lists(refs, max_size=3, unique_by=lambda x: x[1])
+                                 .map(lambda xs: ["set", xs])})
+    inserted = draw(st.lists(st.sampled_from(_POOL), min_size=1, max_size=4, unique=True))
+    msgs = [{"id": 1, "error": None, "result": [{"uuid": ["uuid", u]} for u in inserted]}]
+    for _ in range(draw(st.integers(1, 3))):
+        keys = draw(st.lists(st.sampled_from(inserted), min_size=1, unique=True))
+        msgs.append({"id": None, "method": "update2",
+                     "params": ["m", {"T": {k: {"modify": draw(row)} for k in keys}}]})
+    return msgs
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(_transcript(), st.permutations(range(len(_POOL))), st.randoms(use_true_random=False))
+def test_normaliser_ignores_uuid_values_and_unordered_positions(msgs, perm, rnd):
+    rename = {u: f"{0xabc0 + p:08x}-1111-4111-8111-{p:012x}" for u, p in zip(_POOL, perm,
+                                                                         strict=True)}
+    other = orjson.loads(orjson.dumps(msgs))
+    for m in other:
+        if m.get("method") == "update2":
+            items = list(m["params"][1]["T"].items())
+            rnd.shuffle(items)  # hash order differs between servers
+            for _, upd in items:
+                rnd.shuffle(upd["modify"]["r"][1])
+            m["params"][1]["T"] = dict(items)
+    other = orjson.loads(UUID_PATTERN.sub(lambda x: rename.get(x.group(0), x.group(0)),
+                                          orjson.dumps(other).decode()))
+    # The client named every UUID of the pool in its requests (as the random streams
+    # do with explicit insert UUIDs), in the same order for both servers.
+    assert normalise(msgs, msgs, _POOL) == \
+        normalise(other, other, [rename[u] for u in _POOL])
+    # Without the requests, UUIDs first met in transact results suffice.
+    inserted = {u for r in msgs[0]["result"] for u in [r["uuid"][1]]}
+    if set(UUID_PATTERN.findall(orjson.dumps(msgs).decode())) <= inserted:
+        assert normalise(msgs, msgs) == normalise(other, other)
+    # ...but a changed value is still seen.
+    changed = orjson.loads(orjson.dumps(msgs))
+    changed[-1]["params"][1]["T"][next(iter(changed[-1]["params"][1]["T"]))]["modify"]["n"] += 1
+    assert normalise(msgs, msgs, _POOL) != normalise(changed, changed, _POOL)

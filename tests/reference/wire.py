@@ -354,10 +354,14 @@ class Normaliser:
         return [self.norm(m) for m in msgs]
 
 
-def normalise(structure: Any, messages_in_order: list[Any]) -> Any:
+def normalise(structure: Any, messages_in_order: list[Any], requests: Any = ()) -> Any:
     """Normalise `structure` (any JSON-like nesting of received messages) with one
-    numbering; `messages_in_order` are the same messages flattened in arrival order,
-    used to number UUIDs in ordered positions first."""
+    numbering.  UUIDs in `requests` (what the client sent, the same for both servers)
+    are numbered first, in the order they appear; then those in ordered positions of
+    `messages_in_order` (the same messages flattened in arrival order); the rest as
+    the traversal meets them."""
     n = Normaliser()
+    for u in UUID_RE.findall(_dumps(requests).decode()):
+        n.learn(u)
     n.learn_ordered(messages_in_order)
     return n.norm(structure)
