@@ -1,8 +1,9 @@
 """Hypothesis strategies for random transaction streams over any OVSDB schema.
 
 A stream is a session (see ``__init__``): connection 1 attaches a ``monitor_cond`` on
-every table (and connection 2 a v1 ``monitor`` on a few tables), then connection 0 runs
-random transactions.  Rows are inserted with explicit UUIDs drawn from a fixed pool per
+every table, connection 2 a v1 ``monitor`` and connection 4 a ``monitor_cond_since`` on
+a few tables, connection 3 a conditional ``monitor_cond`` whose condition changes half
+way; then connection 0 runs random transactions.  Rows are inserted with explicit UUIDs drawn from a fixed pool per
 table, so references, where-clauses on ``_uuid`` and dangling references mean the
 same thing on both servers.  Values mostly respect the column's type and constraints
 (so commits happen) and sometimes break them (so the errors get compared too).
@@ -200,6 +201,8 @@ def stream(draw: st.DrawFn, info: SchemaInfo, min_txns: int = 5,
     steps: list[Step] = [
         req("mc", "monitor_cond", info.name, "all", {t: {} for t in tables}, c=1),
         req("m1", "monitor", info.name, "v1", {t: {} for t in tables[:3]}, c=2),
+        req("ms", "monitor_cond_since", info.name, "since", {t: {} for t in tables[-3:]},
+            "00000000-0000-0000-0000-000000000000", c=4),
     ]
     # A conditional monitor on two columns of two tables (its own column set, so that
     # ovsdb-server does not share it with the unconditional one: sharing monitors with
