@@ -98,6 +98,8 @@ CASES: dict[str, bytes] = {
     "get_schema_object": b'{"method":"get_schema","params":[{}],"id":1}',
     "echo_many_values": b'{"method":"echo","params":[1]}{"method":"echo","params":[2],"id":2}',
     "valid_then_garbage": _echo(b"[1]") + _echo(b"[2]", b"2") + b"}garbage",
+    "escaped_unicode": _echo(b'["\\u00e9\\ud83d\\ude00\\n\\t\\"\\\\\\/"]'),
+    "pipelined_500": b"".join(_echo(b"[%d]" % i, b"%d" % i) for i in range(500)),
     "whitespace_between": b' \n\t {"method":"echo","params":[],"id":1} \r\n ',
 }
 

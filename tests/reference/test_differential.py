@@ -220,10 +220,10 @@ def test_framer_rejects_garbage_between_values():
 # -- random transaction streams --------------------------------------------------------
 
 STREAM_SCHEMAS = {
-    "crucible": (SCHEMA, 16),
-    "ovn-nb": (OVN_NB, 8),
-    "ovn-sb": (OVN_SB, 6),
-    "vswitch": (VSWITCH, 6),
+    "crucible": (SCHEMA, 20),
+    "ovn-nb": (OVN_NB, 10),
+    "ovn-sb": (OVN_SB, 8),
+    "vswitch": (VSWITCH, 8),
 }
 
 
