@@ -112,7 +112,7 @@ def search_lowe(
     remaining = sum(1 for o in ops if o.return_index is not None)
 
     fns = [model.transition(c) for c in compiled]
-    state: Any = model.init()
+    state: Any = model.search_init()
     lin = 0
     stack: list[tuple[int, Any]] = []
     seen: set[tuple[int, Any]] = set()
@@ -243,30 +243,27 @@ def search(
     placed = [False] * (k + 2)
     info_mask = sum(1 << i for i in ind)
     det_mask = ((1 << n) - 1) ^ info_mask
-    # A blind indeterminate op (a timed-out write) matters only while some unplaced op
-    # could follow it (accepts the state it writes and is not itself blind).  Once all
-    # such "observers" are placed it is dead: never tried, and counted as used in the
+    # An indeterminate op matters only while some unplaced op "observes" it (the model
+    # says which: for a blind write, the ops that accept the state it writes and are
+    # not blind themselves; for a set's add, the reads containing the element).  Once
+    # all its observers are placed it is dead: never tried, and counted as used in the
     # memo, so configurations differing only in dead ops are one.  Only ops whose
-    # observers are all determinate are tracked (their death depends on the
+    # observers are all determinate are tracked (their death then depends on the
     # determinate part alone, which keeps the memo consistent).
     mortal: list[tuple[int, int]] = []  # (bit of the op, mask of its observers)
     mortal_obs: dict[int, int] = {}
     for x in range(1, k + 1):
         i = iop[x]
-        if not blind[i]:
+        obs = model.observers(i, compiled, fns)
+        if obs is None:
             continue
-        after = fns[i](model.init())
-        obs = 0
-        for j in range(n):
-            if j != i and not blind[j] and fns[j](after) is not INVALID:
-                obs |= 1 << j
         if not obs & info_mask:
             mortal.append((1 << i, obs))
             mortal_obs[i] = obs
     # memo: (determinate part of the linearized set, state) -> the indeterminate parts
     # seen with it; a configuration is skipped if one of those is a subset of its own.
     memo: dict[tuple[int, Any], list[int]] = {}
-    state: Any = model.init()
+    state: Any = model.search_init()
     lin = 0
     remaining = len(det)
     # stack entries: (list: 0 determinate / 1 indeterminate, entry, state before,

@@ -107,6 +107,10 @@ class Model:
     def step(self, state: Any, c: Any) -> Any:
         raise NotImplementedError
 
+    def search_init(self) -> Hashable:
+        """The initial state in the representation ``transition`` works on."""
+        return self.init()
+
     def transition(self, c: Any) -> Callable[[Any], Any]:
         """The compiled op as a function of the state alone: the search's hot path.
         Models specialise it for speed; it must agree with ``step`` (the brute-force
@@ -118,6 +122,21 @@ class Model:
         """True if the compiled op always succeeds and its new state does not depend on
         the old one (a plain write): whatever was placed just before it is erased."""
         return False
+
+    def observers(self, i: int, compiled: list[Any], fns: list[Callable[[Any], Any]]) -> int | None:
+        """A bitmask of the ops (positions in ``compiled``) whose outcome can depend on
+        whether op ``i`` took effect, if that is known (None: assume all of them).
+        Once every observer is placed, op ``i`` (if indeterminate) need never be.
+        For a blind write: the ops that are not blind and accept the state it writes
+        (any other op either rejects that state or erases it)."""
+        if not self.blind(compiled[i]):
+            return None
+        after = fns[i](self.search_init())
+        obs = 0
+        for j, c in enumerate(compiled):
+            if j != i and not self.blind(c) and fns[j](after) is not INVALID:
+                obs |= 1 << j
+        return obs
 
     def no_effect(self, op: Operation) -> bool:
         """An indeterminate op of this kind can be left out: it changes nothing."""
@@ -270,11 +289,34 @@ class SetModel(Model):
             return state | {c[1]}
         return state if state == c[1] else INVALID
 
+    # The search runs on bitmasks (element -> bit, interned as transitions are made):
+    # a union is one OR and a read one int comparison, where frozensets would copy
+    # and compare the whole set at every step.
+    def __init__(self) -> None:
+        self._bits: dict[Hashable, int] = {}
+
+    def _bit(self, x: Hashable) -> int:
+        return 1 << self._bits.setdefault(x, len(self._bits))
+
+    def search_init(self) -> Hashable:
+        return 0
+
+    def observers(self, i: int, compiled: list[Any], fns: list[Callable[[Any], Any]]) -> int | None:
+        # adds commute and always succeed: only reads that contain the element can
+        # tell whether it was added
+        c = compiled[i]
+        if c[0] != ADD:
+            return None
+        return sum(1 << j for j, r in enumerate(compiled) if r[0] == READ and c[1] in r[1])
+
     def transition(self, c: Any) -> Callable[[Any], Any]:
         if c[0] == ADD:
-            one = frozenset((c[1],))
+            one = self._bit(c[1])
             return lambda s: s | one
-        return _fast(c) or super().transition(c)
+        want = 0
+        for x in c[1]:
+            want |= self._bit(x)
+        return lambda s: s if s == want else INVALID
 
 
 # ovsdb-row compiled form: (kind, wait, columns, mutate, expected)
