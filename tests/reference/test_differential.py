@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.reference.sessions import load_sessions, order_updates, run_session
+from tests.reference.sessions import SessionFailed, load_sessions, order_updates, run_session
 from tests.reference.sessions.random_streams import SchemaInfo, count_transactions, stream
 from tests.reference.wire import UUID_RE as UUID_PATTERN
 from tests.reference.wire import Conn, ConnectionClosed, Framer, FramingError, Normaliser, normalise
@@ -330,3 +330,19 @@ def test_normaliser_ignores_uuid_values_and_unordered_positions(msgs, perm, rnd)
     changed = orjson.loads(orjson.dumps(msgs))
     changed[-1]["params"][1]["T"][next(iter(changed[-1]["params"][1]["T"]))]["modify"]["n"] += 1
     assert normalise(msgs, msgs, _POOL) != normalise(changed, changed, _POOL)
+
+
+def test_session_expectations_are_checked(tmp_path):
+    """A session that claims the wrong error fails on the real server."""
+    wrong = [{"c": 0, "send": {"method": "transact", "id": 1, "params": [
+        "Crucible", {"op": "select", "table": "Nope", "where": []}]},
+        "expect_error": "domain error"}]
+    server = start_server("ovsdb-server", tmp_path, [SCHEMA])
+    try:
+        with pytest.raises(SessionFailed, match="expected error 'domain error'"):
+            run_session(server.remote, wrong)
+        right = [dict(wrong[0], expect_error="syntax error")]
+        transcript, _ = run_session(server.remote, right)
+        assert transcript[0]["0"][0]["id"] == 1
+    finally:
+        server.stop()

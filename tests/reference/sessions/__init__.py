@@ -98,70 +98,72 @@ def run_session(remote: str, steps: list[Step], timeout: float = 10.0) -> tuple[
     return transcript, ordered
 
 
+def _is_note(what: str):
+    return lambda m: isinstance(m, dict) and m.get("method") == what
+
+
 def _play_step(remote: str, conns: dict[int, Conn], ordered: list[Any], n: int, step: Step,
                timeout: float) -> dict[str, Any]:
-    if True:
-        if True:
-            c = step.get("c", 0)
-            if step.get("close"):
-                conns.pop(c).close()
-                if "await_note" in step:
-                    wc, what = step["await_note"]
-                    conns[wc].wait_for(lambda m, what=what: isinstance(m, dict)
-                                       and m.get("method") == what, timeout)
-            else:
-                if c not in conns:
-                    conns[c] = Conn.to(remote, timeout=timeout)
-                conn = conns[c]
-                msg = step["send"]
-                try:
-                    conn.send(msg)
-                except ConnectionClosed:
-                    pass  # shows up as "closed" in this step's transcript
-                want: list[tuple[int, str, Any]] = []
-                if msg.get("id") is not None and not step.get("noreply"):
-                    want.append((c, "reply", msg["id"]))
-                if "await_reply" in step:
-                    want.append((step["await_reply"][0], "reply", step["await_reply"][1]))
-                if "await_note" in step:
-                    want.append((step["await_note"][0], "note", step["await_note"][1]))
-                for wc, kind, what in want:
-                    if conns[wc].closed:
-                        continue
-                    if kind == "reply":
-                        try:
-                            got = conns[wc].wait_reply(what, timeout)
-                        except ConnectionClosed:
-                            continue
-                        if wc == c and what == msg.get("id") and "expect_error" in step:
-                            if step["expect_error"] not in reply_error(got):
-                                raise SessionFailed(
-                                    f"step {n}: expected error {step['expect_error']!r}, "
-                                    f"got {got!r}")
-                    else:
-                        try:
-                            conns[wc].wait_for(lambda m, what=what: isinstance(m, dict)
-                                               and m.get("method") == what, timeout)
-                        except ConnectionClosed:
-                            continue
-            got_step: dict[str, Any] = {}
-            for cc in sorted(conns):
-                cn = conns[cc]
-                start = len(cn.received) - len(_unseen(cn))
-                try:
-                    if cn.closed:
-                        raise ConnectionClosed("closed")
-                    cn.barrier(timeout)
-                    msgs = cn.received[start:]
-                except ConnectionClosed:
-                    msgs = cn.received[start:] + ["closed"]
-                cn.seen = len(cn.received)  # type: ignore[attr-defined]
-                msgs = order_updates(msgs)
-                got_step[str(cc)] = msgs
-                ordered.extend(m for m in msgs if m != "closed")
-            for cc in [cc for cc in conns if conns[cc].closed]:
-                conns.pop(cc).close()
-            return got_step
+    """Do one step, then collect what every open connection received because of it."""
+    c = step.get("c", 0)
+    if step.get("close"):
+        conns.pop(c).close()
+        if "await_note" in step:
+            wc, what = step["await_note"]
+            conns[wc].wait_for(_is_note(what), timeout)
+    else:
+        _send_and_wait(remote, conns, n, step, timeout)
+    got_step: dict[str, Any] = {}
+    for cc in sorted(conns):
+        cn = conns[cc]
+        start = getattr(cn, "seen", 0)
+        try:
+            if cn.closed:
+                raise ConnectionClosed("closed")
+            cn.barrier(timeout)
+            msgs = cn.received[start:]
+        except ConnectionClosed:
+            msgs = cn.received[start:] + ["closed"]
+        cn.seen = len(cn.received)  # type: ignore[attr-defined]
+        msgs = order_updates(msgs)
+        got_step[str(cc)] = msgs
+        ordered.extend(m for m in msgs if m != "closed")
+    for cc in [cc for cc in conns if conns[cc].closed]:
+        conns.pop(cc).close()
+    return got_step
+
+
+def _send_and_wait(remote: str, conns: dict[int, Conn], n: int, step: Step,
+                   timeout: float) -> None:
+    c = step.get("c", 0)
+    if c not in conns:
+        conns[c] = Conn.to(remote, timeout=timeout)
+    msg = step["send"]
+    try:
+        conns[c].send(msg)
+    except ConnectionClosed:
+        return  # shows up as "closed" in this step's transcript
+    want: list[tuple[int, str, Any]] = []
+    if msg.get("id") is not None and not step.get("noreply"):
+        want.append((c, "reply", msg["id"]))
+    if "await_reply" in step:
+        want.append((step["await_reply"][0], "reply", step["await_reply"][1]))
+    if "await_note" in step:
+        want.append((step["await_note"][0], "note", step["await_note"][1]))
+    for wc, kind, what in want:
+        if conns[wc].closed:
+            continue
+        try:
+            if kind == "note":
+                conns[wc].wait_for(_is_note(what), timeout)
+                continue
+            got = conns[wc].wait_reply(what, timeout)
+        except ConnectionClosed:
+            continue
+        if wc == c and what == msg.get("id") and "expect_error" in step \
+                and step["expect_error"] not in reply_error(got):
+            raise SessionFailed(f"step {n}: expected error {step['expect_error']!r}, "
+                                f"got {got!r}")
 
 
 UPDATE_METHODS = ("update", "update2", "update3")
@@ -190,7 +192,3 @@ def order_updates(msgs: list[Any]) -> list[Any]:
             out.append(m)
     flush()
     return out
-
-
-def _unseen(cn: Conn) -> list[Any]:
-    return cn.received[getattr(cn, "seen", 0):]
