@@ -207,3 +207,26 @@ def test_read_history_every_format(tmp_path, fmt):
 def test_read_history_missing_file(tmp_path):
     with pytest.raises(HistoryError, match="cannot read"):
         read_history(tmp_path / "nope.jsonl")
+
+
+def test_etcd_style_log_checks_end_to_end():
+    """Old Jepsen etcd logs put the error in the value slot of an info completion
+    (``:info :cas :timed-out``); the op's argument is the invoke's value."""
+    from harness.linear import check
+
+    log = (
+        "INFO  jepsen.util - 0\t:invoke\t:write\t1\n"
+        "INFO  jepsen.util - 0\t:ok\t:write\t1\n"
+        "INFO  jepsen.util - 1\t:invoke\t:cas\t[1 2]\n"
+        "INFO  jepsen.util - 1\t:info\t:cas\t:timed-out\n"
+        "INFO  jepsen.util - 2\t:invoke\t:read\tnil\n"
+        "INFO  jepsen.util - 2\t:ok\t:read\t2\n"
+        "INFO  jepsen.util - 6\t:invoke\t:read\tnil\n"
+        "INFO  jepsen.util - 6\t:ok\t:read\t1\n"
+    )
+    ops = parse_jepsen_log(log)
+    assert ops[3].value == "timed-out"
+    assert check(ops[:6], "cas-register").verdict == "linearizable"
+    r = check(ops, "cas-register")
+    assert r.verdict == "not-linearizable"
+    assert r.operations[r.failure.blocked].process == 6
