@@ -21,22 +21,28 @@ Only calls before the first remaining return are ever tried: that is the "just i
 part; it keeps the real-time order without computing it.  The memo makes the search
 visit each (linearized set, state) pair once, which is what bounds it in practice.
 
-Beyond Lowe, one pruning for indeterminate ops, which otherwise make the search explode
-(each may be placed at any point, or never).  A configuration (L, s) is *dominated* by
-(L', s) when L' lacks some of L's indeterminate ops and is otherwise equal: whatever can
-follow (L, s) can follow (L', s), where the missing ops simply never happen.  So (1) an
-indeterminate op that would leave the state unchanged is not placed (the result would
-be dominated by the configuration we are in), (2) a blind write (one whose new state
-ignores the old) is not placed right after an indeterminate op, which it would erase:
-placing it without that op is a sibling branch that dominates, and (3) the memo maps (determinate part,
-state) to the indeterminate parts seen with it, and a configuration is skipped when one
-of those is a subset of its own: the dominating configuration has either failed, or is
-an ancestor on the stack whose remaining branches cover this one.  Determinate
-candidates are tried before indeterminate ones so that dominating configurations tend
-to come first.  And (4) indeterminate ops with the same compiled form (two timed-out
-``write 3``) are interchangeable once both are called, so only the earliest unplaced
-one is tried.  :func:`search_lowe` is the plain algorithm; the differential tests hold
-the two to the same verdicts.
+Beyond Lowe: indeterminate ops otherwise make the search explode (each may be placed
+at any point, or never).  A configuration (L, s) is *dominated* by (L', s) when L' lacks
+some of L's indeterminate ops and is otherwise equal: whatever can follow (L, s) can
+follow (L', s), where the missing ops simply never happen.  Hence these prunings:
+
+1. an indeterminate op that would leave the state unchanged is not placed;
+2. a blind write (its new state ignores the old) is not placed right after an
+   indeterminate op, which it would erase: the sibling branch without that op dominates;
+3. the memo maps (determinate part, state) to the indeterminate parts seen with it, and
+   a configuration is skipped when one of those is a subset of its own (the dominating
+   configuration has failed, or is an ancestor whose other branches cover this one);
+4. indeterminate ops with the same compiled form (two timed-out ``write 3``) are
+   interchangeable once both are called: only the earliest unplaced one is tried;
+5. an indeterminate op is dead once every op that could observe it (the model says
+   which) is placed: it is never tried again and counts as used in the memo.
+
+Indeterminate ops sit in a list of their own, so scans never walk over the many that
+are never placed.  The order in which candidates are tried matters for speed only:
+call order meets a linearization soonest, determinate-first makes dominating
+configurations come first and so refutes soonest; :func:`portfolio` runs both with
+growing step budgets.  :func:`search_lowe` is the plain algorithm, kept as the
+reference the differential tests hold the others to.
 
 The deepest point the search reached is kept for the report: the ops linearized there
 (the longest linearizable prefix found) and the op whose return stopped it (the op that
