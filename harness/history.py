@@ -295,7 +295,9 @@ class Recorder:
         invoke's value (Jepsen's habit for writes)."""
         if typ not in COMPLETIONS:
             raise ValueError(f"completion type must be one of {COMPLETIONS}, got {typ!r}")
-        inv = self._pending.pop(process)
+        inv = self._pending.pop(process, None)
+        if inv is None:
+            raise ValueError(f"process {process} has no operation in flight to complete")
         v = inv.value if value is _SAME else value
         return self._append(process, typ, inv.f, v, inv.key, extra)
 

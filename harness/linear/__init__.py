@@ -104,8 +104,10 @@ class CheckResult:
             ]
             if f.blocked is not None:
                 b = self.operations[f.blocked]
-                d["unplaceable_op"] = {"op": describe(b), "index": b.call_index,
-                                       "line": b.line}
+                d["unplaceable_op"] = {
+                    "op": describe(b), "index": b.call_index, "line": b.line,
+                    "completion_line": b.complete.line if b.complete else None,
+                }
         return d
 
 
@@ -134,6 +136,7 @@ def check(
 
     # Partition by key, compiling each op once; drop what cannot matter.
     parts: dict[Any, tuple[list[Operation], list[Any]]] = {}
+    original_key: dict[Any, Any] = {}  # frozen key -> the key as the history spells it
     for o in operations:
         if model.needs_key and o.key is None:
             raise HistoryError(o.line, f"model {model.name} needs a 'key' on every op")
@@ -147,7 +150,9 @@ def check(
         if model.no_effect(o):
             continue
         try:
-            group = parts.setdefault(freeze(o.key), ([], []))
+            fk = freeze(o.key)
+            group = parts.setdefault(fk, ([], []))
+            original_key.setdefault(fk, o.key)
         except TypeError:
             raise HistoryError(o.line, f"key {o.key!r} cannot be used as a key") from None
         group[0].append(o)
@@ -157,7 +162,7 @@ def check(
     verdict = LINEARIZABLE
     # Smaller keys first: a violation in a small one is found fastest.
     for key, (part, compiled) in sorted(parts.items(), key=lambda kv: len(kv[1][0])):
-        r = check_partition(key, part, model, compiled, deadline)
+        r = check_partition(original_key[key], part, model, compiled, deadline)
         results.append(r)
         if r.verdict == NOT_LINEARIZABLE:
             verdict = NOT_LINEARIZABLE

@@ -281,3 +281,15 @@ def test_kv_append_and_empty_reads():
     assert check(hist, "kv").verdict == LINEARIZABLE
     hist[13] = Op(13, 130, 6, "ok", "read", "", "k")
     assert check(hist, "kv").verdict == NOT_LINEARIZABLE
+
+
+def test_details_are_json_ready_for_any_key():
+    import orjson
+
+    hist = h((0, "invoke", "write", 1, ["a", 1]), (0, "ok", "write", 1, ["a", 1]),
+             (1, "invoke", "read", None, ["a", 1]), (1, "ok", "read", 2, ["a", 1]))
+    r = check(hist, "kv")
+    assert r.verdict == NOT_LINEARIZABLE and r.failure.key == ["a", 1]
+    d = orjson.loads(orjson.dumps(r.details()))
+    assert d["failing_key"] == ["a", 1]
+    assert d["unplaceable_op"]["line"] == 3 and d["unplaceable_op"]["completion_line"] == 4
