@@ -20,7 +20,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.reference.sessions import SessionFailed, load_sessions, order_updates, run_session
-from tests.reference.sessions.random_streams import SchemaInfo, count_transactions, stream
+from tests.reference.sessions.random_streams import (
+    SchemaInfo,
+    count_transactions,
+    lock_stream,
+    stream,
+)
 from tests.reference.wire import UUID_RE as UUID_PATTERN
 from tests.reference.wire import Conn, ConnectionClosed, Framer, FramingError, Normaliser, normalise
 from tests.servers import OVN_NB, OVN_SB, VSWITCH, start_server
@@ -242,6 +247,15 @@ def test_random_streams(which):
         COUNTS["transactions"] += count_transactions(steps)
 
     check()
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(lock_stream("Crucible"))
+def test_random_lock_streams(steps):
+    compare(steps, SCHEMA)
+    COUNTS["streams"] += 1
+    COUNTS["transactions"] += count_transactions(steps)
 
 
 # -- the inactivity probe ----------------------------------------------------------------

@@ -306,7 +306,7 @@ class World:
                 assert c.replica.tables == c.expected(self.db), (c.kind, c.spec)
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(client_spec(), min_size=1, max_size=5),
        steps=st.lists(step, max_size=25))
 def test_replicas_track_filtered_database(specs, steps):

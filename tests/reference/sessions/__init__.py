@@ -107,7 +107,8 @@ def _play_step(remote: str, conns: dict[int, Conn], ordered: list[Any], n: int, 
     """Do one step, then collect what every open connection received because of it."""
     c = step.get("c", 0)
     if step.get("close"):
-        conns.pop(c).close()
+        if c in conns:
+            conns.pop(c).close()
         if "await_note" in step:
             wc, what = step["await_note"]
             conns[wc].wait_for(_is_note(what), timeout)

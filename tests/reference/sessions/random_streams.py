@@ -225,3 +225,22 @@ def stream(draw: st.DrawFn, info: SchemaInfo, min_txns: int = 5,
 
 def count_transactions(steps: list[Step]) -> int:
     return sum(1 for s in steps if s.get("send", {}).get("method") == "transact")
+
+
+@st.composite
+def lock_stream(draw: st.DrawFn, db: str, max_steps: int = 25) -> list[Step]:
+    """Random lock, steal and unlock requests (and transactions asserting locks) from
+    three connections on two lock names; notifications land in the step transcripts."""
+    steps: list[Step] = []
+    for n in range(draw(st.integers(5, max_steps))):
+        c = draw(st.integers(0, 2))
+        name = draw(st.sampled_from(["L", "M"]))
+        # (No disconnects: the server notices one whenever it reads the EOF, so the
+        # "locked" it causes on another connection has no fixed place in a transcript.)
+        kind = draw(st.sampled_from(["lock", "lock", "steal", "unlock", "unlock", "assert"]))
+        if kind == "assert":
+            steps.append(req(n, "transact", db, {"op": "assert", "lock": name},
+                             {"op": "comment", "comment": f"by {c}"}, c=c))
+        else:
+            steps.append(req(n, kind, name, c=c))
+    return steps
