@@ -42,8 +42,9 @@ Lying mode (``lying=True``: every message is parsed and re-serialised).  ``proxy
 kind, count=1, skip=0, every=5, **params)`` arms a lie that is told ``count`` times,
 first after ``skip`` eligible messages went by untouched, then on every ``every``-th
 eligible message (lies told back to back can hide each other: a burst of fake acks
-is over before any read could see it, and the next real write covers it up); ``proxy.lies_told`` lists what was done
-(each also goes to ``events``/``on_event`` as ``lie_told``).
+is over before any read could see it, and the next real write covers it up).
+``proxy.lies_told`` lists what was done (each also goes to ``events``/``on_event`` as
+``lie_told``).
 "Monitor update" below means an ``update``/``update2``/``update3`` notification that
 touches ``table`` (param, default ``"Item"``) and, with param ``op`` (``"insert"``,
 ``"modify"``, ``"delete"``), has a row change of that kind.
