@@ -127,7 +127,7 @@ def _outcome(server, data: bytes) -> dict:
         state = "open"
         try:
             c.send_raw(data)
-            c.barrier(5)
+            c.barrier(10)
         except ConnectionClosed:
             state = "closed"
         except TimeoutError:
