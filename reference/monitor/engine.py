@@ -36,7 +36,7 @@ from reference.monitor.compose import (
     row_update,
 )
 from reference.monitor.condition_index import ConditionIndex, TableCond, normalise
-from reference.monitor.history import History, Merged, merge_into
+from reference.monitor.history import History, Merged
 from reference.monitor.request import (
     DELETE,
     INITIAL,
@@ -328,7 +328,13 @@ class MonitorEngine:
                     if not (om or nm):
                         continue
                     for m in cg.held:
-                        merge_into(m.pending, {tname: {row_uuid: (old, new)}})
+                        # Merge: keep the first old and the latest new version.
+                        held = m.pending.setdefault(tname, {})
+                        cur = held.get(row_uuid)
+                        if cur is None:
+                            held[row_uuid] = [old, new]
+                        else:
+                            cur[1] = new
                     if not cg.live:
                         continue
                     cc = False
