@@ -78,9 +78,15 @@ class _Reader:
         self.s = text
         self.i = 0
         self.n = len(text)
+        self._at, self._line = 0, 1  # newlines counted so far, so big files stay linear
 
     def line(self, at: int | None = None) -> int:
-        return self.s.count("\n", 0, self.i if at is None else at) + 1
+        at = self.i if at is None else at
+        if at < self._at:
+            return self.s.count("\n", 0, at) + 1
+        self._line += self.s.count("\n", self._at, at)
+        self._at = at
+        return self._line
 
     def err(self, msg: str) -> EdnError:
         return EdnError(self.line(), msg)
@@ -389,7 +395,9 @@ def parse_jepsen_log(text: str, source: str | None = None, independent: bool = F
     ``[key value]`` tuples (jepsen.independent) and are split into key and value."""
     ops: list[Op] = []
     t0: int | None = None
-    for n, raw in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines would also break inside strings at \x85 etc.
+    for n, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if "jepsen.util" not in raw:
             continue
         m = _LOG.search(raw)

@@ -230,3 +230,43 @@ def test_etcd_style_log_checks_end_to_end():
     r = check(ops, "cas-register")
     assert r.verdict == "not-linearizable"
     assert r.operations[r.failure.blocked].process == 6
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def histories(draw, keys: bool):
+    ops = []
+    for index in range(draw(st.integers(0, 10))):
+        extra = draw(st.dictionaries(st.sampled_from(["error", "node"]), json_value,
+                                     max_size=2))
+        if not keys:
+            extra = {k: v for k, v in extra.items() if k == "error"}
+        ops.append(Op(index, index if not keys else draw(st.integers(0, 2**60)),
+                      draw(st.integers(0, 30) | st.sampled_from(["nemesis", "setup"])),
+                      draw(st.sampled_from(["invoke", "ok", "fail", "info"])),
+                      draw(st.sampled_from(["read", "write", "cas", "add", "start-kill"])),
+                      draw(json_value),
+                      draw(st.none() | st.text(max_size=3) | st.integers(0, 99)) if keys else None,
+                      extra))
+    return ops
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(keys=True))
+def test_edn_history_round_trip_property(ops):
+    assert parse_edn_history(dumps_edn_history(ops)) == ops
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(keys=False))
+def test_legacy_log_round_trip_property(ops):
+    # the log has no key, index or time: index and time come back as the line order
+    assert parse_jepsen_log(dumps_jepsen_log(ops)) == ops
