@@ -124,7 +124,7 @@ def search_lowe(
     seen: set[tuple[int, Any]] = set()
     best: list[int] = []
     blocked: int | None = None
-    steps = 0
+    steps = pops = 0
     e = nxt[0]
     while remaining:
         if is_call[e]:
@@ -156,7 +156,8 @@ def search_lowe(
         if not stack:
             return False, best, blocked, steps
         steps += 1
-        if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
+        pops += 1  # its own counter: steps also counts pushes and could skip past 1024k
+        if deadline is not None and not pops & 1023 and time.monotonic() > deadline:
             raise TimedOut
         e, state = stack.pop()
         i = opid[e]
@@ -277,7 +278,7 @@ def search(
     stack: list[tuple[int, int, Any, int]] = []
     best: list[int] = []
     blocked: int | None = None
-    steps = 0
+    steps = pops = 0
     e, f = nxt[0], inxt[0]
     while remaining:
         # The next candidate: the det entry e if it is a call, and the indeterminate
@@ -308,7 +309,8 @@ def search(
             if not stack:
                 return False, best, blocked, steps
             steps += 1
-            if deadline is not None and not steps & 1023 and time.monotonic() > deadline:
+            pops += 1  # its own counter: steps also counts pushes and could skip past 1024k
+            if deadline is not None and not pops & 1023 and time.monotonic() > deadline:
                 raise TimedOut
             phase, x, state, other = stack.pop()
             if phase == 0:
