@@ -68,3 +68,27 @@ SESSIONS = {
             c=3),
     ],
 }
+
+
+# Sessions for a server holding two databases (the test schema and OVN Northbound).
+NB = "OVN_Northbound"
+MULTI_DB_SESSIONS = {
+    # ovsdb-server lists databases in the order of its name hash table.
+    "two_databases_list": [req(1, "list_dbs")],
+    "two_databases": [
+        req(2, "get_schema", NB),
+        req(3, "transact", "_Server", {"op": "select", "table": "Database", "where": [],
+                                       "columns": ["name", "model", "leader", "connected"]}),
+        req(4, "monitor_cond", NB, "nb", {"Logical_Switch": {"columns": ["name"]}}, c=1),
+        req(5, "monitor_cond", DB, "cr", {"Root": {"columns": ["name"]}}, c=1),
+        req(6, "transact", NB, {"op": "insert", "table": "Logical_Switch",
+                                "row": {"name": "sw"}}),
+        tx(7, ins("Root", {"name": "r"})),
+        req(8, "transact", NB, {"op": "select", "table": "Root", "where": []}),
+        req(9, "lock", "shared-name"),
+        req(10, "lock", "shared-name", c=1),
+        req(11, "transact", NB, {"op": "assert", "lock": "shared-name"}),
+        req(12, "monitor_cancel", "nb", c=1),
+        req(13, "transact", NB, {"op": "delete", "table": "Logical_Switch", "where": []}),
+    ],
+}
