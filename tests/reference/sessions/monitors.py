@@ -221,4 +221,14 @@ SESSIONS = {
            delete("Pair", [["a", "==", "x"]]), c=9),
         tx(10, upd("Root", [], {"s": "all"}), ins("Root", {"name": "z"}), c=9),
     ],
+    "monitor_special_columns": [
+        SEED,
+        req(2, "monitor", DB, "a", {"Root": {"columns": ["_uuid", "name"]}}),
+        req(3, "monitor_cond", DB, "b", {"Root": {"columns": ["_version"]}}),
+        req(4, "monitor_cond", DB, "c", {"Root": {"columns": []}}),
+        req(5, "monitor_cond", DB, "d", {"Root": {"columns": ["name", "name"]}}),
+        req(6, "monitor_cond", DB, "e", {"Root": [{"columns": ["name"]},
+                                                   {"columns": ["i"], "where": [True]}]}),
+        CHANGES[1],
+    ],
 }
