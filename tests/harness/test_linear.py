@@ -229,7 +229,7 @@ def test_bitset_helpers():
     assert contains(add(b, 5), 5) and not contains(remove(b, 3), 3)
 
 
-@pytest.mark.parametrize("model", ["register", "cas-register", "kv", "counter", "set"])
+@pytest.mark.parametrize("model", MODELS)
 def test_dominance_pruning_changes_no_verdict(model):
     """Differential: the search with the indeterminate-op pruning (in both candidate
     orders) and the plain Lowe search agree, on histories with many info ops and one
@@ -253,6 +253,8 @@ def test_dominance_pruning_changes_no_verdict(model):
                 wrong = o.value + 1
             elif model == "set":
                 wrong = [99]
+            elif model == "ovsdb-row":
+                wrong = rng.choice([None, {"v": 1, "n": 1}, {"v": 0, "n": 0}])
             else:
                 wrong = rng.choice([0, 1, 2, "1", "x1 "])
             hist[k] = Op(o.index, o.time, o.process, "ok", "read", wrong, o.key)
