@@ -31,7 +31,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="crucible check", description=__doc__.split("\n\n")[0])
+    p = _Parser(
+        prog="crucible check",
+        description="Check a recorded history for linearizability against a model.",
+        epilog="exit status: 0 linearizable, 1 not linearizable, 2 unknown (timed out), "
+        "3 unusable input.  Op encodings of each model: harness/linear/models.py.",
+    )
     p.add_argument("--model", required=True, choices=list(MODELS))
     p.add_argument("--format", default="jsonl", choices=FORMATS,
                    help="history format (default jsonl)")
