@@ -232,11 +232,14 @@ Applied(s) == <<commitIndex[s], TermAt(s, commitIndex[s])>>
 
 CommittedAt(s, c) == \E i \in 1..commitIndex[s] : log[s][i].type = "cmd" /\ log[s][i].cmd = c
 
-\* A follower executes c and forwards it to t (where it thinks the leader is);
-\* later, still not seeing c committed, it may forward it again.
+\* A follower executes c and forwards it to the leader of its term; later, still
+\* not seeing c committed, it may forward it again.  (Knowing the leader is read
+\* off the leader's state instead of tracking what s learnt from AppendEntries: a
+\* follower without a leader holds the transaction, as OVS does.)
 Forward(s, t, c) ==
     /\ state[s] = "Follower"
     /\ t \in Server \ {s}
+    /\ state[t] = "Leader" /\ currentTerm[t] = currentTerm[s]
     /\ CanSend
     /\ \/ c \notin submitted /\ UNCHANGED retries
        \/ c \in pending[s] /\ ~CommittedAt(s, c) /\ retries < MaxRetries /\ retries' = retries + 1
