@@ -88,10 +88,45 @@ class StreamDecoder:
         self._buf += data
         messages: list[Message] = []
         try:
+            self._split_fast(messages)
             return self._split(messages)
         except FramingError as e:
             e.messages = messages
             raise
+
+    def _split_fast(self, messages: list[Message]) -> None:
+        """The common case in C: orjson finds where each message ends.
+
+        Used while no partial scan is under way and the buffer is small (so that
+        re-parsing a growing message is cheap); anything unusual (deep nesting, bytes
+        that are not UTF-8, a syntax error) is left to the scanner, which reports it
+        exactly as ovsdb-server does.
+        """
+        buf = self._buf
+        while self._scan == 0 and 0 < len(buf) <= PREFIX_CHECK_BYTES:
+            start = 0
+            while start < len(buf) and buf[start] in _WHITESPACE:
+                start += 1
+            if start == len(buf) or buf[start] not in b"[{":
+                return
+            try:
+                orjson.loads(buf)
+                end = len(buf)
+            except orjson.JSONDecodeError as e:
+                if e.msg.startswith("unexpected content after document"):
+                    end = e.pos  # orjson counts characters, not bytes
+                    if not buf.isascii():
+                        end = len(bytes(buf).decode()[:end].encode())
+                elif e.msg.startswith("unexpected end of data"):
+                    return  # incomplete, and valid so far
+                else:
+                    return
+            text = bytes(buf[start:end])
+            if text.count(b"[") + text.count(b"{") > MAX_DEPTH:
+                return  # may be too deep: the scanner measures it
+            del buf[:end]
+            self._offset += end
+            messages.append(parse_message(text))
 
     def _split(self, messages: list[Message]) -> list[Message]:
         while True:
