@@ -134,6 +134,9 @@ class _Shared:
         self.rows: dict[str, dict[str, Any]] = {}  # uuid -> row, as far as writers know
         self.txns: dict[int, dict[str, Any]] = {}
         self.unknown: list[dict[str, Any]] = []  # writes without a definite reply
+        # Writes answered "timed out" on the clock's wait: certainly not committed, if
+        # the server tells the truth; the write log says whether it did.
+        self.refused: list[dict[str, Any]] = []
         self.target = 0  # the last transaction, once the writers are done
         self.left = cfg.txns
         self.deadline = time.monotonic() + cfg.time_limit_s
@@ -237,6 +240,7 @@ async def _writer(wid: int, remote: str, shared: _Shared, rng: random.Random) ->
                 await client.close()
                 continue
             if isinstance(result[0], dict) and result[0].get("error") == "timed out":
+                shared.refused.append({"seq": clock + 1, "token": token, "plan": plan})
                 shared.left += 1
                 clock = None  # another writer took clock + 1: read it again and retry
                 continue
@@ -274,8 +278,9 @@ def resolve_unknown(initial: dict[str, dict[str, Any]], known: dict[int, dict[st
 
     Transaction n committed iff the clock reached n; if no write with a reply is n, it
     is the indeterminate write that claimed n and whose token is in the ``committed``
-    log (when given; without the log several claimants cannot be told apart).  Its effects follow from the state
-    before it (an update or delete counts only if the row was there), and a row it
+    log (when given; without the log several claimants cannot be told apart).  Its
+    effects follow from the state before it (an update or delete counts only if the
+    row was there), and a row it
     inserted is found by its unique name in the final table: no writer knew its uuid,
     so nothing touched it later.  Returns the txns 1..final_clock and problems.
     """
@@ -518,9 +523,15 @@ async def run_monitor_workload(write_remote: str, monitor_remote: str,
         shared.writers_done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     if final is not None:
-        txns, problems = resolve_unknown(initial[TABLE], shared.txns, shared.unknown,
+        txns, problems = resolve_unknown(initial[TABLE], shared.txns,
+                                         shared.unknown + shared.refused,
                                          final[0], final[1], final[2])
         notes += problems
+        # A write the server refused must not be in the log of committed writes.
+        for x in shared.refused:
+            if x["token"] in final[2]:
+                notes.append(f"ANOMALY: write {x['token']} was refused (its wait on clock "
+                             f"{x['seq'] - 1} failed) but committed")
     else:
         txns = [shared.txns[s] for s in sorted(shared.txns)]
         notes.append("could not read the final state: indeterminate writes unresolved")
