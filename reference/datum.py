@@ -218,10 +218,50 @@ def _parse_atom(base: BaseType, j: Any, symtab: SymbolTable | None) -> Atom:
             return j
     elif t == "string":
         if isinstance(j, str):
+            _check_utf8(j)
             return j
     elif t == "uuid":
         return _parse_uuid(j, symtab, base)
     raise syntax_error(j, f"expected {t}")
+
+
+# Second-byte ranges of well-formed UTF-8 by lead byte (Unicode table 3-7); later bytes
+# are always 0x80-0xbf.
+_UTF8_SECOND = {**{b: (0x80, 0xBF, 2) for b in range(0xC2, 0xE0)},
+                0xE0: (0xA0, 0xBF, 3), 0xED: (0x80, 0x9F, 3),
+                **{b: (0x80, 0xBF, 3) for b in (*range(0xE1, 0xED), 0xEE, 0xEF)},
+                0xF0: (0x90, 0xBF, 4), 0xF4: (0x80, 0x8F, 4),
+                **{b: (0x80, 0xBF, 4) for b in range(0xF1, 0xF4)}}
+
+
+def _check_utf8(s: str) -> None:
+    """Strings that arrived as bytes that are not UTF-8 (kept as surrogate escapes by
+    the framing) fail as in ovsdb-server, naming the bad sequence as it does."""
+    try:
+        s.encode()
+        return
+    except UnicodeEncodeError:
+        pass
+    data = s.encode("utf-8", "surrogateescape") + b"\0"
+    i = 0
+    while data[i]:
+        lead = data[i]
+        if lead < 0x80:
+            i += 1
+            continue
+        lo, hi, n = _UTF8_SECOND.get(lead, (1, 0, 1))
+        bad = None
+        if n == 1:
+            bad = 0
+        elif not lo <= data[i + 1] <= hi:
+            bad = 1
+        else:
+            bad = next((k for k in range(2, n) if not 0x80 <= data[i + k] <= 0xBF), None)
+        if bad is not None:
+            seq = " ".join(f"0x{b:02x}" for b in data[i:i + bad + 1])
+            raise OvsdbError("constraint violation",
+                             f"not a valid UTF-8 string: invalid UTF-8 sequence {seq}")
+        i += n
 
 
 def atom_from_json(base: BaseType, j: Any, symtab: SymbolTable | None = None) -> Atom:
