@@ -139,6 +139,9 @@ def uuid_hash(u) -> int:
 
 
 def ovs_order(keys: Iterable[str]) -> list[str]:
+    keys = list(keys)
+    if len(keys) < 2:
+        return keys  # nothing to order: skip hashing (row UUIDs are rarely repeated)
     h = OvsHmap()
     for k in keys:
         h.insert(k, hash_string(k))
