@@ -90,7 +90,7 @@ def judge(model: Model, res: TlcResult) -> int:
     return 0
 
 
-def report(model: Model, res: TlcResult, status: int, out=None) -> None:
+def report(model: Model, res: TlcResult, status: int, out=None, full: bool = False) -> None:
     out = out or sys.stdout
     mark = {0: "ok", 1: "WRONG", 2: "ERROR"}[status]
     want = model.expect + (f" of {model.property}" if model.property else "")
@@ -104,7 +104,7 @@ def report(model: Model, res: TlcResult, status: int, out=None) -> None:
     if res.verdict == "violation":
         # An expected violation shows the path only; an unexpected one in full.
         print("    trace:", file=out)
-        print("    " + res.trace_text(full=status != 0).replace("\n", "\n    "), file=out)
+        print("    " + res.trace_text(full=full or status != 0).replace("\n", "\n    "), file=out)
 
 
 def main(argv: list[str]) -> int:
@@ -116,6 +116,8 @@ def main(argv: list[str]) -> int:
     chk = sub.add_parser("check", help="run TLC on the CI-sized models (or --deep ones)")
     chk.add_argument("--deep", action="store_true", help="also run the deep models (long)")
     chk.add_argument("--list", action="store_true", help="list the selected models and stop")
+    chk.add_argument("--full-trace", action="store_true",
+                     help="print every state of a counterexample, not only the actions")
     chk.add_argument("--spec-dir", type=Path, default=SPEC_DIR, help=argparse.SUPPRESS)
     chk.add_argument("specs", nargs="*", metavar="SPEC",
                      help="model or spec names (e.g. MonitorDelta, OvsdbRaft_bug_prevote)")
@@ -142,7 +144,7 @@ def main(argv: list[str]) -> int:
         print(f"({i}/{len(models)}) TLC {m.module} -config {m.cfg} ...", flush=True)
         res = check_model(m, args.spec_dir)
         status = judge(m, res)
-        report(m, res, status)
+        report(m, res, status, full=args.full_trace)
         total += res.seconds
         worst = max(worst, status)
     print(f"{len(models)} models, {total:.1f}s of TLC: "
