@@ -221,7 +221,7 @@ def build_command(
     jar: Path,
     workers: int = 2,
     heap: str = "4g",
-    deadlock: bool = False,
+    check_deadlock: bool = False,
     simulate: Simulation | None = None,
 ) -> list[str]:
     cmd = [
@@ -239,7 +239,7 @@ def build_command(
         "-config",
         str(cfg),
     ]
-    if not deadlock:
+    if not check_deadlock:
         # TLC's "-deadlock" switch turns deadlock checking OFF: our models are
         # bounded, so running out of steps is not an error.
         cmd.append("-deadlock")
@@ -257,7 +257,7 @@ def run_tlc(
     workers: int = 2,
     heap: str = "4g",
     timeout: float = 600.0,
-    deadlock: bool = False,
+    check_deadlock: bool = False,
     simulate: Simulation | None = None,
 ) -> TlcResult:
     """Run TLC on ``module`` with ``cfg``; never raises for TLC failures."""
@@ -272,7 +272,7 @@ def run_tlc(
     cfg_arg = Path(os.path.relpath(cfg, cwd))
     with tempfile.TemporaryDirectory(prefix="crucible-tlc-") as tmp:
         cmd = build_command(Path(module.name), cfg_arg, Path(tmp), jar=jar, workers=workers, heap=heap,
-                            deadlock=deadlock, simulate=simulate)
+                            check_deadlock=check_deadlock, simulate=simulate)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(

@@ -99,4 +99,4 @@ def test_command_line():
     assert cmd[cmd.index("-simulate") + 1] == "num=5"
     assert cmd[-1] == "M.tla"
     assert "-deadlock" not in build_command(Path("M.tla"), Path("M.cfg"), Path("/m"),
-                                            jar=Path("t.jar"), deadlock=True)
+                                            jar=Path("t.jar"), check_deadlock=True)
