@@ -321,6 +321,13 @@ def test_ovs_idl_transaction(nb):
 def test_ovs_idl_reconnects_after_restart_and_drop(nb):
     add_switch(nb, "a")
     idl = make_idl(nb.remote, {"Logical_Switch": ["name"]})
+    sent: list[str] = []  # the Idl's requests, to see which monitor method it resumes with
+    send = idl.send_request
+
+    def record(request):
+        sent.append(request.method)
+        return send(request)
+    idl.send_request = record
     try:
         idl_wait(idl, lambda: idl_names(idl) == {"a"}, "initial contents")
         # The server goes away and comes back on the same port with the same file.
@@ -336,6 +343,8 @@ def test_ovs_idl_reconnects_after_restart_and_drop(nb):
                  "resync after a dropped connection", 30)
         add_switch(nb, "d")
         idl_wait(idl, lambda: idl_names(idl) == {"a", "b", "c", "d"}, "updates after resync")
+        # First connection, after the restart, after the drop: monitor_cond_since each time.
+        assert sent.count("monitor_cond_since") >= 3, sent
     finally:
         idl.close()
 
