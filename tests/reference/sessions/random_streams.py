@@ -3,7 +3,8 @@
 A stream is a session (see ``__init__``): connection 1 attaches a ``monitor_cond`` on
 every table, connection 2 a v1 ``monitor`` and connection 4 a ``monitor_cond_since`` on
 a few tables, connection 3 a conditional ``monitor_cond`` whose condition changes half
-way; then connection 0 runs random transactions.  Rows are inserted with explicit UUIDs drawn from a fixed pool per
+way; then random transactions run, mostly on connection 0, sometimes on a monitoring
+connection.  Rows are inserted with explicit UUIDs drawn from a fixed pool per
 table, so references, where-clauses on ``_uuid`` and dangling references mean the
 same thing on both servers.  Values mostly respect the column's type and constraints
 (so commits happen) and sometimes break them (so the errors get compared too).
@@ -216,7 +217,10 @@ def stream(draw: st.DrawFn, info: SchemaInfo, min_txns: int = 5,
     n_txns = draw(st.integers(min_txns, max_txns))
     for n in range(n_txns):
         ops = [draw(operation(info)) for _ in range(draw(st.integers(1, 3)))]
-        steps.append(req(n, "transact", info.name, *ops))
+        # Mostly from the plain client; sometimes from a monitoring one, whose own
+        # updates must then come before the reply.
+        c = draw(st.sampled_from([0, 0, 1, 3]))
+        steps.append(req(n, "transact", info.name, *ops, c=c))
         if n == n_txns // 2:
             new = {t: [{"where": v["where"]}] for t, v in conds().items()}
             steps.append(req("chg", "monitor_cond_change", "cond", "cond2", new, c=3))
