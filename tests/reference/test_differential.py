@@ -36,6 +36,8 @@ SESSIONS = load_sessions()
 # The server compared with the real one: ours unless told otherwise (handy to check the
 # suite itself by comparing ovsdb-server with ovsdb-server).
 OTHER = os.environ.get("CRUCIBLE_DIFF_OTHER", "reference")
+# More random streams for a longer local campaign (CI keeps the default of 1).
+SCALE = int(os.environ.get("CRUCIBLE_DIFF_SCALE", "1"))
 # Shrinking a failing stream restarts both servers per attempt: off unless asked for.
 PHASES = ([Phase.explicit, Phase.generate, Phase.shrink] if os.environ.get("CRUCIBLE_SHRINK")
           else [Phase.explicit, Phase.generate])
@@ -250,7 +252,7 @@ def test_random_streams(which):
     path, examples = STREAM_SCHEMAS[which]
     info = SchemaInfo(path)
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=examples * SCALE, deadline=None, derandomize=True, database=None,
               phases=PHASES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(stream(info))
@@ -262,7 +264,8 @@ def test_random_streams(which):
     check()
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, database=None, phases=PHASES,
+@settings(max_examples=12 * SCALE, deadline=None, derandomize=True, database=None,
+          phases=PHASES,
           suppress_health_check=[HealthCheck.too_slow])
 @given(lock_stream("Crucible"))
 def test_random_lock_streams(steps):
