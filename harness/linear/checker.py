@@ -273,18 +273,34 @@ def search(
     state: Any = model.search_init()
     lin = 0
     remaining = len(det)
-    # stack entries: (list: 0 determinate / 1 indeterminate, entry, state before,
-    #                 first-return entry of the configuration it was placed from)
-    stack: list[tuple[int, int, Any, int]] = []
+    # stack entries: (how: 0 determinate, 1 indeterminate, 2 determinate tried first,
+    #                 entry, state before, the other list's scan position, the entry
+    #                 the configuration it was placed from skips)
+    stack: list[tuple[int, int, Any, int, int]] = []
     best: list[int] = []
     blocked: int | None = None
     steps = pops = 0
     e, f = nxt[0], inxt[0]
+    # In call order, each configuration first tries the op whose return comes first
+    # (it must be placed before anything called after that return, and is usually
+    # among the first to take effect), then scans the rest, skipping it.
+    first, skip = not det_first, 0
     while remaining:
+        if first:
+            first = False
+            r = nxt[0]
+            while is_call[r]:
+                r = nxt[r]
+            e = skip = call_entry[opid[r]]
+            phase = 2
+            i = opid[e]
         # The next candidate: the det entry e if it is a call, and the indeterminate
         # calls made before e (before the first return, if e is one).  In call order,
         # or (det_first) all determinate calls before any indeterminate one.
-        if is_call[e] and (det_first or ipos[f] > pos[e]):
+        elif is_call[e] and (det_first or ipos[f] > pos[e]):
+            if e == skip:
+                e = nxt[e]
+                continue
             phase = 0
             i = opid[e]
         elif ipos[f] < pos[e]:
@@ -302,9 +318,9 @@ def search(
             # branch without that op goes further, so this is no op "that cannot be
             # placed")
             if (len(stack) > len(best) or blocked is None) and not (
-                stack and stack[-1][0] and e != tail and blind[opid[e]]
+                stack and stack[-1][0] == 1 and e != tail and blind[opid[e]]
             ):
-                best = [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack]
+                best = [iop[x] if p == 1 else opid[x] for p, x, _, _, _ in stack]
                 blocked = opid[e] if e != tail else None
             if not stack:
                 return False, best, blocked, steps
@@ -312,8 +328,8 @@ def search(
             pops += 1  # its own counter: steps also counts pushes and could skip past 1024k
             if deadline is not None and not pops & 1023 and time.monotonic() > deadline:
                 raise TimedOut
-            phase, x, state, other = stack.pop()
-            if phase == 0:
+            phase, x, state, other, skip = stack.pop()
+            if phase != 1:
                 i = opid[x]
                 r = ret_of[x]
                 nxt[prv[r]] = r
@@ -321,7 +337,10 @@ def search(
                 nxt[prv[x]] = x
                 prv[nxt[x]] = x
                 remaining += 1
-                e, f = nxt[x], other
+                if phase == 0:
+                    e, f = nxt[x], other
+                else:  # the op tried first: now the rest, in order, without it
+                    e, f, skip = nxt[0], inxt[0], x
             else:
                 i = iop[x]
                 inxt[iprv[x]] = x
@@ -332,10 +351,10 @@ def search(
             continue
         # A blind write right after an indeterminate op erases it: the result is
         # dominated by placing the write without that op, a sibling branch.
-        new = INVALID if blind[i] and stack and stack[-1][0] else fns[i](state)
+        new = INVALID if blind[i] and stack and stack[-1][0] == 1 else fns[i](state)
         # An indeterminate op that leaves the state as it is leads to a configuration
         # dominated by the current one: never worth placing.
-        if new is not INVALID and not (phase and new == state):
+        if new is not INVALID and not (phase == 1 and new == state):
             bits = lin | (1 << i)
             key = (bits & det_mask, new)
             im = bits & info_mask
@@ -357,8 +376,8 @@ def search(
                 steps += 1
                 if steps > max_steps:
                     raise StepLimit
-                if phase == 0:  # lift the call and its return
-                    stack.append((0, e, state, f))
+                if phase != 1:  # lift the call and its return
+                    stack.append((phase, e, state, f, skip))
                     nxt[prv[e]] = nxt[e]
                     prv[nxt[e]] = prv[e]
                     r = ret_of[e]
@@ -366,18 +385,21 @@ def search(
                     prv[nxt[r]] = prv[r]
                     remaining -= 1
                 else:
-                    stack.append((1, f, state, e))
+                    stack.append((1, f, state, e, skip))
                     inxt[iprv[f]] = inxt[f]
                     iprv[inxt[f]] = iprv[f]
                     placed[f] = True
                 state, lin = new, bits
                 e, f = nxt[0], inxt[0]
+                first, skip = not det_first, 0
                 continue
         if phase == 0:
             e = nxt[e]
-        else:
+        elif phase == 1:
             f = inxt[f]
-    return True, [opid[x] if p == 0 else iop[x] for p, x, _, _ in stack], None, steps
+        else:  # the op tried first did not fit: scan the rest
+            e, f = nxt[0], inxt[0]
+    return True, [iop[x] if p == 1 else opid[x] for p, x, _, _, _ in stack], None, steps
 
 
 def portfolio(
