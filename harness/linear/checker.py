@@ -39,9 +39,9 @@ follow (L', s), where the missing ops simply never happen.  Hence these prunings
 
 Indeterminate ops sit in a list of their own, so scans never walk over the many that
 are never placed.  The order in which candidates are tried matters for speed only:
-call order meets a linearization soonest, determinate-first makes dominating
-configurations come first and so refutes soonest; :func:`portfolio` runs both with
-growing step budgets.  :func:`search_lowe` is the plain algorithm, kept as the
+call order (with the op whose return comes first tried before the rest) meets a
+linearization soonest, determinate-first makes dominating configurations come first
+and so refutes soonest; :func:`portfolio` runs both with growing step budgets.  :func:`search_lowe` is the plain algorithm, kept as the
 reference the differential tests hold the others to.
 
 The deepest point the search reached is kept for the report: the ops linearized there
