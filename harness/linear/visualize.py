@@ -1,7 +1,8 @@
 """A self-contained HTML page showing a checked history.
 
-One row per process, each operation a bar from its call to its return (indeterminate
-ops run to the right edge, with a ragged end).  When the history is not linearizable,
+One row per process, each operation a bar from its call to its completion; an
+indeterminate op continues as a dotted tail to the right edge (it may take effect at
+any time after its call).  When the history is not linearizable,
 the ops of the longest linearizable prefix the search found are green and numbered in
 their linearization order, and the op that could not be placed is red; ops of other
 keys are dimmed and can be hidden.  Fault events (non-client processes) are vertical
@@ -38,6 +39,7 @@ g.dim{opacity:.25} body.only g.dim{display:none}
 text{font-size:11px;font-family:ui-monospace,monospace} text.n{fill:#fff;font-weight:bold}
 line.ev{stroke:#7a3db8;stroke-dasharray:4 3} text.ev{fill:#7a3db8}
 line.grid{stroke:#eee} .hidden{display:none}
+line.tail{stroke:#d9a24a;stroke-width:2;stroke-dasharray:2 3}
 .legend span{display:inline-block;padding:1px 6px;margin-right:6px;border-radius:3px}
 """
 
@@ -116,11 +118,11 @@ def _svg(
     row = {p: n for n, p in enumerate(procs)}
     if axis == "time":
         pos = {o.call_index: o.call_time for o in ops}
-        pos.update({o.return_index: o.return_time for o in ops if o.return_index is not None})
+        pos.update({o.complete.index: o.complete.time for o in ops if o.complete is not None})
         pos.update({e.index: e.time for e in events})
     else:
         idxs = sorted({o.call_index for o in ops}
-                      | {o.return_index for o in ops if o.return_index is not None}
+                      | {o.complete.index for o in ops if o.complete is not None}
                       | {e.index for e in events})
         pos = {ix: n for n, ix in enumerate(idxs)}
     lo = min(pos.values(), default=0)
@@ -145,8 +147,14 @@ def _svg(
     for o in ops:
         y = TOP + row[o.process] * ROW_H + 3
         x1 = x(pos[o.call_index])
-        x2 = x(pos[o.return_index]) if o.return_index is not None else LEFT + width + 30
+        # an indeterminate op is drawn solid up to its 'info' completion (if any), then
+        # as a thin tail to the edge: it may take effect at any time after its call
+        x2 = x(pos[o.complete.index]) if o.complete is not None else x1 + 6
         w = max(x2 - x1, 3)
+        tail = ""
+        if o.return_index is None:
+            tail = (f"<line class='tail' x1='{x1 + w:.1f}' x2='{LEFT + width + 30}' "
+                    f"y1='{y + (ROW_H - 6) / 2}' y2='{y + (ROW_H - 6) / 2}'/>")
         cls = "op"
         if o.id == blocked:
             cls = "blocked"
@@ -158,8 +166,8 @@ def _svg(
             cls = "info"
         dim = " class='dim'" if in_key is not None and o.id not in in_key else ""
         tip = html.escape(f"{describe(o)}  index {o.call_index}..{o.return_index}")
-        out.append(f"<g{dim}><title>{tip}</title><rect class='{cls}' x='{x1:.1f}' y='{y}' "
-                   f"width='{w:.1f}' height='{ROW_H - 6}' rx='2'/>")
+        out.append(f"<g{dim}><title>{tip}</title>{tail}<rect class='{cls}' x='{x1:.1f}' "
+                   f"y='{y}' width='{w:.1f}' height='{ROW_H - 6}' rx='2'/>")
         label = ""
         if o.id in order:
             label = str(order[o.id])
