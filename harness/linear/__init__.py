@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 
+PREFIX_TAIL = 50  # ops of the linearizable prefix listed in details()
+
+
 @dataclass(slots=True)
 class CheckResult:
     verdict: str
@@ -97,10 +100,12 @@ class CheckResult:
             d["unknown_keys"] = unknown
         if f is not None:
             d["failing_key"] = f.key
-            d["linearizable_prefix"] = [
+            # the end of the prefix is what explains the failure; the whole is in the HTML
+            d["prefix_length"] = len(f.linearization)
+            d["linearizable_prefix_tail"] = [
                 {"op": describe(self.operations[i]), "index": self.operations[i].call_index,
                  "state_after": s}
-                for i, s in zip(f.linearization, f.states, strict=True)
+                for i, s in list(zip(f.linearization, f.states, strict=True))[-PREFIX_TAIL:]
             ]
             if f.blocked is not None:
                 b = self.operations[f.blocked]

@@ -56,6 +56,8 @@ def test_stale_read():
     assert r.operations[r.failure.blocked].output == 1
     d = r.details()
     assert d["failing_key"] is None and d["unplaceable_op"]["index"] == 4
+    assert d["prefix_length"] == 2
+    assert [x["state_after"] for x in d["linearizable_prefix_tail"]] == ["1", "2"]
     assert d["unplaceable_op"]["line"] == 5
 
 
