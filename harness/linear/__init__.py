@@ -6,7 +6,11 @@ Public API (stable; the campaign runner and ``crucible check`` use only this)::
 
     result = check(history_ops, "cas-register", timeout_s=10.0)
     result.verdict        # "linearizable" | "not-linearizable" | "unknown" (timed out)
-    result.details()      # JSON-ready dict for results.json / reports
+    result.details()      # JSON-ready dict for results.json / reports: verdict, model,
+                          # ops, keys, elapsed_s, summary; when not linearizable also
+                          # failing_key, prefix_length, linearizable_prefix_tail (the
+                          # last ops with the state after each), unplaceable_op (op,
+                          # history index, line, completion_line); unknown_keys if any
     result.summary()      # one human line
     write_html(result, "linear.html")   # self-contained timeline
 
