@@ -106,6 +106,10 @@ CASES: dict[str, bytes] = {
     "monitor_four_params": b'{"method":"monitor","params":["Crucible","x","m",{}],"id":1}',
     "non_utf8_db_name": b'{"method":"transact","params":["Cr\xffucible"],"id":1}',
     "non_utf8_table_name": _tx(b'{"op":"select","table":"Ro\xffot","where":[]}'),
+    "raw_nul_after_number": _echo(b'["x",1\x00,[true]]'),
+    "monitor_request_bad_where_and_extra_member":
+        b'{"method":"monitor_cond","params":["Crucible","s",{"Leaf":{"table":"x",'
+        b'"where":{}}}],"id":1}',
     "whitespace_between": b' \n\t {"method":"echo","params":[],"id":1} \r\n ',
 }
 
@@ -123,6 +127,11 @@ KNOWN_MISMATCHES: dict[str, str] = {
                            "reads params[2] as the requests: 'monitor-requests must be object'",
     "non_utf8_db_name": "internal error 'TypeError: str is not valid UTF-8'; ovsdb-server "
                         "answers 'unknown database'",
+    "raw_nul_after_number": "ours drops the connection; ovsdb-server ignores a NUL byte "
+                            "after a number and answers",
+    "monitor_request_bad_where_and_extra_member":
+        "ours reports the extra member 'table' first; ovsdb-server checks the known "
+        "members first: \"Type mismatch for member 'where'\"",
     "non_utf8_table_name": "internal error 'TypeError: str is not valid UTF-8'; "
                            "ovsdb-server: syntax error, type mismatch for member 'table'",
 }
