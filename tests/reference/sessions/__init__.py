@@ -5,7 +5,7 @@ opened on first use) and says what to wait for before the step is over:
 
 - by default the reply to the request it sent (``noreply`` for a request that must
   stay pending, such as a blocking ``wait`` or a lock that is not granted);
-- ``await_reply: [conn, id]``: a reply that an earlier step left pending;
+- ``await_reply: [conn, id]`` (or a list of them): a reply an earlier step left pending;
 - ``await_note: [conn, method]``: a notification on some connection;
 - ``expect_error``: the error (or details) string the reply must carry (top level, or
   in a transact result slot) on every server: this keeps each session honest about what it tests.
@@ -148,7 +148,9 @@ def _send_and_wait(remote: str, conns: dict[int, Conn], n: int, step: Step,
     if msg.get("id") is not None and not step.get("noreply"):
         want.append((c, "reply", msg["id"]))
     if "await_reply" in step:
-        want.append((step["await_reply"][0], "reply", step["await_reply"][1]))
+        pending = step["await_reply"]
+        for wc, wid in (pending if isinstance(pending[0], list) else [pending]):
+            want.append((wc, "reply", wid))
     if "await_note" in step:
         want.append((step["await_note"][0], "note", step["await_note"][1]))
     for wc, kind, what in want:

@@ -298,4 +298,22 @@ SESSIONS = {
            ins("Child", {"name": "q"}, name="q")),
         tx(18, sel("Root", [["name", "==", "m"]], ["named_children"]), sel("Child", [], ["name"])),
     ],
+    # Several blocked transactions released by one commit, one of which then fails.
+    "wait_blocking_several": [
+        tx(1, ins("Root", {"name": "a", "i": 1}), ins("Pair", {"a": "p", "b": 1})),
+        req(2, "monitor_cond", "Crucible", "m", {"Root": {"columns": ["name", "i"]}}, c=3),
+        tx(3, {"op": "wait", "table": "Root", "where": [], "columns": ["i"], "until": "==",
+               "rows": [{"i": 2}]}, mut("Root", [], [["i", "+=", 10]]), noreply=True, c=0),
+        tx(4, {"op": "wait", "table": "Root", "where": [], "columns": ["i"], "until": "!=",
+               "rows": [{"i": 1}]}, ins("Pair", {"a": "p", "b": 1}), noreply=True, c=1),
+        tx(5, {"op": "wait", "table": "Root", "where": [["name", "==", "a"]],
+               "columns": ["name", "i"], "until": "==", "rows": [{"name": "a", "i": 2}],
+               "timeout": 300}, sel("Root", [], ["i"]), noreply=True, c=2),
+        # Released in the order they blocked: the first one moves i on, so the third
+        # finds its condition false again and times out.
+        tx(6, upd("Root", [], {"i": 2}), c=4, await_reply=[[1, 4], [0, 3]]),
+        {"c": 4, "send": {"method": "echo", "params": [], "id": "sync"},
+         "await_reply": [2, 5]},
+        tx(7, sel("Root", [], ["i"]), sel("Pair", [], ["a", "b"]), c=4),
+    ],
 }
