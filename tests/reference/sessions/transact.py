@@ -316,4 +316,14 @@ SESSIONS = {
          "await_reply": [2, 5]},
         tx(7, sel("Root", [], ["i"]), sel("Pair", [], ["a", "b"]), c=4),
     ],
+    # A request id still in use by a blocked transaction.
+    "wait_blocking_duplicate_id": [
+        tx(1, ins("Root", {"name": "a"})),
+        tx("dup", {"op": "wait", "table": "Root", "where": [], "columns": ["i"],
+                   "until": "==", "rows": [{"i": 5}]}, noreply=True),
+        tx("dup", {"op": "wait", "table": "Root", "where": [], "columns": ["i"],
+                   "until": "==", "rows": [{"i": 5}]}, expect_error="syntax error"),
+        tx(9, upd("Root", [], {"i": 5}), c=1, await_reply=[0, "dup"]),
+        req("dup", "echo", "x"),
+    ],
 }
