@@ -27,10 +27,11 @@ from typing import Any
 import orjson
 
 from reference import jsonrpc, txn
-from reference.errors import OvsdbError
+from reference.errors import OvsdbError, json_text
 from reference.hosted import Hosted, schema_text
 from reference.jsonrpc import Notification, Reply, Request
 from reference.locks import LockTable
+from reference.ovs_hash import ovs_order
 from reference.storage import StorageError
 
 SessionId = int
@@ -68,7 +69,7 @@ def key_of(value: Any) -> bytes:
 
 def syntax_text(value: Any) -> str:
     # ovsdb-server echoes the offending JSON compactly with sorted members.
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return json_text(value)
 
 
 def method_error(params: Any, details: str, error: str = "syntax error") -> dict:
@@ -181,7 +182,8 @@ class ServerCore:
         return self._reply(session, request, jsonrpc.ovs_reals(request.params))
 
     def _list_dbs(self, session, request, now_ms):
-        return self._reply(session, request, sorted(self.dbs))
+        # ovsdb-server lists its databases in the order of its hash table of names.
+        return self._reply(session, request, ovs_order(self.dbs))
 
     def _get_schema(self, session, request, now_ms):
         hosted = self._db_param(request, "get_schema")
@@ -237,6 +239,9 @@ class ServerCore:
 
     def _transact(self, session, request, now_ms):
         hosted = self._db_param(request, "transact")
+        rid = key_of(request.id)
+        if any(b.session == session.id and key_of(b.request_id) == rid for b in self.blocked):
+            raise MethodError(method_error(request.params, "transact: duplicate request ID"))
         return self._run_txn(session.id, request.id, hosted, request.params[1:],
                              now_ms, now_ms)
 
