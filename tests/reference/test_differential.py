@@ -55,12 +55,6 @@ KNOWN_MISMATCHES: dict[str, str] = {
         "a commit that releases a blocked transaction (which then commits too): ours sends "
         "monitors one update2 per commit (i=2, then i=12); ovsdb-server 3.1 sends one "
         "merged update2 (i=12), as both commit before it flushes monitors",
-    "transact/wait_blocking_duplicate_id":
-        "a transact reusing the id of a still-blocked one gets no reply from ours; "
-        "ovsdb-server answers at once: syntax error 'transact: duplicate request ID'",
-    "multi/two_databases_list":
-        "list_dbs gives the databases in command-line order (Crucible, OVN_Northbound, "
-        "_Server); ovsdb-server 3.1 in its hash order (OVN_Northbound, Crucible, _Server)",
 }
 
 
