@@ -19,6 +19,7 @@ json_text(value) is OVS's compact, key-sorted JSON text (used for "syntax").
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -58,7 +59,7 @@ def _emit(v: Any, out: list[str]) -> list[str]:
         for i, k in enumerate(sorted(v)):
             if i:
                 out.append(",")
-            out.append(orjson.dumps(str(k)).decode())
+            out.append(_string_text(str(k)))
             out.append(":")
             _emit(v[k], out)
         out.append("}")
@@ -74,12 +75,23 @@ def _emit(v: Any, out: list[str]) -> list[str]:
             out.append(str(int(v)))
         else:
             out.append("%.15g" % v)
+    elif isinstance(v, str):
+        out.append(_string_text(v))
     else:
         try:
             out.append(orjson.dumps(v).decode())
         except TypeError:
-            out.append(orjson.dumps(str(v)).decode())
+            out.append(_string_text(str(v)))
     return out
+
+
+def _string_text(s: str) -> str:
+    """A JSON string; one holding bytes that were not UTF-8 (surrogate escapes) is
+    written by the standard library, and goes back out as those same bytes."""
+    try:
+        return orjson.dumps(s).decode()
+    except TypeError:
+        return json.dumps(s, ensure_ascii=False)
 
 
 def syntax_error(value: Any, details: str, tag: str = "syntax error") -> OvsdbError:

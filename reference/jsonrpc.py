@@ -301,13 +301,18 @@ def dumps(value: Any) -> bytes:
                           allow_nan=False).encode("utf-8", "surrogateescape")
 
 
+def _echo_id(id: Any) -> Any:
+    # Ids are echoed as OVS holds them: an id read as a real is printed as one.
+    return id if isinstance(id, (int, str)) else ovs_reals(id)
+
+
 def encode_reply(id: Any, result: Any) -> bytes:
-    return dumps({"id": id, "result": result, "error": None})
+    return dumps({"id": _echo_id(id), "result": result, "error": None})
 
 
 def encode_error(id: Any, error: Any) -> bytes:
     # ovsdb-server leaves "result" out of an error reply.
-    return dumps({"id": id, "error": error})
+    return dumps({"id": _echo_id(id), "error": error})
 
 
 def encode_notification(method: str, params: list) -> bytes:

@@ -82,6 +82,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.last_input = now_ms()
         self.probe_sent = False
+        self.pending: list[bytes] = []  # output held while the server is corked
         self.closed = asyncio.get_running_loop().create_future()
 
     # asyncio callbacks
@@ -102,12 +103,18 @@ class Connection(asyncio.Protocol):
             self.drop(str(e))
 
     def handle(self, messages: list[jsonrpc.Message]) -> None:
-        for msg in messages:
-            if self.transport is None or self.transport.is_closing():
-                return
-            if isinstance(msg, jsonrpc.Reply) and msg.id == "echo":
-                continue  # the answer to our inactivity probe
-            self.server.dispatch(self.core.receive(self.sid, msg, now_ms()))
+        # Replies and updates caused by one batch of input are written with one send
+        # per connection, not one per message (pipelining clients send many at once).
+        self.server.corked = True
+        try:
+            for msg in messages:
+                if self.transport is None or self.transport.is_closing():
+                    return
+                if isinstance(msg, jsonrpc.Reply) and msg.id == "echo":
+                    continue  # the answer to our inactivity probe
+                self.server.dispatch(self.core.receive(self.sid, msg, now_ms()))
+        finally:
+            self.server.uncork()
 
     def connection_lost(self, exc) -> None:
         self.transport = None
@@ -125,18 +132,30 @@ class Connection(asyncio.Protocol):
     # our side
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if self.server.corked:
+            if not self.pending:
+                self.server.dirty.append(self)
+            self.pending.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    def flush(self) -> None:
+        if self.pending:
+            data, self.pending = b"".join(self.pending), []
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.write(data)
 
     def drop(self, reason: str) -> None:
         """Drop the connection after a protocol error (answers already queued go out)."""
+        self.flush()
         log.warning("%s: %s", self.name, reason)
         log.warning("%s: connection dropped (Protocol error)", self.name)
         if self.transport is not None:
             self.transport.close()
 
     def disconnect(self, reason: str) -> None:
-        """Close after what is already queued has been written (unlike ``drop``)."""
+        """Close after what is already queued has been written."""
+        self.flush()
         log.info("%s: %s", self.name, reason)
         if self.transport is not None:
             self.transport.close()
@@ -173,6 +192,8 @@ class Server:
         self.stopping = asyncio.Event()
         self._wait_timer: asyncio.TimerHandle | None = None
         self._wait_deadline: float | None = None
+        self.corked = False  # while True, writes are gathered per connection
+        self.dirty: list[Connection] = []
         self._tasks: list[asyncio.Task] = []
 
     def dispatch(self, outs: list[Out]) -> None:
@@ -192,6 +213,12 @@ class Server:
             elif isinstance(out, Close):
                 conn.disconnect(out.reason)
         self._arm_wait_timer()
+
+    def uncork(self) -> None:
+        self.corked = False
+        dirty, self.dirty = self.dirty, []
+        for conn in dirty:
+            conn.flush()
 
     def _arm_wait_timer(self) -> None:
         deadline = self.core.next_deadline()

@@ -205,7 +205,8 @@ class ServerCore:
     def _lock_name(self, request: Request) -> str:
         params = request.params
         if len(params) != 1 or not isinstance(params[0], str) or not _ID.match(params[0]):
-            raise MethodError(method_error(params, "lock request params must be <id>"))
+            raise MethodError(method_error(params,
+                                           f"{request.method} request params must be <id>"))
         return params[0]
 
     def _lock(self, session, request, now_ms):
@@ -313,7 +314,8 @@ class ServerCore:
     def _monitor(self, session, request, now_ms):
         hosted = self._db_param(request, request.method)
         params = request.params
-        if len(params) != (4 if request.method == "monitor_cond_since" else 3):
+        # Like ovsdb-server: too few parameters is an error, extra ones are ignored.
+        if len(params) < (4 if request.method == "monitor_cond_since" else 3):
             raise MethodError(method_error(params, "invalid parameters"))
         monitor_id = params[1]
         mkey = key_of(monitor_id)

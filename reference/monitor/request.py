@@ -62,13 +62,17 @@ def _check_members(obj: Any, allowed: dict[str, type], context: str) -> None:
     if not isinstance(obj, dict):
         # OVS's parser reports this one without echoing the JSON.
         raise OvsdbError("syntax error", f"Parsing {context} failed: Object expected.")
-    for name, value in obj.items():
+    # As ovsdb_parser: the known members are checked first (in the order the caller
+    # asks for them); unexpected members are reported only when parsing finishes.
+    for name, want in allowed.items():
+        if name in obj:
+            value = obj[name]
+            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+                raise _parser_error(context, f"Type mismatch for member '{name}'.", obj)
+    for name in obj:
         if name not in allowed:
             raise _parser_error(context, f"Member '{name}' is present but not allowed here.",
                                 obj)
-        want = allowed[name]
-        if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
-            raise _parser_error(context, f"Type mismatch for member '{name}'.", obj)
 
 
 def _parse_select(sel: Any, table: str) -> int:
