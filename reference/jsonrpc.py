@@ -35,8 +35,8 @@ PREFIX_CHECK_BYTES = 256 * 1024
 
 # Bytes that change the scanner's state outside a string.
 _STRUCTURAL = re.compile(rb'[\[\]{}"]')
-# The rest of a string after its opening quote: anything but quote/backslash, or an escape.
-_STRING_TAIL = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
+# Inside a string, the next byte that matters: its closing quote or an escape.
+_STRING_STOP = re.compile(rb'["\\]')
 _WHITESPACE = b" \t\r\n"
 
 
@@ -165,11 +165,17 @@ class StreamDecoder:
                                    "syntax error at beginning of input")
         while True:
             if self._in_string:
-                m = _STRING_TAIL.match(buf, pos)
+                # Resumable: a long string arriving in pieces is scanned once.
+                m = _STRING_STOP.search(buf, pos)
                 if m is None:
-                    # Unterminated so far; rescan the string from a safe point later.
-                    self._scan = pos
+                    self._scan = len(buf)
                     return None
+                if buf[m.start()] == 0x5C:  # a backslash escapes the next byte
+                    if m.start() + 1 >= len(buf):
+                        self._scan = m.start()
+                        return None
+                    pos = m.start() + 2
+                    continue
                 pos = m.end()
                 self._in_string = False
                 continue

@@ -389,23 +389,28 @@ class DatabaseSchema:
 def parse_schema(obj: Any) -> DatabaseSchema:
     if not isinstance(obj, dict):
         raise OvsdbError("syntax error", "database schema must be a JSON object")
+    # As OVS's ovsdb_parser: the members it asks for, in its order (missing or of the
+    # wrong type), then members it does not know; all "Parsing database schema failed".
+    fail = "Parsing database schema failed: "
+    for member, ok, required in (
+            ("name", lambda v: isinstance(v, str) and bool(_ID.match(v)), True),
+            ("version", lambda v: isinstance(v, str), False),
+            ("cksum", lambda v: isinstance(v, str), False),
+            ("tables", lambda v: isinstance(v, dict), True)):
+        if member not in obj:
+            if required:
+                raise syntax_error(obj, f"{fail}Required '{member}' member is missing.")
+        elif not ok(obj[member]):
+            raise syntax_error(obj, f"{fail}Type mismatch for member '{member}'.")
     for k in obj:
         if k not in ("name", "version", "cksum", "tables", "doc"):
-            raise syntax_error(obj, f"Member '{k}' is present but not allowed here.")
-    name = obj.get("name")
-    if not isinstance(name, str) or not _ID.match(name):
-        raise syntax_error(obj, "Parsing database schema failed: Required 'name' member is "
-                           "missing." if name is None else f"{name}: invalid database name")
+            raise syntax_error(obj, f"{fail}Member '{k}' is present but not allowed here.")
+    name = obj["name"]
     version = obj.get("version")
-    if version is not None and (not isinstance(version, str)
-                                or not re.fullmatch(r"\d+\.\d+\.\d+", version)):
+    if version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise syntax_error(obj, f"schema version \"{version}\" not in format x.y.z")
     cksum = obj.get("cksum")
-    if cksum is not None and not isinstance(cksum, str):
-        raise syntax_error(obj, "Type mismatch for member 'cksum'.")
-    tj = obj.get("tables")
-    if not isinstance(tj, dict):
-        raise syntax_error(obj, "Required 'tables' member is missing.")
+    tj = obj["tables"]
     tables: dict[str, TableSchema] = {}
     for tname, t in tj.items():
         if not _ID.match(tname):
