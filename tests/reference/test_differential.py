@@ -216,7 +216,7 @@ def test_order_updates_keeps_reply_order():
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(st.lists(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+@given(st.lists(st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(),
                              lambda c: st.lists(c) | st.dictionaries(st.text(), c),
                              max_leaves=10), min_size=1, max_size=5)
        .map(lambda xs: [{"v": x} for x in xs]), st.data())
