@@ -36,6 +36,10 @@ def test_monitor_workload_campaign_catches_a_dropped_update(tmp_path):
     assert results["lie"]["told"]
     mon = results["checkers"]["monitor"]
     assert mon["verdict"] == "failed", mon["summary"]
-    assert not mon["properties"]["reliable"]["ok"]
+    # A missing update is a gap: "reliable", or "condition" when it is the update a
+    # condition change caused (harness/monitor_check.py defines a gap in that window
+    # as a condition fault).  Which update is dropped depends on timing.
+    props = mon["properties"]
+    assert not props["reliable"]["ok"] or not props["condition"]["ok"], props
     assert results["exit"] == 1
     assert (cfg.out / "monitor.json").exists()
