@@ -65,10 +65,13 @@ class Hosted:
         self.storage = storage
         self.read_only = read_only
         self.model = model
-        self.monitors_limits = limits
-        self.monitors = MonitorEngine(schema, lambda: self.db,
-                                      history_max_txns=limits.max_txns,
-                                      history_max_atoms=limits.max_atoms)
+        self.limits = limits
+        self.monitors = self._new_monitors()
+
+    def _new_monitors(self) -> MonitorEngine:
+        return MonitorEngine(self.schema, lambda: self.db,
+                             history_max_txns=self.limits.max_txns,
+                             history_max_atoms=self.limits.max_atoms)
 
     # -- transactions ------------------------------------------------------------
 
@@ -125,12 +128,11 @@ class Hosted:
         if outcome.changes is not None:
             outcome.changes.txn_id = uuid.uuid4()
             new_db.apply(outcome.changes)
+        schema_json = new_schema.to_json()
         if self.storage is not None:
-            self.storage.compact(new_schema.to_json(), dbmod.database_to_file_record(new_db))
-        self.schema, self.schema_json, self.db = new_schema, new_schema.to_json(), new_db
-        self.monitors = MonitorEngine(new_schema, lambda: self.db,
-                                      history_max_txns=self.monitors_limits.max_txns,
-                                      history_max_atoms=self.monitors_limits.max_atoms)
+            self.storage.compact(schema_json, dbmod.database_to_file_record(new_db))
+        self.schema, self.schema_json, self.db = new_schema, schema_json, new_db
+        self.monitors = self._new_monitors()
         log.info("%s: converted to schema version %s", self.name, new_schema.version)
 
     # -- storage -------------------------------------------------------------------

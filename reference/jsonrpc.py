@@ -88,19 +88,22 @@ class StreamDecoder:
         self._buf += data
         messages: list[Message] = []
         try:
-            self._split_fast(messages)
+            if self._split_fast(messages):
+                return messages
             return self._split(messages)
         except FramingError as e:
             e.messages = messages
             raise
 
-    def _split_fast(self, messages: list[Message]) -> None:
+    def _split_fast(self, messages: list[Message]) -> bool:
         """The common case in C: orjson finds where each message ends.
 
         Used while no partial scan is under way and the buffer is small (so that
         re-parsing a growing message is cheap); anything unusual (deep nesting, bytes
         that are not UTF-8, a syntax error) is left to the scanner, which reports it
-        exactly as ovsdb-server does.
+        exactly as ovsdb-server does.  Returns True when the scanner has nothing to add:
+        the buffer is empty, or holds the valid beginning of a message that cannot yet
+        be too deep.
         """
         buf = self._buf
         while self._scan == 0 and 0 < len(buf) <= PREFIX_CHECK_BYTES:
@@ -108,7 +111,7 @@ class StreamDecoder:
             while start < len(buf) and buf[start] in _WHITESPACE:
                 start += 1
             if start == len(buf) or buf[start] not in b"[{":
-                return
+                return False
             try:
                 orjson.loads(buf)
                 end = len(buf)
@@ -118,15 +121,19 @@ class StreamDecoder:
                     if not buf.isascii():
                         end = len(bytes(buf).decode()[:end].encode())
                 elif e.msg.startswith("unexpected end of data"):
-                    return  # incomplete, and valid so far
+                    # Incomplete and valid so far.  Deep or oversized prefixes go on
+                    # to _split, which refuses them without waiting for the end.
+                    return (buf.count(b"[") + buf.count(b"{") <= MAX_DEPTH
+                            and len(buf) <= self.max_message_bytes)
                 else:
-                    return
+                    return False
             text = bytes(buf[start:end])
             if text.count(b"[") + text.count(b"{") > MAX_DEPTH:
-                return  # may be too deep: the scanner measures it
+                return False  # may be too deep: the scanner measures it
             del buf[:end]
             self._offset += end
             messages.append(parse_message(text))
+        return not buf
 
     def _split(self, messages: list[Message]) -> list[Message]:
         while True:

@@ -67,13 +67,9 @@ def key_of(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def syntax_text(value: Any) -> str:
-    # ovsdb-server echoes the offending JSON compactly with sorted members.
-    return json_text(value)
-
-
 def method_error(params: Any, details: str, error: str = "syntax error") -> dict:
-    return {"syntax": syntax_text(params), "details": details, "error": error}
+    # ovsdb-server echoes the offending JSON compactly with sorted members.
+    return {"syntax": json_text(params), "details": details, "error": error}
 
 
 @dataclass
