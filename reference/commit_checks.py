@@ -20,7 +20,8 @@ from reference.datum import Datum, datum_to_string
 from reference.db import ChangeSet, Row, RowChange
 from reference.errors import OvsdbError
 from reference.ovs_hash import ovs_order
-from reference.schema import TableSchema
+from reference.schema import TableSchema, per_table
+from reference.uuidgen import uuid4
 
 if TYPE_CHECKING:
     from reference.txn_state import Txn, TxnRow
@@ -29,31 +30,22 @@ UUID = uuidlib.UUID
 ZERO = UUID(int=0)
 
 
-_ORDER_CACHE: dict[int, tuple[TableSchema, tuple[str, ...]]] = {}
-
-
+@per_table
 def column_order(ts: TableSchema) -> tuple[str, ...]:
     """Iteration order of OVS's table->schema->columns for a schema read from a file
     whose columns appear in ts's order."""
-    hit = _ORDER_CACHE.get(id(ts))
-    if hit is None or hit[0] is not ts:
-        hit = _ORDER_CACHE[id(ts)] = (
-            ts, tuple(ovs_order(["_uuid", "_version", *ovs_order(ts.user_columns)])))
-    return hit[1]
-
-
-_REFS_CACHE: dict[tuple[int, bool], tuple[TableSchema, tuple[str, ...]]] = {}
+    return tuple(ovs_order(["_uuid", "_version", *ovs_order(ts.user_columns)]))
 
 
 def _ref_cols(ts: TableSchema, strong: bool) -> tuple[str, ...]:
     """The table's strong (or weak) reference columns, in OVS's column order."""
-    hit = _REFS_CACHE.get((id(ts), strong))
-    if hit is None or hit[0] is not ts:
-        cols = tuple(c for c in column_order(ts) if any(
-            b is not None and (b.is_strong_ref if strong else b.is_weak_ref)
-            for b in (ts.columns[c].type.key, ts.columns[c].type.value)))
-        hit = _REFS_CACHE[(id(ts), strong)] = (ts, cols)
-    return hit[1]
+    return tuple(c for c in column_order(ts) if any(
+        b is not None and (b.is_strong_ref if strong else b.is_weak_ref)
+        for b in (ts.columns[c].type.key, ts.columns[c].type.value)))
+
+
+strong_ref_cols = per_table(lambda ts: _ref_cols(ts, strong=True))
+weak_ref_cols = per_table(lambda ts: _ref_cols(ts, strong=False))
 
 
 def _english(items: list[str]) -> str:
@@ -129,7 +121,7 @@ class _Commit:
 
     def update_row_ref_count(self, r: TxnRow) -> None:
         ts = self.ts(r)
-        for col in _ref_cols(ts, strong=True):
+        for col in strong_ref_cols(ts):
             if col not in r.changed:
                 continue
             if r.old is not None and r.new is None:
@@ -156,7 +148,7 @@ class _Commit:
         assert row is not None
         r.new = None
         self.x.order_op(r.table, r.uuid, False)
-        for col in _ref_cols(ts, strong=True):
+        for col in strong_ref_cols(ts):
             t = ts.columns[col].type
             d = row[col]
             for base, atoms in ((t.key, d.keys), (t.value, d.values or ())):
@@ -211,7 +203,7 @@ class _Commit:
         if r.new is None:
             return
         new_values: dict[str, Datum] = {}
-        for col in _ref_cols(ts, strong=False):
+        for col in weak_ref_cols(ts):
             t = ts.columns[col].type
             kw = t.key.is_weak_ref
             vw = t.value is not None and t.value.is_weak_ref
@@ -331,7 +323,7 @@ class _Commit:
                     if not r.changed:
                         continue
                     new = Row(new)
-                    new["_version"] = Datum((uuidlib.uuid4(),))
+                    new["_version"] = Datum((uuid4(),))
                 out[u] = RowChange(r.old, new)
             if out:
                 cs.tables[t.name] = out
@@ -347,14 +339,27 @@ class _Commit:
         x.for_each_row(self.determine_changes)
         if not x.tables:
             return None
-        x.for_each_row(self.update_row_ref_count)
-        x.for_each_row(self.check_ref_count)
-        x.for_each_row(self.collect_garbage)
+        # A pass that cannot act on any row the transaction holds is skipped: it would
+        # neither raise nor pull rows in, so skipping it changes nothing (and saves a
+        # walk over the rows for the common transaction without references).
+        if self._any_table(strong_ref_cols):
+            x.for_each_row(self.update_row_ref_count)
+        if any(r.new is None and r.n_refs for r in x.txn_rows.values()):
+            x.for_each_row(self.check_ref_count)
+        if self._any_table(lambda ts: not ts.is_root):
+            x.for_each_row(self.collect_garbage)
         self.check_max_rows()
-        x.for_each_row(self.assess_weak_refs)
-        self.txn_indexes: dict[tuple[str, int], dict] = {}
-        x.for_each_row(self.check_index_uniqueness)
+        if self._any_table(weak_ref_cols) or (x.db.has_weak_refs() and any(
+                r.new is None for r in x.txn_rows.values())):
+            x.for_each_row(self.assess_weak_refs)
+        if self._any_table(lambda ts: ts.indexes):
+            self.txn_indexes: dict[tuple[str, int], dict] = {}
+            x.for_each_row(self.check_index_uniqueness)
         return self.change_set()
+
+    def _any_table(self, has) -> bool:
+        tables = self.schema.tables
+        return any(has(tables[t.name]) for t in self.x.tables)
 
 
 def precommit(x: Txn) -> ChangeSet | None:

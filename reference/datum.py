@@ -31,6 +31,7 @@ from typing import Any
 
 from reference.errors import OvsdbError, syntax_error
 from reference.schema import DBL_MAX, INT64_MAX, INT64_MIN, UNLIMITED, BaseType, Type
+from reference.uuidgen import uuid4
 
 Atom = int | float | bool | str | uuid.UUID
 ZERO_UUID = uuid.UUID(int=0)
@@ -158,7 +159,7 @@ class Symbol:
 class SymbolTable:
     """named-uuid names of one transaction; an unknown name gets a fresh UUID."""
 
-    def __init__(self, new_uuid=uuid.uuid4):
+    def __init__(self, new_uuid=uuid4):
         self.symbols: dict[str, Symbol] = {}
         self._new_uuid = new_uuid
 

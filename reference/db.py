@@ -49,7 +49,8 @@ from reference.datum import (
 )
 from reference.errors import OvsdbError
 from reference.ovs_hash import OvsHmap, uuid_hash
-from reference.schema import DatabaseSchema, TableSchema
+from reference.schema import DatabaseSchema, TableSchema, Type, per_table
+from reference.uuidgen import uuid4
 
 UUID = uuidlib.UUID
 
@@ -68,19 +69,18 @@ class Row(dict):
         return self["_version"].keys[0]
 
 
-_DEFAULTS: dict[int, tuple[TableSchema, dict[str, Datum]]] = {}
+@per_table
+def _default_row(ts: TableSchema) -> dict[str, Datum]:
+    return {n: default_datum(c.type) for n, c in ts.columns.items()}
 
 
 def make_row(ts: TableSchema, row_uuid: UUID, values: dict[str, Datum] | None = None,
              version: UUID | None = None) -> Row:
-    tmpl = _DEFAULTS.get(id(ts))
-    if tmpl is None or tmpl[0] is not ts:
-        tmpl = _DEFAULTS[id(ts)] = (ts, {n: default_datum(c.type) for n, c in ts.columns.items()})
-    row = Row(tmpl[1])
+    row = Row(_default_row(ts))
     if values:
         row.update(values)
     row["_uuid"] = Datum((row_uuid,))
-    row["_version"] = Datum((version or uuidlib.uuid4(),))
+    row["_version"] = Datum((version or uuid4(),))
     return row
 
 
@@ -174,6 +174,9 @@ class Database:
         """Strong references to the row from other rows."""
         return self._strong.get((table, row_uuid), 0)
 
+    def has_weak_refs(self) -> bool:
+        return bool(self._weak)
+
     def weak_referrers(self, table: str, row_uuid: UUID) -> set[tuple[str, UUID]]:
         """(table, uuid) of the rows that reference this row weakly."""
         return self._weak.get((table, row_uuid), set())
@@ -250,8 +253,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _persistent(ts: TableSchema):
-    return [(n, c) for n, c in ts.user_columns.items() if not c.ephemeral]
+@per_table
+def _persistent(ts: TableSchema) -> tuple[tuple[str, Type, Datum], ...]:
+    """(name, type, default) of the columns a file record holds."""
+    return tuple((n, c.type, default_datum(c.type)) for n, c in ts.user_columns.items()
+                 if not c.ephemeral)
 
 
 def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
@@ -266,13 +272,13 @@ def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
                     out[str(u)] = None
                 continue
             cols: dict[str, Any] = {}
-            for name, col in _persistent(ts):
+            for name, ctype, default in _persistent(ts):
                 nd = ch.new[name]
                 if ch.old is None:
-                    if nd != default_datum(col.type):
-                        cols[name] = datum_to_json(nd, col.type)
+                    if nd != default:
+                        cols[name] = datum_to_json(nd, ctype)
                 elif nd != ch.old[name]:
-                    cols[name] = datum_to_json(diff(ch.old[name], nd, col.type), col.type)
+                    cols[name] = datum_to_json(diff(ch.old[name], nd, ctype), ctype)
             if ch.old is None or cols:
                 out[str(u)] = cols
         if out:
@@ -358,8 +364,8 @@ def database_to_file_record(db: Database, comment: str | None = None,
         out: dict[str, Any] = {}
         cols = _persistent(t.schema)
         for u, row in t.rows.items():
-            out[str(u)] = {n: datum_to_json(row[n], c.type) for n, c in cols
-                           if row[n] != default_datum(c.type)}
+            out[str(u)] = {n: datum_to_json(row[n], ctype) for n, ctype, default in cols
+                           if row[n] != default}
         if out:
             record[tname] = out
     record["_date"] = date_ms if date_ms is not None else _now_ms()

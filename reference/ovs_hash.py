@@ -139,10 +139,17 @@ def uuid_hash(u) -> int:
 
 
 def ovs_order(keys: Iterable[str]) -> list[str]:
-    keys = list(keys)
+    keys = tuple(keys)
     if len(keys) < 2:
-        return keys  # nothing to order: skip hashing (row UUIDs are rarely repeated)
+        return list(keys)  # nothing to order: skip hashing (row UUIDs are rarely repeated)
+    return list(_ordered(keys))
+
+
+@lru_cache(maxsize=1024)
+def _ordered(keys: tuple[str, ...]) -> tuple[str, ...]:
+    # Requests repeat the same member names (a row's columns, an op's members), so the
+    # order of a given sequence of names is worked out once.
     h = OvsHmap()
     for k in keys:
         h.insert(k, hash_string(k))
-    return list(h)
+    return tuple(h)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -295,6 +296,23 @@ class ColumnSchema:
 
 
 IMPLICIT_COLUMNS = ("_uuid", "_version")
+T = TypeVar("T")
+
+
+def per_table(derive: Callable[[TableSchema], T]) -> Callable[[TableSchema], T]:
+    """Memoise something derived from a table's schema (its column order, its reference
+    columns, its defaults): schemas never change once parsed, so it is worked out once
+    per TableSchema object. A converted database brings new objects, hence new entries."""
+    cache: dict[int, tuple[TableSchema, T]] = {}
+
+    def get(ts: TableSchema) -> T:
+        hit = cache.get(id(ts))
+        if hit is None or hit[0] is not ts:
+            hit = cache[id(ts)] = (ts, derive(ts))
+        return hit[1]
+
+    get.__doc__ = derive.__doc__
+    return get
 
 
 @dataclass(frozen=True, slots=True)

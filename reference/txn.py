@@ -47,8 +47,9 @@ from reference.datum import (
 from reference.db import ChangeSet, Database, Row, make_row
 from reference.errors import OvsdbError, syntax_error
 from reference.ovs_hash import ovs_order
-from reference.schema import UNLIMITED, TableSchema, Type
+from reference.schema import UNLIMITED, TableSchema, Type, per_table
 from reference.txn_state import Txn
+from reference.uuidgen import uuid4
 
 UUID = uuidlib.UUID
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -183,22 +184,18 @@ def _row_json(ts: TableSchema, row: Row, columns: list[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- operations
 
-_BAD_DEFAULTS: dict[int, tuple[TableSchema, tuple[str, ...]]] = {}
-
-
+@per_table
 def _bad_defaults(ts: TableSchema) -> tuple[str, ...]:
-    hit = _BAD_DEFAULTS.get(id(ts))
-    if hit is None or hit[0] is not ts:
-        bad = []
-        for name in column_order(ts):
-            d = default_datum(ts.columns[name].type)
-            try:
-                if d.keys:
-                    check_datum_constraints(d, ts.columns[name].type)
-            except OvsdbError:
-                bad.append(name)
-        hit = _BAD_DEFAULTS[id(ts)] = (ts, tuple(bad))
-    return hit[1]
+    """Columns whose default breaks the column's constraints, in OVS's column order."""
+    bad = []
+    for name in column_order(ts):
+        d = default_datum(ts.columns[name].type)
+        try:
+            if d.keys:
+                check_datum_constraints(d, ts.columns[name].type)
+        except OvsdbError:
+            bad.append(name)
+    return tuple(bad)
 
 
 def _op_insert(x: Txn, p: _Parser) -> dict:
@@ -228,7 +225,7 @@ def _op_insert(x: Txn, p: _Parser) -> dict:
             row_uuid = sym.uuid
         sym.created = True
     elif row_uuid is None:
-        row_uuid = uuidlib.uuid4()
+        row_uuid = uuid4()
     values = _parse_row(x, ts, row_json)
     values.pop("_uuid", None)
     values.pop("_version", None)

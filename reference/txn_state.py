@@ -47,11 +47,12 @@ class TxnRow:
 
 
 class TxnTable:
-    __slots__ = ("name", "rows", "ops", "order", "base", "serial", "n_processed")
+    __slots__ = ("name", "rows", "edits", "ops", "order", "base", "serial", "n_processed")
 
     def __init__(self, name: str):
         self.name = name
-        self.rows = OvsHmap()  # uuid -> TxnRow via .data
+        self.rows = OvsHmap()  # uuids of this table's TxnRows
+        self.edits = 0  # how often a uuid entered or left rows (see for_each_row)
         # Row inserts/removals in the table's hash table, replayed on a copy of the
         # committed order only when someone iterates (most transactions never do).
         self.ops: list[tuple[bool, UUID]] = []  # (inserted?, uuid)
@@ -97,12 +98,16 @@ class Txn:
     def create_row(self, table: str, u: UUID, old: Row | None, new: Row | None) -> TxnRow:
         r = TxnRow(u, table, old, new, self.db.strong_refs(table, u) if old is not None else 0)
         self.txn_rows[(table, u)] = r
-        self.txn_table(table).rows.insert(u, uuid_hash(u))
+        t = self.txn_table(table)
+        t.rows.insert(u, uuid_hash(u))
+        t.edits += 1
         return r
 
     def remove_row(self, r: TxnRow) -> None:
         del self.txn_rows[(r.table, r.uuid)]
-        self.by_name[r.table].rows.remove(r.uuid)
+        t = self.by_name[r.table]
+        t.rows.remove(r.uuid)
+        t.edits += 1
 
     def order_op(self, table: str, u: UUID, insert: bool) -> None:
         """Record a row entering (insert) or leaving the table's hash table."""
@@ -194,6 +199,16 @@ class Txn:
         """Visit every TxnRow once, including rows cb pulls in, in OVS's order."""
         self.serial += 1
         serial = self.serial
+        if len(self.txn_rows) == 1 and len(self.tables) == 1:
+            # One row, so no order to follow (the common small transaction): visit it,
+            # and walk the tables only if cb pulled other rows in or dropped this one.
+            t = self.tables[0]
+            (r,) = self.txn_rows.values()
+            edits = t.edits
+            t.serial, t.n_processed, r.serial = serial, 1, serial
+            cb(r)
+            if t.edits == edits and len(self.tables) == 1:
+                return
         any_work = True
         while any_work:
             any_work = False
@@ -204,9 +219,20 @@ class Txn:
                 if t.serial != serial:
                     t.serial, t.n_processed = serial, 0
                 while t.n_processed < len(t.rows):
-                    u = t.rows.first()
+                    # HMAP_FOR_EACH_SAFE: the next row is fixed before cb runs. While
+                    # no row has entered or left the table, a snapshot of the order
+                    # answers that; after the first edit, ask the live hash table.
+                    keys = list(t.rows)
+                    edits = t.edits
+                    j, n = 0, len(keys)
+                    u = keys[0] if n else None
                     while u is not None:
-                        nxt = t.rows.next_of(u)
+                        if t.edits == edits:
+                            j += 1
+                            nxt = keys[j] if j < n else None
+                        else:
+                            edits = -1  # stays live for the rest of this walk
+                            nxt = t.rows.next_of(u)
                         r = self.txn_rows[(t.name, u)]
                         if r.serial != serial:
                             r.serial = serial
