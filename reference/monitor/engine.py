@@ -289,11 +289,12 @@ class MonitorEngine:
             self._tver[t] = self._tver.get(t, 0) + 1
         self.history.append(txn_id, norm, self._count_atoms(norm))
         self._row_index.update(norm)
-        last = str(self.history.reported_id())
+        last = ""
         deliveries: list[Delivery] = []
         for group in self._groups.values():
             touched = [t for t in group.tables if t in norm]
             if touched:
+                last = last or str(self.history.reported_id())
                 group.change_cache.clear()
                 deliveries += self._commit_group(group, touched, norm, last)
         self._emit({"action": "Commit", "txn": str(txn_id),
