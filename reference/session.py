@@ -100,6 +100,7 @@ class ServerCore:
         self.sessions: dict[SessionId, Session] = {}
         self.locks = LockTable()
         self.blocked: list[BlockedTxn] = []
+        self.backlogged: set[SessionId] = set()  # as the shell last told us
         self._next_session = 1
         self._clock = clock_ms
 
@@ -123,6 +124,7 @@ class ServerCore:
     def set_backlogged(self, sid: SessionId, backlogged: bool) -> list[Out]:
         """The shell says whether ``sid`` has unsent output; while it does, its monitor
         updates are merged instead of queued (and released when it drains)."""
+        (self.backlogged.add if backlogged else self.backlogged.discard)(sid)
         outs: list[Out] = []
         for hosted in self.dbs.values():
             for data in hosted.monitors.set_backlogged(sid, backlogged):
@@ -243,7 +245,7 @@ class ServerCore:
                              now_ms, now_ms)
 
     def _run_txn(self, sid: SessionId, request_id: Any, hosted: Hosted, ops: list,
-                 started_ms: float, now_ms: float) -> list[Out]:
+                 started_ms: float, now_ms: float, rerun: bool = False) -> list[Out]:
         outcome = hosted.execute(ops, owns_lock=lambda name: self.locks.owns(sid, name),
                                  now_ms=now_ms, started_ms=started_ms)
         if outcome.blocked_until is not None:
@@ -252,6 +254,14 @@ class ServerCore:
             return []
         outs: list[Out] = []
         result, committed = outcome.result, False
+        # A commit that will re-run blocked transactions: like ovsdb-server, which
+        # re-runs them before it flushes monitors, every other session gets one update
+        # merging this commit with those the re-runs make (held meanwhile as if
+        # backlogged), and the re-runs' replies follow it.
+        held = [] if rerun or not any(b.hosted is hosted for b in self.blocked) else \
+            [s for s in hosted.monitors.sessions() if s != sid and s not in self.backlogged]
+        for s in held:
+            hosted.monitors.set_backlogged(s, True)
         if outcome.changes is not None:
             try:
                 outs += self._commit(hosted, outcome.changes, outcome.durable, now_ms)
@@ -262,9 +272,21 @@ class ServerCore:
                 log.error("%s: commit failed: %s", hosted.name, e)
                 result = list(result) + [{"error": "I/O error", "details": str(e)}]
         outs.append(Send(sid, jsonrpc.encode_reply(request_id, result)))
-        if committed:
-            outs += self._rerun_blocked(hosted, now_ms)
-        return outs
+        if not committed:
+            for s in held:
+                outs += [Send(s, d) for d in hosted.monitors.set_backlogged(s, False)]
+            return outs
+        if rerun:
+            return outs + self._rerun_blocked(hosted, now_ms)
+        # The committer's own monitors had this commit before its reply; what the
+        # re-runs change reaches it merged, with everyone else's.
+        if held and sid not in self.backlogged:
+            held.append(sid)
+            hosted.monitors.set_backlogged(sid, True)
+        replies = self._rerun_blocked(hosted, now_ms)
+        for s in held:
+            outs += [Send(s, d) for d in hosted.monitors.set_backlogged(s, False)]
+        return outs + replies
 
     def _commit(self, hosted: Hosted, changes, durable: bool, now_ms: float) -> list[Out]:
         return [Broadcast(members, data)
@@ -276,7 +298,7 @@ class ServerCore:
         outs: list[Out] = []
         for b in waiting:
             outs += self._run_txn(b.session, b.request_id, hosted, b.ops, b.started_ms,
-                                  now_ms)
+                                  now_ms, rerun=True)
         return outs
 
     def _cancel(self, session: Session, params: list) -> list[Out]:

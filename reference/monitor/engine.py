@@ -277,6 +277,10 @@ class MonitorEngine:
                     out.append(envelope(m.kind, m.mid, body, last))
         return out
 
+    def sessions(self) -> list[Any]:
+        """The sessions that have monitors here."""
+        return list(self._sessions)
+
     def pending_rows(self, session: Any) -> int:
         """How many row changes are held for a backlogged session (the memory bound)."""
         return sum(len(rows) for m in self._sessions.get(session, {}).values()

@@ -48,10 +48,6 @@ KNOWN_MISMATCHES: dict[str, str] = {
     "server_db/convert_server_schema":
         "intended: after convert, ours updates _Server.Database.schema (and sends "
         "update2); ovsdb-server 3.1 keeps the old schema there, a bug we do not copy",
-    "transact/wait_blocking_several":
-        "a commit that releases a blocked transaction (which then commits too): ours sends "
-        "monitors one update2 per commit (i=2, then i=12); ovsdb-server 3.1 sends one "
-        "merged update2 (i=12), as both commit before it flushes monitors",
 }
 
 

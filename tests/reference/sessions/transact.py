@@ -316,6 +316,23 @@ SESSIONS = {
          "await_reply": [2, 5]},
         tx(7, sel("Root", [], ["i"]), sel("Pair", [], ["a", "b"]), c=4),
     ],
+    # Monitors see a commit that releases blocked transactions merged with the commits
+    # they make: every session but the committer gets one update2 (i=112), before the
+    # released transactions' replies; the committer gets its own (i=2) before its
+    # reply, then the re-runs' merged.
+    "wait_release_merges_monitor_updates": [
+        tx(1, ins("Root", {"name": "a", "i": 1})),
+        *[req(f"m{c}", "monitor_cond", "Crucible", f"m{c}",
+              {"Root": {"columns": ["name", "i"]}}, c=c) for c in range(4)],
+        tx(3, {"op": "wait", "table": "Root", "where": [], "columns": ["i"], "until": "==",
+               "rows": [{"i": 2}]}, mut("Root", [], [["i", "+=", 10]]), noreply=True, c=1),
+        tx(4, {"op": "wait", "table": "Root", "where": [], "columns": ["i"], "until": "==",
+               "rows": [{"i": 12}]}, mut("Root", [], [["i", "+=", 100]]), noreply=True, c=2),
+        tx(6, upd("Root", [], {"i": 2}), c=3, await_reply=[[1, 3], [2, 4]]),
+        {"c": 0, "send": {"method": "echo", "params": [], "id": "sync"}},
+        tx(7, upd("Root", [], {"i": 5}), c=0),
+        tx(8, sel("Root", [], ["i"]), c=3),
+    ],
     # A request id still in use by a blocked transaction.
     "wait_blocking_duplicate_id": [
         tx(1, ins("Root", {"name": "a"})),
