@@ -208,6 +208,26 @@ class StreamDecoder:
 
 
 _LONG_NUMBER = re.compile(rb"\d{19}")
+# OVS's lexer keeps a number going while strchr(".0123456789eE-+", c) finds c, and
+# strchr finds the NUL that ends its own argument: so NUL bytes join a number, and the
+# number's text, read as a C string, stops at the first one ("1\0" is 1, "1\02" too).
+_STRING_OR_NUMBER = re.compile(rb'"(?:[^"\\]|\\.)*"|[-0-9][-+.0-9eE\0]*', re.DOTALL)
+
+
+def _nul_in_numbers_dropped(text: bytes) -> bytes | None:
+    """``text`` as OVS reads numbers that NUL bytes joined, or None if none did."""
+    changed = False
+
+    def fix(m: re.Match) -> bytes:
+        nonlocal changed
+        token = m.group()
+        if token[:1] == b'"' or b"\0" not in token:
+            return token
+        changed = True
+        return token[:token.index(b"\0")]
+
+    out = _STRING_OR_NUMBER.sub(fix, text)
+    return out if changed else None
 
 
 def _check_prefix(prefix: bytes) -> None:
@@ -227,6 +247,9 @@ def parse_message(text: bytes) -> Message:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as e:
+        lenient = _nul_in_numbers_dropped(text) if b"\0" in text else None
+        if lenient is not None:
+            return parse_message(lenient)
         if "UTF-8" not in e.msg:
             raise FramingError(f"error parsing stream: {e}") from None
         try:
