@@ -302,7 +302,7 @@ def _ovs_ordered(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k in ovs_order(record):
         v = record[k]
-        out[k] = {u: v[u] for u in ovs_order(v)} if isinstance(v, dict) else v
+        out[k] = {u: v[u] for u in ovs_order(v)} if isinstance(v, dict) and len(v) > 1 else v
     return out
 
 

@@ -112,8 +112,9 @@ class StreamDecoder:
                 start += 1
             if start == len(buf) or buf[start] not in b"[{":
                 return False
+            parsed = _UNPARSED
             try:
-                orjson.loads(buf)
+                parsed = orjson.loads(buf)
                 end = len(buf)
             except orjson.JSONDecodeError as e:
                 if e.msg.startswith("unexpected content after document"):
@@ -132,7 +133,7 @@ class StreamDecoder:
                 return False  # may be too deep: the scanner measures it
             del buf[:end]
             self._offset += end
-            messages.append(parse_message(text))
+            messages.append(parse_message(text, parsed))
         return not buf
 
     def _split(self, messages: list[Message]) -> list[Message]:
@@ -243,9 +244,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid keyword {name}")
 
 
-def parse_message(text: bytes) -> Message:
+_UNPARSED = object()
+
+
+def parse_message(text: bytes, parsed: Any = _UNPARSED) -> Message:
+    """The message in ``text`` (``parsed``: what orjson already made of it, if known)."""
     try:
-        obj = orjson.loads(text)
+        obj = orjson.loads(text) if parsed is _UNPARSED else parsed
     except orjson.JSONDecodeError as e:
         lenient = _nul_in_numbers_dropped(text) if b"\0" in text else None
         if lenient is not None:

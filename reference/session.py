@@ -238,8 +238,9 @@ class ServerCore:
 
     def _transact(self, session, request, now_ms):
         hosted = self._db_param(request, "transact")
-        rid = key_of(request.id)
-        if any(b.session == session.id and key_of(b.request_id) == rid for b in self.blocked):
+        if self.blocked and any(b.session == session.id and
+                                key_of(b.request_id) == key_of(request.id)
+                                for b in self.blocked):
             raise MethodError(method_error(request.params, "transact: duplicate request ID"))
         return self._run_txn(session.id, request.id, hosted, request.params[1:],
                              now_ms, now_ms)

@@ -278,10 +278,11 @@ def _fsync_dir(path: str) -> None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+    n = os.write(fd, data)
+    if n < len(data):  # a short write: rare, so only then slice without copying
+        view = memoryview(data)[n:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def create(path: str, schema_json: dict, *, mode: int = 0o640) -> None:

@@ -86,14 +86,20 @@ class _Parser:
     """OVS's ovsdb_parser: member lookups record the first error, finish() reports it
     (or a member nobody asked for)."""
 
+    __slots__ = ("j", "i", "n", "used", "error")
+
     def __init__(self, j: Any, i: int, n: int):
         self.j = j
-        self.name = f"ovsdb operation {i + 1} of {n}"
+        self.i, self.n = i, n
         self.used: set[str] = set()
         self.error: OvsdbError | None = None
         if not isinstance(j, dict):
             self.error = OvsdbError("syntax error", f"Parsing {self.name} failed: "
                                     "Object expected.")
+
+    @property
+    def name(self) -> str:
+        return f"ovsdb operation {self.i + 1} of {self.n}"
 
     def fail(self, msg: str) -> None:
         if self.error is None:
