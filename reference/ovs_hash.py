@@ -142,14 +142,22 @@ def ovs_order(keys: Iterable[str]) -> list[str]:
     keys = tuple(keys)
     if len(keys) < 2:
         return list(keys)  # nothing to order: skip hashing (row UUIDs are rarely repeated)
+    if len(keys) <= _CACHED_UP_TO:
+        return list(_ordered_cached(keys))
     return list(_ordered(keys))
 
 
-@lru_cache(maxsize=1024)
+# Requests repeat the same few member names (a row's columns, an op's members), so the
+# order of a given sequence of names is worked out once; long key lists (the rows of a
+# snapshot) are not kept.
+_CACHED_UP_TO = 64
+
+
 def _ordered(keys: tuple[str, ...]) -> tuple[str, ...]:
-    # Requests repeat the same member names (a row's columns, an op's members), so the
-    # order of a given sequence of names is worked out once.
     h = OvsHmap()
     for k in keys:
         h.insert(k, hash_string(k))
     return tuple(h)
+
+
+_ordered_cached = lru_cache(maxsize=1024)(_ordered)
