@@ -238,10 +238,12 @@ class ServerCore:
 
     def _transact(self, session, request, now_ms):
         hosted = self._db_param(request, "transact")
-        if self.blocked and any(b.session == session.id and
-                                key_of(b.request_id) == key_of(request.id)
-                                for b in self.blocked):
-            raise MethodError(method_error(request.params, "transact: duplicate request ID"))
+        if self.blocked:
+            rid = key_of(request.id)
+            if any(b.session == session.id and key_of(b.request_id) == rid
+                   for b in self.blocked):
+                raise MethodError(method_error(request.params,
+                                               "transact: duplicate request ID"))
         return self._run_txn(session.id, request.id, hosted, request.params[1:],
                              now_ms, now_ms)
 
@@ -259,7 +261,8 @@ class ServerCore:
         # re-runs them before it flushes monitors, every other session gets one update
         # merging this commit with those the re-runs make (held meanwhile as if
         # backlogged), and the re-runs' replies follow it.
-        held = [] if rerun or not any(b.hosted is hosted for b in self.blocked) else \
+        held = [] if rerun or outcome.changes is None or \
+            not any(b.hosted is hosted for b in self.blocked) else \
             [s for s in hosted.monitors.sessions() if s != sid and s not in self.backlogged]
         for s in held:
             hosted.monitors.set_backlogged(s, True)
@@ -273,18 +276,14 @@ class ServerCore:
                 log.error("%s: commit failed: %s", hosted.name, e)
                 result = list(result) + [{"error": "I/O error", "details": str(e)}]
         outs.append(Send(sid, jsonrpc.encode_reply(request_id, result)))
-        if not committed:
-            for s in held:
-                outs += [Send(s, d) for d in hosted.monitors.set_backlogged(s, False)]
-            return outs
-        if rerun:
-            return outs + self._rerun_blocked(hosted, now_ms)
-        # The committer's own monitors had this commit before its reply; what the
-        # re-runs change reaches it merged, with everyone else's.
-        if held and sid not in self.backlogged:
-            held.append(sid)
-            hosted.monitors.set_backlogged(sid, True)
-        replies = self._rerun_blocked(hosted, now_ms)
+        replies: list[Out] = []
+        if committed:
+            # The committer's own monitors had this commit before its reply; what the
+            # re-runs change reaches it merged, with everyone else's.
+            if held and sid not in self.backlogged:
+                held.append(sid)
+                hosted.monitors.set_backlogged(sid, True)
+            replies = self._rerun_blocked(hosted, now_ms)
         for s in held:
             outs += [Send(s, d) for d in hosted.monitors.set_backlogged(s, False)]
         return outs + replies
