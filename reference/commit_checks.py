@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 from reference.datum import Datum, datum_to_string
 from reference.db import ChangeSet, Row, RowChange
 from reference.errors import OvsdbError
-from reference.ovs_hash import ovs_order
-from reference.schema import TableSchema, per_table
+from reference.schema import TableSchema, column_order, per_table
 from reference.uuidgen import uuid4
 
 if TYPE_CHECKING:
@@ -28,13 +27,6 @@ if TYPE_CHECKING:
 
 UUID = uuidlib.UUID
 ZERO = UUID(int=0)
-
-
-@per_table
-def column_order(ts: TableSchema) -> tuple[str, ...]:
-    """Iteration order of OVS's table->schema->columns for a schema read from a file
-    whose columns appear in ts's order."""
-    return tuple(ovs_order(["_uuid", "_version", *ovs_order(ts.user_columns)]))
 
 
 def _ref_cols(ts: TableSchema, strong: bool) -> tuple[str, ...]:

@@ -42,6 +42,7 @@ from typing import Any
 from reference.datum import (
     Datum,
     apply_diff,
+    check_datum_constraints,
     datum_from_json,
     datum_to_json,
     default_datum,
@@ -49,7 +50,7 @@ from reference.datum import (
 )
 from reference.errors import OvsdbError
 from reference.ovs_hash import OvsHmap, uuid_hash
-from reference.schema import DatabaseSchema, TableSchema, Type, per_table
+from reference.schema import DatabaseSchema, TableSchema, Type, column_order, per_table
 from reference.uuidgen import uuid4
 
 UUID = uuidlib.UUID
@@ -70,13 +71,28 @@ class Row(dict):
 
 
 @per_table
-def _default_row(ts: TableSchema) -> dict[str, Datum]:
+def default_row(ts: TableSchema) -> dict[str, Datum]:
     return {n: default_datum(c.type) for n, c in ts.columns.items()}
+
+
+@per_table
+def bad_defaults(ts: TableSchema) -> tuple[str, ...]:
+    """Columns whose default breaks the column's constraints (an enum without "", a
+    minInteger above 0), in OVS's column order."""
+    bad = []
+    for name in column_order(ts):
+        d = default_datum(ts.columns[name].type)
+        try:
+            if d.keys:
+                check_datum_constraints(d, ts.columns[name].type)
+        except OvsdbError:
+            bad.append(name)
+    return tuple(bad)
 
 
 def make_row(ts: TableSchema, row_uuid: UUID, values: dict[str, Datum] | None = None,
              version: UUID | None = None) -> Row:
-    row = Row(_default_row(ts))
+    row = Row(default_row(ts))
     if values:
         row.update(values)
     row["_uuid"] = Datum((row_uuid,))

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from reference.errors import OvsdbError, syntax_error
+from reference.ovs_hash import ovs_order
 
 if TYPE_CHECKING:
     from reference.datum import Datum
@@ -313,6 +314,13 @@ def per_table(derive: Callable[[TableSchema], T]) -> Callable[[TableSchema], T]:
 
     get.__doc__ = derive.__doc__
     return get
+
+
+@per_table
+def column_order(ts: TableSchema) -> tuple[str, ...]:
+    """Iteration order of OVS's table->schema->columns for a schema read from a file
+    whose columns appear in ts's order."""
+    return tuple(ovs_order(["_uuid", "_version", *ovs_order(ts.user_columns)]))
 
 
 @dataclass(frozen=True, slots=True)

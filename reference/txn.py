@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any
 
-from reference.commit_checks import column_order, compare_datums, precommit
+from reference.commit_checks import compare_datums, precommit
 from reference.condition import Condition, parse_where
 from reference.datum import (
     MUTATORS,
@@ -40,14 +40,14 @@ from reference.datum import (
     check_datum_constraints,
     datum_from_json,
     datum_to_json,
-    default_datum,
     mutate,
     mutation_arg_type,
 )
-from reference.db import ChangeSet, Database, Row, make_row
+from reference.db import ChangeSet, Database, Row, bad_defaults, make_row
 from reference.errors import OvsdbError, syntax_error
 from reference.ovs_hash import ovs_order
-from reference.schema import UNLIMITED, TableSchema, Type, per_table
+from reference.schema import UNLIMITED, TableSchema, Type, column_order
+from reference.txn_inserts import execute_inserts
 from reference.txn_state import Txn
 from reference.uuidgen import uuid4
 
@@ -190,20 +190,6 @@ def _row_json(ts: TableSchema, row: Row, columns: list[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- operations
 
-@per_table
-def _bad_defaults(ts: TableSchema) -> tuple[str, ...]:
-    """Columns whose default breaks the column's constraints, in OVS's column order."""
-    bad = []
-    for name in column_order(ts):
-        d = default_datum(ts.columns[name].type)
-        try:
-            if d.keys:
-                check_datum_constraints(d, ts.columns[name].type)
-        except OvsdbError:
-            bad.append(name)
-    return tuple(bad)
-
-
 def _op_insert(x: Txn, p: _Parser) -> dict:
     ts = _table(x, p)
     uuid_name = p.member("uuid-name", "id", optional=True)
@@ -239,7 +225,7 @@ def _op_insert(x: Txn, p: _Parser) -> dict:
     # Defaults may break constraints (an enum without "", a minInteger above 0). OVS
     # checks every column; values from the request were checked when parsed, so only
     # defaults can fail here, and the first (in OVS's column order) is the one reported.
-    for name in _bad_defaults(ts):
+    for name in bad_defaults(ts):
         if name not in values:
             check_datum_constraints(row[name], ts.columns[name].type)
     x.insert(ts.name, row)
@@ -431,6 +417,10 @@ OPERATIONS: dict[str, tuple[Callable[[Txn, _Parser], dict], bool]] = {
 def execute(db: Database, ops_json: list, *, owns_lock: Callable[[str], bool] = lambda n: False,
             now_ms: float | None = None, started_ms: float | None = None,
             read_only: bool = False, db_name: str | None = None) -> TxnOutcome:
+    if not read_only:
+        fast = execute_inserts(db, ops_json)
+        if fast is not None:
+            return TxnOutcome(fast[0], fast[1])
     now = time.monotonic() * 1000 if now_ms is None else now_ms
     x = Txn(db, owns_lock, now, now if started_ms is None else started_ms, read_only,
             db_name or db.schema.name)

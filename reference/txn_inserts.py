@@ -1,0 +1,136 @@
+"""The commonest write, a transaction that only inserts plain rows, run without the
+general engine.
+
+The general engine (txn.py, txn_state.py, commit_checks.py) walks a transaction's rows
+in ovsdb-server's hash-table orders, pass after pass, because when a transaction fails
+that order decides which error is reported. A transaction that cannot fail has no such
+error to choose, and most of those passes have nothing to do for rows that reference
+nothing. So this module takes exactly the transactions it can show will commit:
+
+- every operation is {"op": "insert", "table": T, "row": {...}} and nothing more (no
+  "uuid", no "uuid-name");
+- T is a root table whose defaults meet their constraints and whose reference columns
+  may be empty;
+- every column in the row exists, is not "_uuid"/"_version", and its value parses and
+  meets its constraints (named-uuid values do not parse here); reference columns are
+  left empty, so there is nothing to count, collect or check;
+- no index gets a duplicate (against the table or within the transaction), and no
+  maxRows limit is passed.
+
+For those it builds the same result and change set the general engine would, in the same
+order (tables as first inserted into, rows in their hash order) and drawing the same
+UUIDs in the same sequence; for anything else it answers None, having drawn no UUID and
+changed nothing, and the caller runs the general engine. tests/reference/test_txn_inserts.py
+holds the two to the same outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference.datum import datum_from_json
+from reference.db import (
+    ChangeSet,
+    Database,
+    RowChange,
+    bad_defaults,
+    default_row,
+    make_row,
+)
+from reference.errors import OvsdbError
+from reference.ovs_hash import OvsHmap, uuid_hash
+from reference.schema import TableSchema, Type, per_table
+from reference.uuidgen import uuid4
+
+
+@per_table
+def _insertable(ts: TableSchema) -> tuple[dict[str, Type], frozenset[str]] | None:
+    """(the columns a plain insert into ts may set, those of them that hold
+    references), or None if every insert there needs the general engine's commit checks
+    (a row nothing references yet is garbage in a non-root table; a reference column
+    that may not be empty must be checked)."""
+    if not ts.is_root or bad_defaults(ts):
+        return None
+    refs = set()
+    for name, c in ts.user_columns.items():
+        if c.type.key.ref_table is not None or (
+                c.type.value is not None and c.type.value.ref_table is not None):
+            if c.type.n_min > 0:
+                return None
+            refs.add(name)
+    return {n: c.type for n, c in ts.user_columns.items()}, frozenset(refs)
+
+
+def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
+    """(result, change set) of a transaction the fast path can take, else None."""
+    schema_tables = db.schema.tables
+    parsed: list[tuple[TableSchema, dict[str, Any]]] = []
+    for op in ops:
+        if type(op) is not dict or len(op) != 3 or op.get("op") != "insert":
+            return None
+        tname, row_j = op.get("table"), op.get("row")
+        ts = schema_tables.get(tname) if type(tname) is str else None
+        if ts is None or type(row_j) is not dict:
+            return None
+        plan = _insertable(ts)
+        if plan is None:
+            return None
+        columns, refs = plan
+        values = {}
+        for name, vj in row_j.items():
+            t = columns.get(name)
+            if t is None:
+                return None
+            try:
+                d = values[name] = datum_from_json(t, vj)
+            except OvsdbError:
+                return None
+            if d.keys and name in refs:
+                return None  # a reference: the general engine checks it
+        parsed.append((ts, values))
+    if not parsed or not _fits(db, parsed):
+        return None
+    # Nothing can fail now: draw UUIDs (row, then version, op by op, as the engine does).
+    result = []
+    tables: dict[str, dict] = {}
+    for ts, values in parsed:
+        row = make_row(ts, uuid4(), values)
+        u = row.uuid
+        tables.setdefault(ts.name, {})[u] = RowChange(None, row)
+        result.append({"uuid": ["uuid", str(u)]})
+    orders = {}
+    for tname, rows in tables.items():
+        orders[tname] = (db.tables[tname].serial, [(True, u) for u in rows])
+        if len(rows) > 1:
+            tables[tname] = {u: rows[u] for u in _hash_order(rows)}
+    return result, ChangeSet(tables, orders=orders)
+
+
+def _fits(db: Database, parsed: list[tuple[TableSchema, dict[str, Any]]]) -> bool:
+    """No index duplicate and no maxRows overflow once the rows are in."""
+    seen: set[tuple[str, int, tuple]] = set()
+    added: dict[str, int] = {}
+    for ts, values in parsed:
+        added[ts.name] = added.get(ts.name, 0) + 1
+        if not ts.indexes:
+            continue
+        table = db.tables[ts.name]
+        defaults = default_row(ts)
+        for i, cols in enumerate(ts.indexes):
+            key = tuple(values[c] if c in values else defaults[c] for c in cols)
+            if key in table.indexes[i] or (ts.name, i, key) in seen:
+                return False
+            seen.add((ts.name, i, key))
+    for tname, n in added.items():
+        limit = db.schema.tables[tname].max_rows
+        if limit is not None and len(db.tables[tname].rows) + n > limit:
+            return False
+    return True
+
+
+def _hash_order(rows: dict) -> list:
+    order = OvsHmap()
+    for u in rows:
+        order.insert(u, uuid_hash(u))
+    return list(order)
+
