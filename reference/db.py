@@ -127,7 +127,8 @@ class ChangeSet:
                 yield t, u, ch
 
 
-def _ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | None, bool]]:
+@per_table
+def ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | None, bool]]:
     """(column, key ref table, key strong?, value ref table, value strong?)."""
     out = []
     for name, col in ts.user_columns.items():
@@ -138,17 +139,6 @@ def _ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | Non
             out.append((name, kt, k.ref_type == "strong", vt,
                         v is not None and v.ref_type == "strong"))
     return out
-
-
-_REF_CACHE: dict[int, list] = {}
-
-
-def ref_columns(ts: TableSchema) -> list[tuple[str, str | None, bool, str | None, bool]]:
-    key = id(ts)
-    cols = _REF_CACHE.get(key)
-    if cols is None:
-        cols = _REF_CACHE[key] = _ref_columns(ts)
-    return cols
 
 
 def refs_of(ts: TableSchema, row: Row) -> tuple[list[tuple[str, UUID]],
@@ -165,6 +155,16 @@ def refs_of(ts: TableSchema, row: Row) -> tuple[list[tuple[str, UUID]],
         if vt and d.values is not None:
             (strong if vs else weak).extend((vt, u) for u in d.values if u != me)
     return strong, weak
+
+
+def replay_order(order: OvsHmap, ops: list[tuple[bool, UUID]]) -> OvsHmap:
+    """Replay rows entering (True) and leaving (False) a table's hash table."""
+    for insert, u in ops:
+        if insert:
+            order.insert(u, uuid_hash(u))
+        else:
+            order.remove(u)
+    return order
 
 
 class Table:
@@ -204,32 +204,34 @@ class Database:
         return self.tables[table].indexes[i].get(key)
 
     def _unlink(self, t: Table, row: Row) -> None:
-        strong, weak = refs_of(t.schema, row)
-        for u in strong:
-            n = self._strong[u] - 1
-            if n:
-                self._strong[u] = n
-            else:
-                del self._strong[u]
-        src = (t.schema.name, row.uuid)
-        for u in weak:
-            s = self._weak.get(u)
-            if s is not None:
-                s.discard(src)
-                if not s:
-                    del self._weak[u]
+        if ref_columns(t.schema):
+            strong, weak = refs_of(t.schema, row)
+            for u in strong:
+                n = self._strong[u] - 1
+                if n:
+                    self._strong[u] = n
+                else:
+                    del self._strong[u]
+            src = (t.schema.name, row.uuid)
+            for u in weak:
+                s = self._weak.get(u)
+                if s is not None:
+                    s.discard(src)
+                    if not s:
+                        del self._weak[u]
         for i, cols in enumerate(t.schema.indexes):
             key = tuple(row[c] for c in cols)
             if t.indexes[i].get(key) == row.uuid:
                 del t.indexes[i][key]
 
     def _link(self, t: Table, row: Row) -> None:
-        strong, weak = refs_of(t.schema, row)
-        for u in strong:
-            self._strong[u] = self._strong.get(u, 0) + 1
-        src = (t.schema.name, row.uuid)
-        for u in weak:
-            self._weak.setdefault(u, set()).add(src)
+        if ref_columns(t.schema):
+            strong, weak = refs_of(t.schema, row)
+            for u in strong:
+                self._strong[u] = self._strong.get(u, 0) + 1
+            src = (t.schema.name, row.uuid)
+            for u in weak:
+                self._weak.setdefault(u, set()).add(src)
         for i, cols in enumerate(t.schema.indexes):
             t.indexes[i][tuple(row[c] for c in cols)] = row.uuid
 
@@ -248,8 +250,6 @@ class Database:
             entry = orders.get(tname)
             order = entry[1] if entry is not None and entry[0] == t.serial else None
             if order is not None:
-                from reference.txn_state import replay_order  # imports this module
-
                 replay_order(t.order, order)
             for u, ch in rows.items():
                 if ch.new is None:
@@ -291,7 +291,8 @@ def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
             for name, ctype, default in _persistent(ts):
                 nd = ch.new[name]
                 if ch.old is None:
-                    if nd != default:
+                    # make_row leaves unset columns holding the default object itself
+                    if nd is not default and nd != default:
                         cols[name] = datum_to_json(nd, ctype)
                 elif nd != ch.old[name]:
                     cols[name] = datum_to_json(diff(ch.old[name], nd, ctype), ctype)

@@ -16,19 +16,10 @@ import uuid as uuidlib
 from collections.abc import Callable
 
 from reference.datum import SymbolTable
-from reference.db import Database, Row
+from reference.db import Database, Row, replay_order
 from reference.ovs_hash import OvsHmap, uuid_hash
 
 UUID = uuidlib.UUID
-
-
-def replay_order(order: OvsHmap, ops: list[tuple[bool, UUID]]) -> OvsHmap:
-    for insert, u in ops:
-        if insert:
-            order.insert(u, uuid_hash(u))
-        else:
-            order.remove(u)
-    return order
 
 
 class TxnRow:

@@ -23,6 +23,11 @@ class RowIndex:
         # (table, column, "==" | "includes") -> key -> set of row uuids
         self._maps: dict[tuple[str, str, str], dict[Any, set]] = {}
 
+    @property
+    def in_use(self) -> bool:
+        """Whether any index exists (and so must follow every change set)."""
+        return bool(self._maps)
+
     def _keys(self, fn: str, row: Any, column: str):
         if fn == "==":
             return (R.cell_key(row, column),)

@@ -434,9 +434,6 @@ def test_reference_db_replays_a_real_ovsdb_server_file(tmp_path, schema_file):
         srv.stop()
     log, schema_json, records = storage.LogFile.open(str(srv.dbfiles[0]))
     log.close()
-    # reference.db caches per-table facts by id(TableSchema); ids of schemas other tests
-    # freed can be reused, so start from an empty cache (reported to its owner).
-    getattr(dbmod, "_REF_CACHE", {}).clear()
     schema = parse_schema(schema_json)
     database = dbmod.Database(schema)
     for record in records:
