@@ -17,7 +17,7 @@ import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 from reference.datum import Datum, datum_to_string
-from reference.db import ChangeSet, Row, RowChange
+from reference.db import ChangeSet, Row, RowChange, index_keys
 from reference.errors import OvsdbError
 from reference.schema import TableSchema, column_order, per_table
 from reference.uuidgen import uuid4
@@ -289,8 +289,8 @@ class _Commit:
         if r.new is None:
             return
         ts = self.ts(r)
-        for i, cols in enumerate(ts.indexes):
-            key = tuple(r.new[c] for c in cols)
+        for i, (cols, key_of) in enumerate(zip(ts.indexes, index_keys(ts), strict=True)):
+            key = key_of(r.new)
             seen = self.txn_indexes.setdefault((r.table, i), {})
             other = seen.get(key)
             if other is not None:

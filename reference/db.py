@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from reference.datum import (
@@ -167,6 +168,20 @@ def replay_order(order: OvsHmap, ops: list[tuple[bool, UUID]]) -> OvsHmap:
     return order
 
 
+@per_table
+def index_keys(ts: TableSchema) -> tuple[Callable[[Any], tuple], ...]:
+    """For each of ts's indexes, the function from a row (a mapping of column to
+    Datum) to its key in that index: a tuple of Datums, made at C speed."""
+    getters: list[Callable[[Any], tuple]] = []
+    for cols in ts.indexes:
+        if len(cols) == 1:
+            one = itemgetter(cols[0])
+            getters.append(lambda row, one=one: (one(row),))
+        else:
+            getters.append(itemgetter(*cols))
+    return tuple(getters)
+
+
 class Table:
     def __init__(self, schema: TableSchema):
         self.schema = schema
@@ -198,7 +213,7 @@ class Database:
         return self._weak.get((table, row_uuid), set())
 
     def index_key(self, table: str, i: int, row: Row) -> tuple:
-        return tuple(row[c] for c in self.schema.tables[table].indexes[i])
+        return index_keys(self.schema.tables[table])[i](row)
 
     def index_lookup(self, table: str, i: int, key: tuple) -> UUID | None:
         return self.tables[table].indexes[i].get(key)
@@ -219,10 +234,10 @@ class Database:
                     s.discard(src)
                     if not s:
                         del self._weak[u]
-        for i, cols in enumerate(t.schema.indexes):
-            key = tuple(row[c] for c in cols)
-            if t.indexes[i].get(key) == row.uuid:
-                del t.indexes[i][key]
+        for index, key_of in zip(t.indexes, index_keys(t.schema), strict=True):
+            key = key_of(row)
+            if index.get(key) == row.uuid:
+                del index[key]
 
     def _link(self, t: Table, row: Row) -> None:
         if ref_columns(t.schema):
@@ -232,8 +247,8 @@ class Database:
             src = (t.schema.name, row.uuid)
             for u in weak:
                 self._weak.setdefault(u, set()).add(src)
-        for i, cols in enumerate(t.schema.indexes):
-            t.indexes[i][tuple(row[c] for c in cols)] = row.uuid
+        for index, key_of in zip(t.indexes, index_keys(t.schema), strict=True):
+            index[key_of(row)] = row.uuid
 
     def apply(self, changes: ChangeSet) -> None:
         """Apply a committed change set. Old rows are unlinked before any new row is

@@ -126,10 +126,21 @@ class StreamDecoder:
                 if data[pos] not in b"[{":
                     done = False
                     break
+                # Messages sent back to back meet as "}{", which valid JSON holds
+                # nowhere else but inside a string: if the text up to there parses, it
+                # is the whole first message, found without orjson raising (costly).
                 parsed = _UNPARSED
+                cut = data.find(b"}{", pos) + 1
+                if cut:
+                    try:
+                        parsed = orjson.loads(view[pos:cut])
+                        end = cut
+                    except orjson.JSONDecodeError:
+                        pass
                 try:
-                    parsed = orjson.loads(view[pos:])
-                    end = n
+                    if parsed is _UNPARSED:
+                        parsed = orjson.loads(view[pos:])
+                        end = n
                 except orjson.JSONDecodeError as e:
                     if e.msg.startswith("unexpected content after document"):
                         # orjson counts characters, not bytes

@@ -35,6 +35,7 @@ from reference.db import (
     RowChange,
     bad_defaults,
     default_row,
+    index_keys,
     make_row,
 )
 from reference.errors import OvsdbError
@@ -114,13 +115,16 @@ def _fits(db: Database, parsed: list[tuple[TableSchema, dict[str, Any]]]) -> boo
         added[ts.name] = added.get(ts.name, 0) + 1
         if not ts.indexes:
             continue
-        table = db.tables[ts.name]
-        defaults = default_row(ts)
-        for i, cols in enumerate(ts.indexes):
-            key = tuple(values[c] if c in values else defaults[c] for c in cols)
-            if key in table.indexes[i] or (ts.name, i, key) in seen:
+        row = default_row(ts) | values
+        indexes = db.tables[ts.name].indexes
+        for i, (index, key_of) in enumerate(zip(indexes, index_keys(ts), strict=True)):
+            key = key_of(row)
+            if key in index:
                 return False
-            seen.add((ts.name, i, key))
+            if len(parsed) > 1:  # duplicates within the transaction
+                if (ts.name, i, key) in seen:
+                    return False
+                seen.add((ts.name, i, key))
     for tname, n in added.items():
         limit = db.schema.tables[tname].max_rows
         if limit is not None and len(db.tables[tname].rows) + n > limit:

@@ -10,6 +10,7 @@ sets, so it compares, hashes and prints like any other).
 from __future__ import annotations
 
 import os
+import struct
 import uuid
 
 _BATCH = 256
@@ -23,10 +24,13 @@ _set = object.__setattr__
 _pool: list[int] = []
 
 
+_HALVES = struct.Struct(f">{2 * _BATCH}Q")
+
+
 def _refill() -> None:
-    raw = os.urandom(16 * _BATCH)
-    _pool.extend((int.from_bytes(raw[i:i + 16], "big") & _CLEAR) | _VERSION_4 | _VARIANT
-                 for i in range(0, len(raw), 16))
+    halves = iter(_HALVES.unpack(os.urandom(16 * _BATCH)))
+    _pool.extend((((hi << 64) | lo) & _CLEAR) | _VERSION_4 | _VARIANT
+                 for hi, lo in zip(halves, halves, strict=True))
 
 
 def uuid4() -> uuid.UUID:

@@ -14,14 +14,17 @@ from reference.jsonrpc import (
 )
 
 # OVSDB strings never hold NUL (ovsdb-server drops a connection that sends one).
-texts = st.text(st.characters(blacklist_characters="\x00"))
+texts = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+# "}{" inside strings: where messages sent back to back meet, and where the decoder's
+# guess at a boundary must not be believed.
+tricky = st.sampled_from(["}{", "a}{b", "}{}{", '"}{"'])
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | texts,
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | texts | tricky,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
     max_leaves=12,
 )
 messages = st.builds(lambda m, p, i: {"method": m, "params": p, "id": i},
-                     st.text(st.characters(blacklist_characters="\x00"), min_size=1),
+                     texts.filter(bool),
                      st.lists(json_values, max_size=3),
                      st.integers(-2**63, 2**63 - 1) | texts)
 
@@ -29,7 +32,7 @@ messages = st.builds(lambda m, p, i: {"method": m, "params": p, "id": i},
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.lists(messages, min_size=1, max_size=5), st.data())
 def test_any_split_of_a_stream_gives_the_same_messages(msgs, data):
-    stream = b" \n".join(orjson.dumps(m) for m in msgs)
+    stream = data.draw(st.sampled_from([b"", b" \n"])).join(orjson.dumps(m) for m in msgs)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
     decoder, got, last = StreamDecoder(), [], 0
     for cut in cuts + [len(stream)]:
