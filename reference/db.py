@@ -50,7 +50,7 @@ from reference.datum import (
     diff,
 )
 from reference.errors import OvsdbError
-from reference.ovs_hash import OvsHmap, uuid_hash
+from reference.ovs_hash import OvsHmap, ovs_order, uuid_hash
 from reference.schema import DatabaseSchema, TableSchema, Type, column_order, per_table
 from reference.uuidgen import uuid4
 
@@ -284,11 +284,23 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _atoms_as_is(d: Datum) -> Any:
+    # datum_to_json for a set of strings, integers or booleans (atoms written as is)
+    return d.keys[0] if len(d.keys) == 1 else ["set", list(d.keys)]
+
+
 @per_table
-def _persistent(ts: TableSchema) -> tuple[tuple[str, Type, Datum], ...]:
-    """(name, type, default) of the columns a file record holds."""
-    return tuple((n, c.type, default_datum(c.type)) for n, c in ts.user_columns.items()
-                 if not c.ephemeral)
+def _persistent(ts: TableSchema) -> tuple[tuple[str, Type, Datum, Callable], ...]:
+    """(name, type, default, Datum -> JSON) of the columns a file record holds."""
+    out = []
+    for n, c in ts.user_columns.items():
+        if c.ephemeral:
+            continue
+        t = c.type
+        plain = t.value is None and t.key.type in ("string", "integer", "boolean")
+        out.append((n, t, default_datum(t),
+                    _atoms_as_is if plain else lambda d, t=t: datum_to_json(d, t)))
+    return tuple(out)
 
 
 def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
@@ -303,12 +315,12 @@ def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
                     out[str(u)] = None
                 continue
             cols: dict[str, Any] = {}
-            for name, ctype, default in _persistent(ts):
+            for name, ctype, default, to_json in _persistent(ts):
                 nd = ch.new[name]
                 if ch.old is None:
                     # make_row leaves unset columns holding the default object itself
                     if nd is not default and nd != default:
-                        cols[name] = datum_to_json(nd, ctype)
+                        cols[name] = to_json(nd)
                 elif nd != ch.old[name]:
                     cols[name] = datum_to_json(diff(ch.old[name], nd, ctype), ctype)
             if ch.old is None or cols:
@@ -329,8 +341,6 @@ def _ovs_ordered(record: dict[str, Any]) -> dict[str, Any]:
     """Members (and rows) in the order OVS's writer walks its hash tables, so that a
     reader that replays in hash order (ovsdb-server, or apply_file_record) sees the
     same order as for a file ovsdb-server wrote."""
-    from reference.ovs_hash import ovs_order
-
     out: dict[str, Any] = {}
     for k in ovs_order(record):
         v = record[k]
@@ -344,7 +354,6 @@ def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
     order) that passes the commit checks (garbage collection, weak references) before
     it is applied. Returns the ChangeSet applied (empty if nothing changed)."""
     from reference.commit_checks import precommit  # these import this module
-    from reference.ovs_hash import ovs_order
     from reference.txn_state import Txn
 
     is_diff = bool(record.get("_is_diff"))
@@ -396,7 +405,7 @@ def database_to_file_record(db: Database, comment: str | None = None,
         out: dict[str, Any] = {}
         cols = _persistent(t.schema)
         for u, row in t.rows.items():
-            out[str(u)] = {n: datum_to_json(row[n], ctype) for n, ctype, default in cols
+            out[str(u)] = {n: to_json(row[n]) for n, _, default, to_json in cols
                            if row[n] != default}
         if out:
             record[tname] = out

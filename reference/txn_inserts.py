@@ -26,30 +26,58 @@ holds the two to the same outcome.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from reference.datum import datum_from_json
+from reference.datum import Datum, datum_from_json
 from reference.db import (
     ChangeSet,
     Database,
+    Row,
     RowChange,
     bad_defaults,
     default_row,
     index_keys,
-    make_row,
 )
 from reference.errors import OvsdbError
 from reference.ovs_hash import OvsHmap, uuid_hash
-from reference.schema import TableSchema, Type, per_table
+from reference.schema import INT64_MAX, INT64_MIN, TableSchema, Type, per_table
 from reference.uuidgen import uuid4
 
 
+def _column_parser(t: Type) -> Callable[[Any], Datum]:
+    """datum_from_json for columns of type t, with the commonest values (a plain
+    string, integer or boolean in an unconstrained scalar column) made directly."""
+    if t.value is None and t.n_min == 1 and t.n_max == 1 and not t.key.has_constraints():
+        kind = t.key.type
+        if kind == "string":  # ASCII needs no UTF-8 check
+            def string(j: Any) -> Datum:
+                if type(j) is str and j.isascii():
+                    return Datum((j,))
+                return datum_from_json(t, j)
+            return string
+        if kind == "integer":
+            def integer(j: Any) -> Datum:
+                if type(j) is int and INT64_MIN <= j <= INT64_MAX:
+                    return Datum((j,))
+                return datum_from_json(t, j)
+            return integer
+        if kind == "boolean":
+            def boolean(j: Any) -> Datum:
+                if type(j) is bool:
+                    return Datum((j,))
+                return datum_from_json(t, j)
+            return boolean
+    return lambda j: datum_from_json(t, j)
+
+
 @per_table
-def _insertable(ts: TableSchema) -> tuple[dict[str, Type], frozenset[str]] | None:
-    """(the columns a plain insert into ts may set, those of them that hold
-    references), or None if every insert there needs the general engine's commit checks
-    (a row nothing references yet is garbage in a non-root table; a reference column
-    that may not be empty must be checked)."""
+def _insertable(ts: TableSchema) -> tuple[dict[str, Callable[[Any], Datum]],
+                                          frozenset[str]] | None:
+    """(a parser for each column a plain insert into ts may set, the columns that hold
+    references), or None if every insert there needs the general engine's commit
+    checks (a row nothing references yet is garbage in a non-root table; a reference
+    column that may not be empty must be checked)."""
     if not ts.is_root or bad_defaults(ts):
         return None
     refs = set()
@@ -59,13 +87,14 @@ def _insertable(ts: TableSchema) -> tuple[dict[str, Type], frozenset[str]] | Non
             if c.type.n_min > 0:
                 return None
             refs.add(name)
-    return {n: c.type for n, c in ts.user_columns.items()}, frozenset(refs)
+    return ({n: _column_parser(c.type) for n, c in ts.user_columns.items()},
+            frozenset(refs))
 
 
 def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
     """(result, change set) of a transaction the fast path can take, else None."""
     schema_tables = db.schema.tables
-    parsed: list[tuple[TableSchema, dict[str, Any]]] = []
+    parsed: list[tuple[TableSchema, dict[str, Datum]]] = []
     for op in ops:
         if type(op) is not dict or len(op) != 3 or op.get("op") != "insert":
             return None
@@ -76,27 +105,30 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
         plan = _insertable(ts)
         if plan is None:
             return None
-        columns, refs = plan
-        values = {}
+        parsers, refs = plan
+        row = default_row(ts).copy()  # every column, defaults where the op says nothing
         for name, vj in row_j.items():
-            t = columns.get(name)
-            if t is None:
+            parse = parsers.get(name)
+            if parse is None:
                 return None
             try:
-                d = values[name] = datum_from_json(t, vj)
+                d = row[name] = parse(vj)
             except OvsdbError:
                 return None
             if d.keys and name in refs:
                 return None  # a reference: the general engine checks it
-        parsed.append((ts, values))
+        parsed.append((ts, row))
     if not parsed or not _fits(db, parsed):
         return None
-    # Nothing can fail now: draw UUIDs (row, then version, op by op, as the engine does).
+    # Nothing can fail now: draw UUIDs (row, then version, op by op, as make_row does
+    # for the general engine).
     result = []
     tables: dict[str, dict] = {}
     for ts, values in parsed:
-        row = make_row(ts, uuid4(), values)
-        u = row.uuid
+        u = uuid4()
+        row = Row(values)
+        row["_uuid"] = Datum((u,))
+        row["_version"] = Datum((uuid4(),))
         tables.setdefault(ts.name, {})[u] = RowChange(None, row)
         result.append({"uuid": ["uuid", str(u)]})
     orders = {}
@@ -107,15 +139,14 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
     return result, ChangeSet(tables, orders=orders)
 
 
-def _fits(db: Database, parsed: list[tuple[TableSchema, dict[str, Any]]]) -> bool:
+def _fits(db: Database, parsed: list[tuple[TableSchema, dict[str, Datum]]]) -> bool:
     """No index duplicate and no maxRows overflow once the rows are in."""
     seen: set[tuple[str, int, tuple]] = set()
     added: dict[str, int] = {}
-    for ts, values in parsed:
+    for ts, row in parsed:
         added[ts.name] = added.get(ts.name, 0) + 1
         if not ts.indexes:
             continue
-        row = default_row(ts) | values
         indexes = db.tables[ts.name].indexes
         for i, (index, key_of) in enumerate(zip(indexes, index_keys(ts), strict=True)):
             key = key_of(row)
