@@ -261,7 +261,7 @@ class ServerCore:
         # re-runs them before it flushes monitors, every other session gets one update
         # merging this commit with those the re-runs make (held meanwhile as if
         # backlogged), and the re-runs' replies follow it.
-        held = [] if rerun or outcome.changes is None or \
+        held = [] if rerun or outcome.changes is None or not self.blocked or \
             not any(b.hosted is hosted for b in self.blocked) else \
             [s for s in hosted.monitors.sessions() if s != sid and s not in self.backlogged]
         for s in held:
@@ -277,7 +277,7 @@ class ServerCore:
                 result = list(result) + [{"error": "I/O error", "details": str(e)}]
         outs.append(Send(sid, jsonrpc.encode_reply(request_id, result)))
         replies: list[Out] = []
-        if committed:
+        if committed and self.blocked:
             # The committer's own monitors had this commit before its reply; what the
             # re-runs change reaches it merged, with everyone else's.
             if held and sid not in self.backlogged:
@@ -324,6 +324,8 @@ class ServerCore:
         return outs
 
     def next_deadline(self) -> float | None:
+        if not self.blocked:
+            return None
         deadlines = [b.deadline_ms for b in self.blocked if b.deadline_ms != math.inf]
         return min(deadlines) if deadlines else None
 

@@ -94,7 +94,7 @@ def _insertable(ts: TableSchema) -> tuple[dict[str, Callable[[Any], Datum]],
 def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
     """(result, change set) of a transaction the fast path can take, else None."""
     schema_tables = db.schema.tables
-    parsed: list[tuple[TableSchema, dict[str, Datum]]] = []
+    parsed: list[tuple[TableSchema, Row]] = []
     for op in ops:
         if type(op) is not dict or len(op) != 3 or op.get("op") != "insert":
             return None
@@ -106,7 +106,7 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
         if plan is None:
             return None
         parsers, refs = plan
-        row = default_row(ts).copy()  # every column, defaults where the op says nothing
+        row = Row(default_row(ts))  # every column, defaults where the op says nothing
         for name, vj in row_j.items():
             parse = parsers.get(name)
             if parse is None:
@@ -124,9 +124,8 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
     # for the general engine).
     result = []
     tables: dict[str, dict] = {}
-    for ts, values in parsed:
+    for ts, row in parsed:
         u = uuid4()
-        row = Row(values)
         row["_uuid"] = Datum((u,))
         row["_version"] = Datum((uuid4(),))
         tables.setdefault(ts.name, {})[u] = RowChange(None, row)
