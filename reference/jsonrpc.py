@@ -106,7 +106,9 @@ class StreamDecoder:
         be too deep.
         """
         buf = self._buf
-        if self._scan or not buf or len(buf) > PREFIX_CHECK_BYTES:
+        if not buf:
+            return True
+        if self._scan or len(buf) > PREFIX_CHECK_BYTES:
             return False
         data = bytes(buf)
         view = memoryview(data)
