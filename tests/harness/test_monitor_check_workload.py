@@ -180,8 +180,11 @@ def test_cluster_follower_monitors_resume_with_history(tmp_path):
                 work = asyncio.ensure_future(run_monitor_workload(
                     target.remote(leader), proxy.remote, cfg))
                 resets = 0
+                # Resets spaced so that monitors see updates in between (a resume is
+                # found=true only from a transaction id the client has received); one
+                # CI run had every resume come back found=false with 0.1 s spacing.
                 for _ in range(100):  # bounded: at most 3 resets
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.3)
                     if work.done() or resets >= 3:
                         break
                     if proxy.connections:
