@@ -38,37 +38,32 @@ from reference.db import (
     bad_defaults,
     default_row,
     index_keys,
+    ref_columns,
+    replay_order,
 )
 from reference.errors import OvsdbError
-from reference.ovs_hash import OvsHmap, uuid_hash
+from reference.ovs_hash import OvsHmap
 from reference.schema import INT64_MAX, INT64_MIN, TableSchema, Type, per_table
 from reference.uuidgen import uuid4
+
+# Values an unconstrained scalar column of these types takes as they are (ASCII text
+# needs no UTF-8 check); anything else goes through datum_from_json.
+_AS_IS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda j: type(j) is str and j.isascii(),
+    "integer": lambda j: type(j) is int and INT64_MIN <= j <= INT64_MAX,
+    "boolean": lambda j: type(j) is bool,
+}
 
 
 def _column_parser(t: Type) -> Callable[[Any], Datum]:
     """datum_from_json for columns of type t, with the commonest values (a plain
     string, integer or boolean in an unconstrained scalar column) made directly."""
+    as_is = None
     if t.value is None and t.n_min == 1 and t.n_max == 1 and not t.key.has_constraints():
-        kind = t.key.type
-        if kind == "string":  # ASCII needs no UTF-8 check
-            def string(j: Any) -> Datum:
-                if type(j) is str and j.isascii():
-                    return Datum((j,))
-                return datum_from_json(t, j)
-            return string
-        if kind == "integer":
-            def integer(j: Any) -> Datum:
-                if type(j) is int and INT64_MIN <= j <= INT64_MAX:
-                    return Datum((j,))
-                return datum_from_json(t, j)
-            return integer
-        if kind == "boolean":
-            def boolean(j: Any) -> Datum:
-                if type(j) is bool:
-                    return Datum((j,))
-                return datum_from_json(t, j)
-            return boolean
-    return lambda j: datum_from_json(t, j)
+        as_is = _AS_IS.get(t.key.type)
+    if as_is is None:
+        return lambda j: datum_from_json(t, j)
+    return lambda j: Datum((j,)) if as_is(j) else datum_from_json(t, j)
 
 
 @per_table
@@ -80,15 +75,10 @@ def _insertable(ts: TableSchema) -> tuple[dict[str, Callable[[Any], Datum]],
     column that may not be empty must be checked)."""
     if not ts.is_root or bad_defaults(ts):
         return None
-    refs = set()
-    for name, c in ts.user_columns.items():
-        if c.type.key.ref_table is not None or (
-                c.type.value is not None and c.type.value.ref_table is not None):
-            if c.type.n_min > 0:
-                return None
-            refs.add(name)
-    return ({n: _column_parser(c.type) for n, c in ts.user_columns.items()},
-            frozenset(refs))
+    refs = frozenset(c[0] for c in ref_columns(ts))
+    if any(ts.columns[name].type.n_min > 0 for name in refs):
+        return None
+    return {n: _column_parser(c.type) for n, c in ts.user_columns.items()}, refs
 
 
 def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
@@ -132,13 +122,14 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
         result.append({"uuid": ["uuid", str(u)]})
     orders = {}
     for tname, rows in tables.items():
-        orders[tname] = (db.tables[tname].serial, [(True, u) for u in rows])
-        if len(rows) > 1:
-            tables[tname] = {u: rows[u] for u in _hash_order(rows)}
+        ops = [(True, u) for u in rows]
+        orders[tname] = (db.tables[tname].serial, ops)
+        if len(rows) > 1:  # the transaction's rows, in their hash order
+            tables[tname] = {u: rows[u] for u in replay_order(OvsHmap(), ops)}
     return result, ChangeSet(tables, orders=orders)
 
 
-def _fits(db: Database, parsed: list[tuple[TableSchema, dict[str, Datum]]]) -> bool:
+def _fits(db: Database, parsed: list[tuple[TableSchema, Row]]) -> bool:
     """No index duplicate and no maxRows overflow once the rows are in."""
     seen: set[tuple[str, int, tuple]] = set()
     added: dict[str, int] = {}
@@ -160,11 +151,3 @@ def _fits(db: Database, parsed: list[tuple[TableSchema, dict[str, Datum]]]) -> b
         if limit is not None and len(db.tables[tname].rows) + n > limit:
             return False
     return True
-
-
-def _hash_order(rows: dict) -> list:
-    order = OvsHmap()
-    for u in rows:
-        order.insert(u, uuid_hash(u))
-    return list(order)
-
