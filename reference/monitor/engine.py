@@ -288,17 +288,15 @@ class MonitorEngine:
 
     def commit(self, changes: Any) -> list[Delivery]:
         txn_id = getattr(changes, "txn_id", None) or uuid.uuid4()
+        for t, rows in getattr(changes, "tables", changes).items():
+            if rows:
+                self._tver[t] = self._tver.get(t, 0) + 1
         if not (self._groups or self.history.enabled or self._row_index.in_use
                 or self.trace):
             # Nobody monitors and nothing is kept: only the counters move.
-            for t, rows in getattr(changes, "tables", changes).items():
-                if rows:
-                    self._tver[t] = self._tver.get(t, 0) + 1
             self.history.last_txn_id = txn_id
             return []
         norm = _normalise(changes)
-        for t in norm:
-            self._tver[t] = self._tver.get(t, 0) + 1
         self.history.append(txn_id, norm, self._count_atoms(norm))
         self._row_index.update(norm)
         last = ""
