@@ -156,12 +156,14 @@ class StreamDecoder:
                     else:
                         done = False
                         break
-                text = data[pos:end]
+                # Parsed, and nothing for parse_message to look at: no copy of the text.
+                direct = plain and parsed is not _UNPARSED
+                text = b"" if shallow and direct else data[pos:end]
                 if not shallow and text.count(b"[") + text.count(b"{") > MAX_DEPTH:
                     done = False  # may be too deep: the scanner measures it
                     break
                 pos = end
-                if plain and parsed is not _UNPARSED:
+                if direct:
                     messages.append(message_from_json(parsed))
                 else:
                     messages.append(parse_message(text, parsed))
