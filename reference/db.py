@@ -186,9 +186,32 @@ class Table:
     def __init__(self, schema: TableSchema):
         self.schema = schema
         self.rows: dict[UUID, Row] = {}
-        self.order = OvsHmap()  # row UUIDs in ovsdb-server's iteration order
         self.serial = 0  # bumped whenever rows or their order change
         self.indexes: list[dict[tuple, UUID]] = [{} for _ in schema.indexes]
+        # What linking a row needs, looked up once: (index, row -> key) pairs, and
+        # whether rows of this table can reference anything.
+        self.keyed = tuple(zip(self.indexes, index_keys(schema), strict=True))
+        self.has_refs = bool(ref_columns(schema))
+        self._order = OvsHmap()
+        # Rows that entered (True) or left (False) the hash table since the order was
+        # last asked for. Working the order out costs as much as the rest of a small
+        # insert, and a workload that only inserts never asks; the backlog is bounded
+        # by the table's size, so a table with churn and no readers cannot grow it.
+        self._order_ops: list[tuple[bool, UUID]] = []
+
+    @property
+    def order(self) -> OvsHmap:
+        """Row UUIDs in ovsdb-server's iteration order."""
+        if self._order_ops:
+            replay_order(self._order, self._order_ops)
+            self._order_ops = []
+        return self._order
+
+    def reorder(self, ops: list[tuple[bool, UUID]] | tuple[tuple[bool, UUID], ...]) -> None:
+        """Rows enter (True) or leave (False) the table's hash table, in this order."""
+        self._order_ops += ops
+        if len(self._order_ops) > 2 * len(self.rows) + 1024:
+            self.order  # noqa: B018 - replays the backlog
 
 
 class Database:
@@ -219,7 +242,7 @@ class Database:
         return self.tables[table].indexes[i].get(key)
 
     def _unlink(self, t: Table, row: Row) -> None:
-        if ref_columns(t.schema):
+        if t.has_refs:
             strong, weak = refs_of(t.schema, row)
             for u in strong:
                 n = self._strong[u] - 1
@@ -234,21 +257,21 @@ class Database:
                     s.discard(src)
                     if not s:
                         del self._weak[u]
-        for index, key_of in zip(t.indexes, index_keys(t.schema), strict=True):
+        for index, key_of in t.keyed:
             key = key_of(row)
             if index.get(key) == row.uuid:
                 del index[key]
 
-    def _link(self, t: Table, row: Row) -> None:
-        if ref_columns(t.schema):
+    def _link(self, t: Table, u: UUID, row: Row) -> None:
+        if t.has_refs:
             strong, weak = refs_of(t.schema, row)
-            for u in strong:
-                self._strong[u] = self._strong.get(u, 0) + 1
-            src = (t.schema.name, row.uuid)
-            for u in weak:
-                self._weak.setdefault(u, set()).add(src)
-        for index, key_of in zip(t.indexes, index_keys(t.schema), strict=True):
-            index[key_of(row)] = row.uuid
+            for target in strong:
+                self._strong[target] = self._strong.get(target, 0) + 1
+            src = (t.schema.name, u)
+            for target in weak:
+                self._weak.setdefault(target, set()).add(src)
+        for index, key_of in t.keyed:
+            index[key_of(row)] = u
 
     def apply(self, changes: ChangeSet) -> None:
         """Apply a committed change set. Old rows are unlinked before any new row is
@@ -265,16 +288,16 @@ class Database:
             entry = orders.get(tname)
             order = entry[1] if entry is not None and entry[0] == t.serial else None
             if order is not None:
-                replay_order(t.order, order)
+                t.reorder(order)
             for u, ch in rows.items():
                 if ch.new is None:
                     if t.rows.pop(u, None) is not None and order is None:
-                        t.order.remove(u)
+                        t.reorder(((False, u),))
                 else:
                     if u not in t.rows and order is None:
-                        t.order.insert(u, uuid_hash(u))
+                        t.reorder(((True, u),))
                     t.rows[u] = ch.new
-                    self._link(t, ch.new)
+                    self._link(t, u, ch.new)
             t.serial += 1
 
 

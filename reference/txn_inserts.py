@@ -37,7 +37,6 @@ from reference.db import (
     RowChange,
     bad_defaults,
     default_row,
-    index_keys,
     ref_columns,
     replay_order,
 )
@@ -131,21 +130,22 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
 
 def _fits(db: Database, parsed: list[tuple[TableSchema, Row]]) -> bool:
     """No index duplicate and no maxRows overflow once the rows are in."""
+    if len(parsed) == 1:  # the commonest case: nothing to compare within the transaction
+        ts, row = parsed[0]
+        t = db.tables[ts.name]
+        for index, key_of in t.keyed:
+            if key_of(row) in index:
+                return False
+        return ts.max_rows is None or len(t.rows) < ts.max_rows
     seen: set[tuple[str, int, tuple]] = set()
     added: dict[str, int] = {}
     for ts, row in parsed:
         added[ts.name] = added.get(ts.name, 0) + 1
-        if not ts.indexes:
-            continue
-        indexes = db.tables[ts.name].indexes
-        for i, (index, key_of) in enumerate(zip(indexes, index_keys(ts), strict=True)):
+        for i, (index, key_of) in enumerate(db.tables[ts.name].keyed):
             key = key_of(row)
-            if key in index:
+            if key in index or (ts.name, i, key) in seen:
                 return False
-            if len(parsed) > 1:  # duplicates within the transaction
-                if (ts.name, i, key) in seen:
-                    return False
-                seen.add((ts.name, i, key))
+            seen.add((ts.name, i, key))
     for tname, n in added.items():
         limit = db.schema.tables[tname].max_rows
         if limit is not None and len(db.tables[tname].rows) + n > limit:

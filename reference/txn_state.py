@@ -131,7 +131,7 @@ class Txn:
 
     def n_rows(self, table: str) -> int:
         t = self.by_name.get(table)
-        n = len(self.db.tables[table].order)
+        n = len(self.db.tables[table].rows)
         return n if t is None else n + sum(1 if ins else -1 for ins, _ in t.ops)
 
     def rows(self, table: str) -> list[Row]:
@@ -257,5 +257,5 @@ class Txn:
         for t in list(self.by_name.values()):
             dbt = self.db.tables[t.name]
             if t.ops and dbt.serial == t.base:
-                replay_order(dbt.order, t.ops)
+                dbt.reorder(t.ops)
                 dbt.serial += 1
