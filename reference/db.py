@@ -11,7 +11,8 @@ Public API (stable; the session, monitor and storage code build on it):
           .tables: {table name: {uuid: RowChange}} in ovsdb-server's order (tables as
           the transaction first touched them, rows in its hash order); what storage
           writes and the monitor engine composes; .txn_id is a uuid.UUID the caller
-          assigns; .is_empty(); .rows() iterates (table, uuid, change); .orders is
+          may assign (the monitor engine draws one when it keeps or reports the
+          transaction and none was given); .is_empty(); .rows() iterates (table, uuid, change); .orders is
           row-order bookkeeping for apply() (optional, see the field).
     Database(schema)  .tables {name: Table}; Table.rows {uuid: Row}
           .get_row(table, uuid) -> Row | None; .apply(changes) applies a ChangeSet
@@ -105,6 +106,9 @@ def make_row(ts: TableSchema, row_uuid: UUID, values: dict[str, Datum] | None = 
 class RowChange:
     old: Row | None
     new: Row | None
+    # The row's UUID as text, when whoever made the change had it made already (a
+    # cache for writers, not part of the change).
+    text: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -330,24 +334,31 @@ def changes_to_file_record(changes: ChangeSet, schema: DatabaseSchema,
                            date_ms: int | None = None) -> dict[str, Any] | None:
     record: dict[str, Any] = {}
     for tname, rows in changes.tables.items():
-        ts = schema.tables[tname]
+        persistent = _persistent(schema.tables[tname])
         out: dict[str, Any] = {}
         for u, ch in rows.items():
-            if ch.new is None:
-                if ch.old is not None:
-                    out[str(u)] = None
+            new, old = ch.new, ch.old
+            if new is None:
+                if old is not None:
+                    out[ch.text or str(u)] = None
                 continue
             cols: dict[str, Any] = {}
-            for name, ctype, default, to_json in _persistent(ts):
-                nd = ch.new[name]
-                if ch.old is None:
-                    # make_row leaves unset columns holding the default object itself
-                    if nd is not default and nd != default:
+            if old is None:
+                for name, _, default, to_json in persistent:
+                    nd = new[name]
+                    # make_row leaves unset columns holding the default object itself;
+                    # a column holds atoms of one type, so comparing them is enough
+                    if nd is not default and (nd.keys != default.keys or
+                                              nd.values != default.values):
                         cols[name] = to_json(nd)
-                elif nd != ch.old[name]:
-                    cols[name] = datum_to_json(diff(ch.old[name], nd, ctype), ctype)
-            if ch.old is None or cols:
-                out[str(u)] = cols
+            else:
+                for name, ctype, _, _ in persistent:
+                    nd = new[name]
+                    if nd != old[name]:
+                        cols[name] = datum_to_json(diff(old[name], nd, ctype), ctype)
+                if not cols:
+                    continue
+            out[ch.text or str(u)] = cols
         if out:
             record[tname] = out
     if not record:
@@ -367,7 +378,7 @@ def _ovs_ordered(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k in ovs_order(record):
         v = record[k]
-        out[k] = {u: v[u] for u in ovs_order(v)} if isinstance(v, dict) and len(v) > 1 else v
+        out[k] = {u: v[u] for u in ovs_order(v)} if type(v) is dict and len(v) > 1 else v
     return out
 
 

@@ -26,7 +26,6 @@ from reference.errors import OvsdbError
 from reference.monitor import MonitorEngine
 from reference.schema import DatabaseSchema, parse_schema
 from reference.storage import LogFile, StorageError
-from reference.uuidgen import uuid4
 
 log = logging.getLogger("reference.ovsdb_server")
 
@@ -86,7 +85,6 @@ class Hosted:
 
         Raises StorageError, with nothing applied, when the change cannot be written.
         """
-        changes.txn_id = uuid4()
         if self.storage is not None:
             record = dbmod.changes_to_file_record(changes, self.schema,
                                                   date_ms=int(time.time() * 1000))

@@ -89,10 +89,6 @@ class LockedError(StorageError):
 # Pure framing
 # ---------------------------------------------------------------------------
 
-def encode_json(obj: Any) -> bytes:
-    return orjson.dumps(obj)
-
-
 def frame(body: bytes) -> bytes:
     """Frame already-serialised JSON (without or with its trailing newline)."""
     if not body.endswith(b"\n"):
@@ -104,7 +100,7 @@ def encode_record(obj: Any) -> bytes:
     """One framed record for a JSON object, exactly as ovsdb-server lays it out."""
     if not isinstance(obj, dict):
         raise TypeError(f"an OVSDB file record must be a JSON object, not {type(obj).__name__}")
-    return frame(encode_json(obj))
+    return frame(orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE))
 
 
 @dataclass

@@ -117,8 +117,9 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
         u = uuid4()
         row["_uuid"] = Datum((u,))
         row["_version"] = Datum((uuid4(),))
-        tables.setdefault(ts.name, {})[u] = RowChange(None, row)
-        result.append({"uuid": ["uuid", str(u)]})
+        text = str(u)
+        tables.setdefault(ts.name, {})[u] = RowChange(None, row, text)
+        result.append({"uuid": ["uuid", text]})
     orders = {}
     for tname, rows in tables.items():
         ops = [(True, u) for u in rows]

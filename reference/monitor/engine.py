@@ -49,6 +49,7 @@ from reference.monitor.request import (
     parse_requests,
 )
 from reference.monitor.row_index import RowIndex
+from reference.uuidgen import uuid4
 
 _METHOD = {"monitor": b"update", "monitor_cond": b"update2", "monitor_cond_since": b"update3"}
 
@@ -287,15 +288,15 @@ class MonitorEngine:
                    if m.pending for rows in m.pending.values())
 
     def commit(self, changes: Any) -> list[Delivery]:
-        txn_id = getattr(changes, "txn_id", None) or uuid.uuid4()
         for t, rows in getattr(changes, "tables", changes).items():
             if rows:
                 self._tver[t] = self._tver.get(t, 0) + 1
         if not (self._groups or self.history.enabled or self._row_index.in_use
                 or self.trace):
-            # Nobody monitors and nothing is kept: only the counters move.
-            self.history.last_txn_id = txn_id
+            # Nobody monitors and nothing is kept: only the counters move (without
+            # history no transaction id is ever reported, so none is needed).
             return []
+        txn_id = getattr(changes, "txn_id", None) or uuid4()
         norm = _normalise(changes)
         self.history.append(txn_id, norm, self._count_atoms(norm))
         self._row_index.update(norm)

@@ -75,6 +75,8 @@ def snapshot(db: Database) -> dict:
 def changes_view(changes) -> object:
     if changes is None:
         return None
+    for _, u, ch in changes.rows():  # a UUID's text, where given, is the UUID's
+        assert ch.text in (None, str(u))
     return ([(t, list(rows.items())) for t, rows in changes.tables.items()],
             changes.orders)
 
