@@ -278,14 +278,14 @@ class Database:
             index[key_of(row)] = u
 
     def apply(self, changes: ChangeSet) -> None:
-        """Apply a committed change set. Old rows are unlinked before any new row is
-        linked so that index keys may move between rows within one transaction."""
+        """Apply a committed change set (each change's old row is the table's current
+        row). Old rows are unlinked before any new row is linked so that index keys
+        may move between rows within one transaction."""
         for tname, rows in changes.tables.items():
             t = self.tables[tname]
-            for u in rows:
-                old = t.rows.get(u)
-                if old is not None:
-                    self._unlink(t, old)
+            for ch in rows.values():
+                if ch.old is not None:
+                    self._unlink(t, ch.old)
         orders = changes.orders or {}
         for tname, rows in changes.tables.items():
             t = self.tables[tname]
@@ -293,15 +293,19 @@ class Database:
             order = entry[1] if entry is not None and entry[0] == t.serial else None
             if order is not None:
                 t.reorder(order)
+            table_rows = t.rows
             for u, ch in rows.items():
-                if ch.new is None:
-                    if t.rows.pop(u, None) is not None and order is None:
-                        t.reorder(((False, u),))
+                new = ch.new
+                if new is None:
+                    if ch.old is not None:  # (neither old nor new: nothing to do)
+                        del table_rows[u]
+                        if order is None:
+                            t.reorder(((False, u),))
                 else:
-                    if u not in t.rows and order is None:
+                    if order is None and ch.old is None:
                         t.reorder(((True, u),))
-                    t.rows[u] = ch.new
-                    self._link(t, u, ch.new)
+                    table_rows[u] = new
+                    self._link(t, u, new)
             t.serial += 1
 
 

@@ -343,6 +343,10 @@ def message_from_json(obj: Any) -> Message:
     """Validate a decoded JSON value as a JSON-RPC message, with OVS's rules."""
     if type(obj) is not dict:
         raise FramingError("received bad JSON-RPC message: message is not a JSON object")
+    if len(obj) == 3:  # the commonest shape: a request with method, params and an id
+        method, params, id_ = obj.get("method"), obj.get("params"), obj.get("id")
+        if type(method) is str and type(params) is list and id_ is not None:
+            return Request(method, params, id_)
     if not obj.keys() <= _MEMBERS:
         key = next(k for k in obj if k not in _MEMBERS)
         raise FramingError(

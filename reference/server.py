@@ -94,27 +94,30 @@ class Connection(asyncio.Protocol):
         log.debug("%s: connected", self.name)
 
     def data_received(self, data: bytes) -> None:
-        self.last_input = now_ms()
+        self.last_input = now = now_ms()
         self.probe_sent = False
         try:
-            self.handle(self.decoder.feed(data))
+            self.handle(self.decoder.feed(data), now)
         except jsonrpc.FramingError as e:
-            self.handle(e.messages)  # what came before the error is answered first
+            self.handle(e.messages, now)  # what came before the error is answered first
             self.drop(str(e))
 
-    def handle(self, messages: list[jsonrpc.Message]) -> None:
+    def handle(self, messages: list[jsonrpc.Message], now: float) -> None:
         # Replies and updates caused by one batch of input are written with one send
         # per connection, not one per message (pipelining clients send many at once).
-        self.server.corked = True
+        # Like ovsdb-server, which reads its clock once per pass of its main loop, the
+        # messages of one batch are all handled at the time it arrived.
+        server, core, sid = self.server, self.core, self.sid
+        server.corked = True
         try:
             for msg in messages:
                 if self.transport is None or self.transport.is_closing():
                     return
-                if isinstance(msg, jsonrpc.Reply) and msg.id == "echo":
+                if type(msg) is jsonrpc.Reply and msg.id == "echo":
                     continue  # the answer to our inactivity probe
-                self.server.dispatch(self.core.receive(self.sid, msg, now_ms()))
+                server.deliver(core.receive(sid, msg, now))
         finally:
-            self.server.uncork()
+            server.uncork()
 
     def connection_lost(self, exc) -> None:
         self.transport = None
@@ -197,9 +200,14 @@ class Server:
         self._tasks: list[asyncio.Task] = []
 
     def dispatch(self, outs: list[Out]) -> None:
+        self.deliver(outs)
+        self._arm_wait_timer()
+
+    def deliver(self, outs: list[Out]) -> None:
+        """Carry out what the core asked (dispatch also re-arms the wait timer)."""
         connections = self.connections
         for out in outs:
-            if isinstance(out, Broadcast):
+            if type(out) is Broadcast:
                 for sid in out.sessions:
                     conn = connections.get(sid)
                     if conn is not None:
@@ -208,17 +216,17 @@ class Server:
             conn = connections.get(out.session)
             if conn is None:
                 continue
-            if isinstance(out, Send):
+            if type(out) is Send:
                 conn.write(out.data)
-            elif isinstance(out, Close):
+            elif type(out) is Close:
                 conn.disconnect(out.reason)
-        self._arm_wait_timer()
 
     def uncork(self) -> None:
         self.corked = False
         dirty, self.dirty = self.dirty, []
         for conn in dirty:
             conn.flush()
+        self._arm_wait_timer()
 
     def _arm_wait_timer(self) -> None:
         deadline = self.core.next_deadline()
