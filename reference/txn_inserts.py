@@ -26,8 +26,7 @@ holds the two to the same outcome.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import NamedTuple
 
 from reference.datum import Datum, datum_from_json
 from reference.db import (
@@ -45,39 +44,37 @@ from reference.ovs_hash import OvsHmap
 from reference.schema import INT64_MAX, INT64_MIN, TableSchema, Type, per_table
 from reference.uuidgen import uuid4
 
-# Values an unconstrained scalar column of these types takes as they are (ASCII text
-# needs no UTF-8 check); anything else goes through datum_from_json.
-_AS_IS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda j: type(j) is str and j.isascii(),
-    "integer": lambda j: type(j) is int and INT64_MIN <= j <= INT64_MAX,
-    "boolean": lambda j: type(j) is bool,
-}
+# The Python type of the JSON values an unconstrained scalar column of these types takes
+# as they are (ASCII text needs no UTF-8 check, integers a range check); anything else
+# goes through datum_from_json.
+_AS_IS: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
 
 
-def _column_parser(t: Type) -> Callable[[Any], Datum]:
-    """datum_from_json for columns of type t, with the commonest values (a plain
-    string, integer or boolean in an unconstrained scalar column) made directly."""
-    as_is = None
-    if t.value is None and t.n_min == 1 and t.n_max == 1 and not t.key.has_constraints():
-        as_is = _AS_IS.get(t.key.type)
-    if as_is is None:
-        return lambda j: datum_from_json(t, j)
-    return lambda j: Datum((j,)) if as_is(j) else datum_from_json(t, j)
+class _Plan(NamedTuple):
+    """How plain inserts into one table are parsed."""
+
+    columns: dict[str, tuple[type | None, Type]]  # settable column -> (as-is type, type)
+    refs: frozenset[str]  # the columns that hold references
+    defaults: dict[str, Datum]  # every column's default
 
 
 @per_table
-def _insertable(ts: TableSchema) -> tuple[dict[str, Callable[[Any], Datum]],
-                                          frozenset[str]] | None:
-    """(a parser for each column a plain insert into ts may set, the columns that hold
-    references), or None if every insert there needs the general engine's commit
-    checks (a row nothing references yet is garbage in a non-root table; a reference
-    column that may not be empty must be checked)."""
+def _insertable(ts: TableSchema) -> _Plan | None:
+    """The plan for plain inserts into ts, or None if every insert there needs the
+    general engine's commit checks (a row nothing references yet is garbage in a
+    non-root table; a reference column that may not be empty must be checked)."""
     if not ts.is_root or bad_defaults(ts):
         return None
     refs = frozenset(c[0] for c in ref_columns(ts))
     if any(ts.columns[name].type.n_min > 0 for name in refs):
         return None
-    return {n: _column_parser(c.type) for n, c in ts.user_columns.items()}, refs
+    columns = {}
+    for name, c in ts.user_columns.items():
+        t = c.type
+        scalar = t.value is None and t.n_min == 1 and t.n_max == 1 and \
+            not t.key.has_constraints()
+        columns[name] = (_AS_IS.get(t.key.type) if scalar else None, t)
+    return _Plan(columns, refs, default_row(ts))
 
 
 def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
@@ -94,17 +91,23 @@ def execute_inserts(db: Database, ops: list) -> tuple[list, ChangeSet] | None:
         plan = _insertable(ts)
         if plan is None:
             return None
-        parsers, refs = plan
-        row = Row(default_row(ts))  # every column, defaults where the op says nothing
+        columns = plan.columns
+        row = Row(plan.defaults)  # every column, defaults where the op says nothing
         for name, vj in row_j.items():
-            parse = parsers.get(name)
-            if parse is None:
+            column = columns.get(name)
+            if column is None:
                 return None
+            as_is, t = column
+            tj = type(vj)
+            if tj is as_is and (tj is bool or (vj.isascii() if tj is str else
+                                                INT64_MIN <= vj <= INT64_MAX)):
+                row[name] = Datum((vj,))
+                continue
             try:
-                d = row[name] = parse(vj)
+                d = row[name] = datum_from_json(t, vj)
             except OvsdbError:
                 return None
-            if d.keys and name in refs:
+            if d.keys and name in plan.refs:
                 return None  # a reference: the general engine checks it
         parsed.append((ts, row))
     if not parsed or not _fits(db, parsed):

@@ -141,6 +141,7 @@ def test_fast_path_declines_what_needs_the_general_engine():
         [dict(ok, row={"a": "x", "b": "not an integer"})],
         [dict(ok, row={"a": "x", "b": True})],
         [dict(ok, row={"a": "x", "b": 2.5})],
+        [dict(ok, row={"a": "x", "b": 2**63})],  # past int64 (the wire makes it a real)
         [dict(ok, row={"a": "bad \udcff", "b": 1})],  # bytes that were not UTF-8
         [dict(ok, row={"_uuid": ["uuid", "8c4a4e3c-4d8e-4a8e-9b3e-0e6c8a7d2f10"]})],
         [ok, ok],  # the index on (a, b) would hold a duplicate
