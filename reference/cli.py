@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from reference import jsonrpc
 
@@ -68,8 +69,25 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--history-atoms", type=int, default=None,
                    help="atoms kept for monitor_cond_since (default: as many as the "
                         "database holds, like ovsdb-server)")
+    p.add_argument("--event-loop", choices=("uvloop", "asyncio"), default=None,
+                   help="uvloop (the default when it is installed: the shell's "
+                        "socket work costs less) or the standard library's loop")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return p
+
+
+def event_loop_factory(name: str | None) -> tuple[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """(name, factory) of the event loop to serve with: uvloop if asked for or, when
+    nothing is asked, if installed; the standard library's otherwise."""
+    if name != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if name == "uvloop":
+                raise
+        else:
+            return "uvloop", uvloop.new_event_loop
+    return "asyncio", asyncio.new_event_loop
 
 
 def serve_main(argv: list[str]) -> int:
@@ -78,6 +96,12 @@ def serve_main(argv: list[str]) -> int:
     from reference.session import ServerCore
 
     args = serve_parser().parse_args(argv)
+    try:
+        loop_name, new_loop = event_loop_factory(args.event_loop)
+    except ImportError:
+        print("crucible serve: --event-loop=uvloop: uvloop is not installed "
+              "(pip install uvloop)", file=sys.stderr)
+        return 2
     # Clients may nest JSON 1000 deep (ovsdb-server's limit); walking and re-encoding
     # such values recurses about that deep.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
@@ -135,9 +159,11 @@ def serve_main(argv: list[str]) -> int:
             loop.add_signal_handler(sig, server.stopping.set)
         await server.serve_until_stopped()
 
-    log.info("crucible serve (ovsdb-crucible reference server) starting")
+    log.info("crucible serve (ovsdb-crucible reference server) starting (%s event loop)",
+             loop_name)
     try:
-        asyncio.run(run())
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(run())
     finally:
         for h in hosted:
             h.close()

@@ -15,6 +15,7 @@ import time
 import orjson
 import pytest
 
+from tests.reference.wire import Framer
 from tests.servers import OVN_NB, REPO, create_db, free_port, start_server, wait_for_port
 
 KINDS = ["ovsdb-server", "reference"]
@@ -67,8 +68,11 @@ def test_inactivity_probe_sends_echo_then_disconnects(tmp_path, kind):
         server.stop()
 
 
-def test_probe_answered_keeps_session(tmp_path):
-    server = start_server("reference", tmp_path, [OVN_NB], ["--inactivity-probe=200"])
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_probe_answered_keeps_session(tmp_path, loop):
+    # Both event loops `crucible serve` can run on: timers, reads and batched writes.
+    server = start_server("reference", tmp_path, [OVN_NB],
+                          ["--inactivity-probe=200", f"--event-loop={loop}"])
     try:
         with socket.create_connection(("127.0.0.1", server.port)) as s:
             for _ in range(4):
@@ -78,6 +82,15 @@ def test_probe_answered_keeps_session(tmp_path):
             s.sendall(b'{"method":"list_dbs","params":[],"id":7}')
             (reply,) = recv_json(s, 2)
             assert reply == {"id": 7, "result": ["OVN_Northbound", "_Server"], "error": None}
+            # A pipelined burst comes back whole and in order.
+            s.sendall(b"".join(orjson.dumps({"method": "echo", "params": [i], "id": i})
+                               for i in range(300)))
+            framer, replies = Framer(), []
+            s.settimeout(5)
+            while len(replies) < 300:
+                replies += [m for m in framer.feed(s.recv(65536)) if "method" not in m]
+            assert [r["id"] for r in replies] == list(range(300))
+        assert f"({loop} event loop)" in server.log()
     finally:
         server.stop()
 
