@@ -298,7 +298,7 @@ class MonitorEngine:
             return []
         txn_id = getattr(changes, "txn_id", None) or uuid4()
         norm = _normalise(changes)
-        self.history.append(txn_id, norm, self._count_atoms(norm))
+        self.history.append(txn_id, norm, *self._count_atoms(norm))
         self._row_index.update(norm)
         last = ""
         deliveries: list[Delivery] = []
@@ -512,21 +512,29 @@ class MonitorEngine:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _count_atoms(self, norm: dict) -> int | None:
-        """The atoms the database holds (OVS's default history bound), kept up to date
-        from each change set after one full count."""
-        if self.history.max_atoms is not None or not self.history.enabled:
-            return None
-        if self._db_atoms is None:
+    def _count_atoms(self, norm: dict) -> tuple[int | None, int | None]:
+        """(the atoms the database holds, OVS's default history bound, or None when
+        another bound applies; the atoms of both versions of every changed row, what
+        OVS charges a history entry), each row counted once. The database's total is
+        kept up to date from each change set after one full count."""
+        if not self.history.enabled:
+            return None, None
+        entry = delta = 0
+        for rows in norm.values():
+            for old, new in rows.values():
+                a_old = R.n_atoms(old) if old is not None else 0
+                a_new = R.n_atoms(new) if new is not None else 0
+                entry += a_old + a_new
+                delta += a_new - a_old
+        if self.history.max_atoms is not None:
+            return None, entry
+        if self._db_atoms is None:  # the first count: the change set is already in
             db = self._db()
             self._db_atoms = sum(R.n_atoms(row) for t in self.schema.tables
                                  for _, row in R.table_rows(db, t))
         else:
-            for rows in norm.values():
-                for old, new in rows.values():
-                    self._db_atoms += (R.n_atoms(new) if new is not None else 0) - \
-                        (R.n_atoms(old) if old is not None else 0)
-        return self._db_atoms
+            self._db_atoms += delta
+        return self._db_atoms, entry
 
     def _emit(self, event: dict) -> None:
         if self.trace is not None and event:

@@ -64,14 +64,16 @@ class History:
         return self.last_txn_id if self.enabled else ZERO_UUID
 
     def append(self, txn_id: uuid.UUID, changes: dict[str, dict[Any, Any]],
-               db_atoms: int | None = None) -> None:
+               db_atoms: int | None = None, atoms: int | None = None) -> None:
+        """``atoms``: the entry's charge, if the caller counted it already."""
         self.last_txn_id = txn_id
         if not self.enabled:
             return
         # OVS charges an entry the atoms of both versions of every row it changed
         # (measured against a clustered ovsdb-server 3.1).
-        atoms = sum(self._atoms_of(row) for rows in changes.values()
-                    for ch in rows.values() for row in ch[:2] if row is not None)
+        if atoms is None:
+            atoms = sum(self._atoms_of(row) for rows in changes.values()
+                        for ch in rows.values() for row in ch[:2] if row is not None)
         self._entries.append((txn_id, changes, atoms))
         self._atoms += atoms
         limit = self.max_atoms if self.max_atoms is not None else db_atoms
