@@ -12,13 +12,16 @@ Public API (stable; the session, monitor and storage code build on it):
           the transaction first touched them, rows in its hash order); what storage
           writes and the monitor engine composes; .txn_id is a uuid.UUID the caller
           may assign (the monitor engine draws one when it keeps or reports the
-          transaction and none was given); .is_empty(); .rows() iterates (table, uuid, change); .orders is
-          row-order bookkeeping for apply() (optional, see the field).
+          transaction and none was given); .is_empty(); .rows() iterates (table,
+          uuid, change); .orders is row-order bookkeeping for apply() (optional, see
+          the field).
     Database(schema)  .tables {name: Table}; Table.rows {uuid: Row}
           .get_row(table, uuid) -> Row | None; .apply(changes) applies a ChangeSet
           (rows, indexes, reference counts); .strong_refs(table, uuid) -> int
           (references from other rows); .weak_referrers(table, uuid) -> {(table, uuid)}
-          Table.order: row UUIDs in the order ovsdb-server would iterate them.
+          Table.order: row UUIDs in the order ovsdb-server would iterate them (an
+          OvsHmap, worked out when asked for); Table.reorder(ops) records rows
+          entering (True, uuid) or leaving (False, uuid) that order.
           .index_lookup(table, i, key) -> uuid | None; .index_key(table, i, row)
     changes_to_file_record(changes, schema, date_ms=None) -> dict | None
           the record ovsdb-server 3.1 appends to a standalone file ("_is_diff": true:
