@@ -3,6 +3,7 @@ compared with what ovsdb-server 3.1 writes for the same transactions, and replay
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import orjson
@@ -97,6 +98,31 @@ def test_hash_string_and_column_order_match_a_real_database_file(tmp_path):
         o1 = ovs_order(tj["columns"])
         l2 = [c for c in ovs_order(["_uuid", "_version", *o1]) if not c.startswith("_")]
         assert ovs_order(l2) == list(written["tables"][name]["columns"])
+
+
+def test_table_order_is_worked_out_when_asked_with_a_bounded_backlog():
+    """Rows entering and leaving are queued and replayed on demand: the order read
+    must be the one an OvsHmap kept up to date step by step gives, and a table with
+    churn that nobody iterates must not queue without bound."""
+    db = Database(SCHEMA)
+    tname = next(n for n, ts in SCHEMA.tables.items() if ts.is_root and not ts.indexes)
+    t, eager = db.tables[tname], OvsHmap()
+    rng, live = random.Random(5), []
+    for step in range(6000):
+        if live and (rng.random() < 0.5 or len(live) > 300):
+            u = live.pop(rng.randrange(len(live)))
+            change = RowChange(t.rows[u], None)
+            eager.remove(u)
+        else:
+            u = uuid.UUID(int=rng.getrandbits(128))
+            change = RowChange(None, make_row(SCHEMA.tables[tname], u))
+            live.append(u)
+            eager.insert(u, u.int >> 96)
+        db.apply(ChangeSet({tname: {u: change}}))
+        assert len(t._order_ops) <= 2 * len(t.rows) + 1024
+        if step % 1500 == 0 or step == 5999:
+            assert list(t.order) == list(eager)
+            assert not t._order_ops
 
 
 def test_ovs_hmap_grows_and_keeps_bucket_heads():
