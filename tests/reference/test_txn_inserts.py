@@ -11,6 +11,7 @@ without references, values in and out of range, index duplicates, maxRows.
 from __future__ import annotations
 
 import random
+import uuid
 from pathlib import Path
 
 import orjson
@@ -36,9 +37,8 @@ class SeededUuids:
         monkeypatch.setattr(uuidgen, "_refill", self._refill)
 
     def _refill(self) -> None:
-        uuidgen._pool.extend(
-            (self.rng.getrandbits(128) & uuidgen._CLEAR) | uuidgen._VERSION_4
-            | uuidgen._VARIANT for _ in range(16))
+        uuidgen._pool.extend(uuid.UUID(int=self.rng.getrandbits(128), version=4)
+                             for _ in range(16))
 
     def restart(self, seed: int) -> None:
         self.rng.seed(seed)
