@@ -7,6 +7,7 @@ feature (the probe, ovs-appctl), they run against both kinds.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -146,3 +147,30 @@ def test_bad_remote_is_refused_with_a_message(tmp_path):
     r = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--remote=pfoo:1",
                         str(db)], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown or malformed remote" in r.stderr
+
+
+def test_without_uvloop_serve_falls_back_or_says_what_to_install(tmp_path):
+    # A stand-in module that fails to import, as uvloop does where it is not installed.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "uvloop.py").write_text("raise ImportError('no uvloop here')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shim}{os.pathsep}{REPO}"}
+    db = tmp_path / "nb.db"
+    create_db("reference", db, OVN_NB)
+    asked = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--event-loop=uvloop",
+                            "--remote=ptcp:0:127.0.0.1", str(db)], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=30)
+    assert asked.returncode == 2 and "pip install uvloop" in asked.stderr
+    port, log = free_port(), tmp_path / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve",
+                             f"--remote=ptcp:{port}:127.0.0.1", f"--log-file={log}", str(db)],
+                            cwd=REPO, env=env)
+    try:
+        wait_for_port(port, proc)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b'{"method":"list_dbs","params":[],"id":1}')
+            assert recv_json(s, 5)[0]["result"] == ["OVN_Northbound", "_Server"]
+        assert "(asyncio event loop)" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
