@@ -50,8 +50,10 @@ def cell_elements(row: Any, column: str) -> Iterable[Any]:
 
 
 def n_atoms(row: Any) -> int:
-    return sum(len(d.keys) + (len(d.values) if d.values is not None else 0)
-               for d in row.values())
+    n = 0
+    for d in row.values():  # a loop, not sum() over a generator: once per changed row
+        n += len(d.keys) if d.values is None else 2 * len(d.keys)
+    return n
 
 
 def uuid_str(row_uuid: Any) -> str:
