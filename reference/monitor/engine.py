@@ -129,7 +129,7 @@ class MonitorEngine:
                  trace: Callable[[dict], None] | None = None) -> None:
         self.schema = schema
         self._db = db_getter
-        self.history = History(history_max_txns, history_max_atoms, R.n_atoms)
+        self.history = History(history_max_txns, history_max_atoms)
         self.trace = trace
         self._groups: dict[tuple, Group] = {}
         self._members: dict[tuple[Any, bytes], Member] = {}
@@ -512,13 +512,13 @@ class MonitorEngine:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _count_atoms(self, norm: dict) -> tuple[int | None, int | None]:
+    def _count_atoms(self, norm: dict) -> tuple[int | None, int]:
         """(the atoms the database holds, OVS's default history bound, or None when
         another bound applies; the atoms of both versions of every changed row, what
         OVS charges a history entry), each row counted once. The database's total is
         kept up to date from each change set after one full count."""
         if not self.history.enabled:
-            return None, None
+            return None, 0
         entry = delta = 0
         for rows in norm.values():
             for old, new in rows.values():

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 ZERO_UUID = uuid.UUID(int=0)
@@ -39,11 +38,9 @@ def merge_into(acc: Merged, changes: dict[str, dict[Any, Any]]) -> None:
 
 
 class History:
-    def __init__(self, max_txns: int = 100, max_atoms: int | None = None,
-                 atoms_of: Callable[[Any], int] | None = None) -> None:
+    def __init__(self, max_txns: int = 100, max_atoms: int | None = None) -> None:
         self.max_txns = max_txns
         self.max_atoms = max_atoms
-        self._atoms_of = atoms_of or (lambda row: 0)
         self._entries: deque[tuple[uuid.UUID, dict, int]] = deque()
         self._atoms = 0
         self.last_txn_id: uuid.UUID = ZERO_UUID
@@ -64,16 +61,14 @@ class History:
         return self.last_txn_id if self.enabled else ZERO_UUID
 
     def append(self, txn_id: uuid.UUID, changes: dict[str, dict[Any, Any]],
-               db_atoms: int | None = None, atoms: int | None = None) -> None:
-        """``atoms``: the entry's charge, if the caller counted it already."""
+               db_atoms: int | None, atoms: int) -> None:
+        """``atoms``: the entry's charge, which OVS makes the atoms of both versions of
+        every row the transaction changed (measured against a clustered ovsdb-server
+        3.1); the caller counts it.  ``db_atoms``: the database's atoms, the bound when
+        ``max_atoms`` is None."""
         self.last_txn_id = txn_id
         if not self.enabled:
             return
-        # OVS charges an entry the atoms of both versions of every row it changed
-        # (measured against a clustered ovsdb-server 3.1).
-        if atoms is None:
-            atoms = sum(self._atoms_of(row) for rows in changes.values()
-                        for ch in rows.values() for row in ch[:2] if row is not None)
         self._entries.append((txn_id, changes, atoms))
         self._atoms += atoms
         limit = self.max_atoms if self.max_atoms is not None else db_atoms
