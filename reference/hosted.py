@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,7 +124,6 @@ class Hosted:
             if isinstance(slot, dict) and "error" in slot:
                 raise OvsdbError(slot["error"], slot.get("details"))
         if outcome.changes is not None:
-            outcome.changes.txn_id = uuid.uuid4()
             new_db.apply(outcome.changes)
         schema_json = new_schema.to_json()
         if self.storage is not None:
@@ -184,7 +182,6 @@ def server_database(hosted: list[Hosted]) -> Hosted:
                           started_ms=0, read_only=False)
     if outcome.changes is None:
         raise RuntimeError(f"cannot build _Server database: {outcome.result}")
-    outcome.changes.txn_id = uuid.uuid4()
     server.db.apply(outcome.changes)
     return server
 
