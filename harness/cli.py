@@ -18,8 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "campaign": ("harness.campaign:main", "run a fault campaign against a target"),
     "check": ("harness.check_cli:main", "check a recorded history for linearizability"),
     "spec": ("harness.spec_check:main", "model check the TLA+ specs with TLC (spec check)"),
-    "serve": ("reference.cli:serve_main", "run the reference OVSDB server"),
-    "db": ("reference.cli:db_main", "database file tools (db create)"),
+    "serve": ("reference.server.cli:serve_main", "run the reference OVSDB server"),
+    "db": ("reference.server.cli:db_main", "database file tools (db create)"),
 }
 
 

@@ -49,6 +49,7 @@ from harness.linear.checker import (
     check_partition,
 )
 from harness.linear.models import MODELS, ModelError, freeze, get_model
+from harness.linear.visualize import describe, render
 
 __all__ = [
     "LINEARIZABLE", "NOT_LINEARIZABLE", "UNKNOWN", "MODELS",
@@ -120,12 +121,6 @@ class CheckResult:
         return d
 
 
-def describe(op: Operation) -> str:
-    key = "" if op.key is None else f" key={op.key!r}"
-    out = "" if op.status != "ok" or op.output == op.input else f" -> {op.output!r}"
-    return f"p{op.process} {op.f} {op.input!r}{out} [{op.status}]{key}"
-
-
 def check(
     history_ops: list[Op] | list[Operation],
     model_name: str,
@@ -184,6 +179,4 @@ def check(
 
 def write_html(result: CheckResult, path: str | Path) -> None:
     """Write the self-contained HTML timeline of ``result`` to ``path``."""
-    from harness.linear.visualize import render
-
     Path(path).write_text(render(result), encoding="utf-8")

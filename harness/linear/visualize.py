@@ -49,9 +49,14 @@ document.getElementById('svg-'+id).classList.toggle('hidden',id!==which);}}
 """
 
 
-def render(result: CheckResult) -> str:
-    from harness.linear import describe
+def describe(op: Operation) -> str:
+    """One operation in a line: process, function, values, outcome and key."""
+    key = "" if op.key is None else f" key={op.key!r}"
+    out = "" if op.status != "ok" or op.output == op.input else f" -> {op.output!r}"
+    return f"p{op.process} {op.f} {op.input!r}{out} [{op.status}]{key}"
 
+
+def render(result: CheckResult) -> str:
     fail = result.failure
     order: dict[int, int] = {}
     blocked = None

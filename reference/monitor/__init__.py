@@ -8,7 +8,7 @@ API (one ``MonitorEngine`` per hosted database; sessions are opaque hashable ids
 
     engine.add(session, monitor_id, kind, requests, last_txn_id=None) -> result JSON
         kind: "monitor" | "monitor_cond" | "monitor_cond_since".  Validates ``requests``
-        exactly as ovsdb-server 3.1 (raises reference.errors.OvsdbError with its texts,
+        exactly as ovsdb-server 3.1 (raises reference.data.errors.OvsdbError with its texts,
         "duplicate monitor ID" included; the session layer may check that first).
         Returns the reply's "result": {table: {uuid: {"new": row}}} (update),
         {table: {uuid: {"initial": row}}} (update2), or [found, last_txn_id, updates2]

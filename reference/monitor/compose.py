@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reference.data.ovs_hash import ovs_order
 from reference.monitor import rows as R
 from reference.monitor.request import DELETE, INITIAL, INSERT, MODIFY, TableSpec
 from reference.monitor.wire_order import order_row
-from reference.ovs_hash import ovs_order
 
 ENC_V1 = "update"
 ENC_V2 = "update2"

@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from reference.errors import syntax_error
+from reference.data.errors import syntax_error
+from reference.data.uuidgen import uuid4
 from reference.monitor import rows as R
 from reference.monitor import wire_order as W
 from reference.monitor.compose import (
@@ -49,7 +50,6 @@ from reference.monitor.request import (
     parse_requests,
 )
 from reference.monitor.row_index import RowIndex
-from reference.uuidgen import uuid4
 
 _METHOD = {"monitor": b"update", "monitor_cond": b"update2", "monitor_cond_since": b"update3"}
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reference import datum as D
-from reference.schema import UNLIMITED
+from reference.data import datum as D
+from reference.data.types import UNLIMITED
 
 
 class ReplicaError(Exception):

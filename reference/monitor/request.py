@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reference.errors import OvsdbError, syntax_error
+from reference.data.errors import OvsdbError, syntax_error
 
 # Select flags, as in ovsdb/monitor.h (OJMS_*).
 INITIAL, INSERT, DELETE, MODIFY = 1, 2, 4, 8

@@ -3,9 +3,9 @@
 Everything the composer and the condition index need to know about ref-core's data model
 goes through this module, so the rest of the package reads as pure monitor logic:
 
-- a row is a mapping column -> ``reference.datum.Datum`` (``_uuid``/``_version``
+- a row is a mapping column -> ``reference.data.datum.Datum`` (``_uuid``/``_version``
   included); a database exposes its rows through ``table_rows``;
-- wire encodings and update2 diffs are ``reference.datum``'s;
+- wire encodings and update2 diffs are ``reference.data.datum``'s;
 - monitor conditions: a small local parser/evaluator (``Clause``) with the error texts
   ovsdb-server 3.1 sends for bad ``where`` clauses, because the monitor core also needs
   each clause's *index term* (see condition_index.py).
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reference import datum as D
-from reference.errors import OvsdbError, json_text, syntax_error
+from reference.data import datum as D
+from reference.data.errors import OvsdbError, json_text, syntax_error
 
 Datum = D.Datum
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -61,14 +61,14 @@ def uuid_str(row_uuid: Any) -> str:
 
 
 def table_map(db: Any, table: str) -> Any:
-    """uuid -> row for ``table`` in ``db`` (a reference.db.Database or a sim.SimDB)."""
+    """uuid -> row for ``table`` in ``db`` (a reference.data.database.Database or a simulation.monitor_db.SimDB)."""
     rows = db.tables[table]
     return getattr(rows, "rows", rows)
 
 
 def table_order_of(db: Any, table: str, row_keys: Iterable[str]) -> list[Any]:
     """The uuids of ``row_keys`` (uuid strings) in the order ovsdb-server iterates the
-    table's rows: reference.db keeps that order in ``Table.order`` (an OvsHmap); for
+    table's rows: reference.data.database keeps that order in ``Table.order`` (an OvsHmap); for
     other databases it is simulated from their insertion order."""
     wanted = {uuid.UUID(k) for k in row_keys}
     order = getattr(db.tables[table], "order", None)

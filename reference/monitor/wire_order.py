@@ -4,7 +4,7 @@ Read off the real server: an update2/update3 for a monitor whose conditions are 
 true is serialised once for every client with sorted members (OVS caches it as a
 pre-serialised object); a conditional update2/update3 and every v1 update are serialised
 per session in hash-table order, i.e. the order OVS's shash iterates members inserted
-in composition order (reference.ovs_hash reproduces that hmap).  Composition inserts a
+in composition order (reference.data.ovs_hash reproduces that hmap).  Composition inserts a
 row's columns in column-index order (_uuid, _version, then the user columns in the order
 OVS's schema parser iterated them) and rows in the order its row hmaps (keyed by the
 UUID's first 32 bits) iterate them.
@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from reference.ovs_hash import OvsHmap, ovs_order, uuid_hash
+from reference.data.ovs_hash import OvsHmap, ovs_order, uuid_hash
 
 
 @lru_cache(maxsize=256)

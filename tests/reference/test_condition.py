@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.condition import (
+from reference.data.condition import (
     TRUE_CONDITION,
     parse_clause,
     parse_monitor_condition,
     parse_where,
 )
-from reference.datum import Datum
-from reference.db import make_row
-from reference.errors import OvsdbError
-from reference.schema import parse_schema
+from reference.data.database import make_row
+from reference.data.datum import Datum
+from reference.data.errors import OvsdbError
+from reference.data.schema import parse_schema
 from tests.reference.test_schema import TEST_SCHEMA
 
 ROOT = parse_schema(TEST_SCHEMA).tables["Root"]

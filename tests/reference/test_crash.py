@@ -3,7 +3,7 @@
 A writer keeps several transactions in flight, each an insert of a fresh key followed by
 ``{"op": "commit", "durable": true}``.  At a seeded random number of acknowledgements the
 server is killed with SIGKILL (so the kill lands while other commits are being written),
-the file is read back with ``reference.storage``, the server is restarted on the same
+the file is read back with ``reference.storage.log_file``, the server is restarted on the same
 file, and every key whose transaction was acknowledged must be there, exactly once, and
 nothing that was never sent.  Several rounds on one file, so recovery after recovery is
 exercised too.  Runs against the real ovsdb-server (the oracle: the test itself must hold
@@ -23,7 +23,7 @@ import time
 import orjson
 import pytest
 
-from reference import storage
+from reference.storage import log_file
 from tests.servers import start_server
 
 SCHEMA = {"name": "Crash", "version": "1.0.0",
@@ -118,7 +118,7 @@ def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> 
 
 def keys_on_disk(path: str) -> list[str]:
     """Keys of the inserts in the file, read with our storage code (after the kill)."""
-    parsed = storage.read(path)
+    parsed = log_file.read(path)
     assert parsed.bad is None or parsed.torn_tail, parsed.bad
     return [row["key"] for rec in parsed.records[1:]
             for row in (rec.get("T") or {}).values() if row and "key" in row]
@@ -204,12 +204,12 @@ def test_the_check_catches_a_lost_commit(tmp_path):
     sent: set[str] = set()
     srv, acked = run_round("ovsdb-server", tmp_path, schema, 0, 5, sent)
     path = str(srv.dbfiles[0])
-    parsed = storage.read(path)
+    parsed = log_file.read(path)
     keep = [r for r in parsed.records
             if not any(row and row.get("key") == acked[-1] for row in (r.get("T") or {}).values())]
     assert len(keep) == len(parsed.records) - 1
     with open(path, "wb") as f:
-        f.write(b"".join(storage.encode_record(r) for r in keep))
+        f.write(b"".join(log_file.encode_record(r) for r in keep))
     srv = start_server("ovsdb-server", tmp_path, [schema])
     try:
         found = problems(acked, sent, keys_served(srv.port))
@@ -225,8 +225,8 @@ def test_the_check_catches_a_lost_commit(tmp_path):
 # a compaction to the snapshot {"upto": i}.  It resumes after the file's last step.
 COMPACTOR = """
 import sys
-from reference import storage
-log, schema, records = storage.LogFile.open(sys.argv[1])
+from reference.storage import log_file
+log, schema, records = log_file.LogFile.open(sys.argv[1])
 last = records[-1].get("i", records[-1].get("upto")) if records else 0
 for i in range(last + 1, last + 100000):
     if i % 5 == 0:
@@ -248,7 +248,7 @@ def test_kill_9_during_appends_and_compactions_loses_nothing(tmp_path):
 
     rng = random.Random(f"{SEED}-compaction")
     path = str(tmp_path / "c.db")
-    storage.create(path, SCHEMA)
+    log_file.create(path, SCHEMA)
     acked = 0
     for _ in range(6):
         target = acked + rng.randint(3, 60)
@@ -266,7 +266,7 @@ def test_kill_9_during_appends_and_compactions_loses_nothing(tmp_path):
             child.wait(10)
             child.stdout.close()
         assert acked >= target, f"child stopped at step {acked}"
-        log, schema, records = storage.LogFile.open(path)
+        log, schema, records = log_file.LogFile.open(path)
         log.close()
         assert schema == SCHEMA
         # At most one snapshot, first; then single steps, consecutive, up to at least

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.datum import (
+from reference.data.datum import (
     EMPTY,
     Datum,
     SymbolTable,
@@ -24,8 +24,8 @@ from reference.datum import (
     mutation_arg_type,
     real_to_json,
 )
-from reference.errors import OvsdbError
-from reference.schema import UNLIMITED, BaseType, Type
+from reference.data.errors import OvsdbError
+from reference.data.types import UNLIMITED, BaseType, Type
 
 INT, REAL, BOOL, STR, UUID_ = (BaseType(t) for t in ("integer", "real", "boolean", "string",
                                                      "uuid"))

@@ -9,19 +9,16 @@ import uuid
 import orjson
 import pytest
 
-from reference.datum import Datum
-from reference.db import (
-    ChangeSet,
-    Database,
-    RowChange,
+from reference.data.database import ChangeSet, Database, RowChange, make_row
+from reference.data.datum import Datum
+from reference.data.ovs_hash import OvsHmap, hash_string, ovs_order
+from reference.data.schema import parse_schema
+from reference.storage.records import (
     apply_file_record,
     changes_to_file_record,
     database_to_file_record,
-    make_row,
 )
-from reference.ovs_hash import OvsHmap, hash_string, ovs_order
-from reference.schema import parse_schema
-from reference.txn import execute
+from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
 from tests.servers import kill_all, start_server
 

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.jsonrpc import (
+from reference.wire.jsonrpc import (
     MAX_DEPTH,
     FramingError,
     Notification,

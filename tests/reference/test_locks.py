@@ -1,4 +1,4 @@
-from reference.locks import LockTable
+from reference.server.locks import LockTable
 
 
 def test_lock_queue_and_handover():

@@ -9,13 +9,13 @@ import uuid
 import orjson
 import pytest
 
-from reference import datum as D
+from reference.data import datum as D
+from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor import engine as engine_mod
 from reference.monitor import rows as R
 from reference.monitor.replica import Replica
-from reference.monitor.sim import SimDB
-from reference.schema import parse_schema
+from simulation.monitor_db import SimDB
 
 SCHEMA = parse_schema({
     "name": "SB", "version": "1.0.0",

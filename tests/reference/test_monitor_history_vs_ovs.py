@@ -18,9 +18,9 @@ import uuid
 import orjson
 import pytest
 
+from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
-from reference.monitor.sim import SimChangeSet
-from reference.schema import parse_schema
+from simulation.monitor_db import SimChangeSet
 from tests.reference.test_monitor_vs_ovs import SCHEMA, OracleDB, _in_txn_order, _random_ops
 from tests.reference.wire import Conn
 from tests.servers import Server, free_port, kill_all

@@ -9,12 +9,12 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference import datum as D
+from reference.data import datum as D
+from reference.data.schema import parse_schema
 from reference.monitor import rows as R
 from reference.monitor.condition_index import ConditionIndex, normalise
 from reference.monitor.row_index import RowIndex
-from reference.monitor.sim import SimDB
-from reference.schema import parse_schema
+from simulation.monitor_db import SimDB
 
 SCHEMA = parse_schema({"name": "I", "version": "1.0.0", "tables": {"T": {"columns": {
     "c": {"type": "integer"},

@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference import datum as D
+from reference.data import datum as D
+from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor import compose as compose_mod
 from reference.monitor.replica import Replica
-from reference.monitor.sim import SimDB
-from reference.schema import parse_schema
+from simulation.monitor_db import SimDB
 
 SCHEMA = parse_schema({
     "name": "P", "version": "1.0.0",

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
+from reference.data.schema import parse_schema
 from reference.monitor.replica import Replica
-from reference.schema import parse_schema
 from tests.reference.test_monitor_vs_ovs import SCHEMA
 from tests.reference.wire import Conn, Framer
 from tests.servers import kill_all, start_server

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from reference.monitor.trace import random_trace
+from simulation.monitor_trace import random_trace
 
 ACTIONS = {"Init", "Commit", "RequestCondChange", "ServerCondChange", "Disconnect",
            "Resume", "ApplyUpdate2"}

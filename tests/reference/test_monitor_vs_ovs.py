@@ -21,11 +21,11 @@ import uuid
 import orjson
 import pytest
 
-from reference import datum as D
-from reference.errors import OvsdbError
+from reference.data import datum as D
+from reference.data.errors import OvsdbError
+from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor.replica import Replica
-from reference.schema import parse_schema
 from tests.reference.wire import Conn
 from tests.servers import kill_all, start_server
 

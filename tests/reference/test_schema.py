@@ -8,8 +8,9 @@ import copy
 import orjson
 import pytest
 
-from reference.errors import OvsdbError
-from reference.schema import UNLIMITED, load_schema, parse_schema
+from reference.data.errors import OvsdbError
+from reference.data.schema import load_schema, parse_schema
+from reference.data.types import UNLIMITED
 from tests.servers import OVN_NB, OVN_SB, VSWITCH
 
 # A small schema that exercises every kind of type and constraint; the transaction

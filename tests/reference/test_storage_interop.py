@@ -13,7 +13,7 @@
 The records are folded into table contents by a small applier written here from OVS's
 documented file semantics (``_is_diff`` records: sets toggle, maps toggle/replace keys,
 scalar and optional columns carry the new value) so the check does not depend on
-``reference.db``.
+``reference.storage.records``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sys
 import orjson
 import pytest
 
-from reference import dbtool, storage
+from reference.storage import dbtool, log_file
 from tests.servers import REPO, start_server
 
 pytestmark = pytest.mark.skipif(shutil.which("ovsdb-tool") is None,
@@ -201,14 +201,14 @@ def test_crucible_db_create_through_the_cli_writes_what_ovsdb_tool_writes(tmp_pa
         ours, theirs = tmp_path / "o.db", tmp_path / "t.db"
         for p in (ours, theirs):
             p.unlink(missing_ok=True)
-        subprocess.run([sys.executable, "-m", "reference.dbtool", "create", str(ours),
+        subprocess.run([sys.executable, "-m", "reference.storage.dbtool", "create", str(ours),
                         schema], check=True, cwd=REPO, timeout=30)
         tool("create", str(theirs), schema)
-        assert storage.read(str(ours)).records == storage.read(str(theirs)).records
+        assert log_file.read(str(ours)).records == log_file.read(str(theirs)).records
 
 
 def test_ovsdb_tool_reads_our_transaction_records_and_compaction(our_db):
-    log, schema, _ = storage.LogFile.open(our_db)
+    log, schema, _ = log_file.LogFile.open(our_db)
     expected = []
     with log:
         for i, rec in enumerate(TXNS):
@@ -226,7 +226,7 @@ def test_ovsdb_tool_reads_our_transaction_records_and_compaction(our_db):
                     "B": {U3: {"k": 7}}}
         log.compact(schema, snapshot)
         assert tool_contents(our_db) == before
-        assert len(storage.read(our_db).records) == 2
+        assert len(log_file.read(our_db).records) == 2
         log.append({"_date": 1795481367790, "_is_diff": True, "B": {U3: {"k": 8}}},
                    durable=True)
     after = tool_contents(our_db)
@@ -242,11 +242,11 @@ def test_we_read_what_a_real_ovsdb_server_wrote(tmp_path, schema_file):
     finally:
         srv.stop()
     db = str(srv.dbfiles[0])
-    parsed = storage.read(db)
+    parsed = log_file.read(db)
     assert parsed.bad is None
     assert any(r.get("_comment") == "compacting database online" for r in parsed.records)
     assert all(r.get("_is_diff") for r in parsed.records[1:])
-    log, schema, records = storage.LogFile.open(db)
+    log, schema, records = log_file.LogFile.open(db)
     log.close()
     assert schema["name"] == "S"
     assert fold(SCHEMA, records) == live
@@ -254,7 +254,7 @@ def test_we_read_what_a_real_ovsdb_server_wrote(tmp_path, schema_file):
 
 
 def test_torn_tail_message_matches_ovsdb_tool_and_leaves_a_good_file(our_db, caplog):
-    log, _, _ = storage.LogFile.open(our_db)
+    log, _, _ = log_file.LogFile.open(our_db)
     with log:
         for rec in TXNS[:3]:
             log.append(rec)
@@ -264,7 +264,7 @@ def test_torn_tail_message_matches_ovsdb_tool_and_leaves_a_good_file(our_db, cap
     refused = tool("query", our_db, orjson.dumps(select_all(SCHEMA)).decode(), check=False)
     assert refused.returncode != 0
     with caplog.at_level("ERROR", logger="reference.storage"):
-        log, _, records = storage.LogFile.open(our_db)
+        log, _, records = log_file.LogFile.open(our_db)
     log.close()
     assert records == TXNS[:2]
     # Our log line is the very message ovsdb-tool prints for these bytes.
@@ -275,7 +275,7 @@ def test_torn_tail_message_matches_ovsdb_tool_and_leaves_a_good_file(our_db, cap
 
 
 def test_damaged_middle_record_is_refused_like_ovsdb_tool(our_db):
-    log, _, _ = storage.LogFile.open(our_db)
+    log, _, _ = log_file.LogFile.open(our_db)
     with log:
         for rec in TXNS:
             log.append(rec)
@@ -284,25 +284,25 @@ def test_damaged_middle_record_is_refused_like_ovsdb_tool(our_db):
     open(our_db, "wb").write(bytes(data))
     refused = tool("show-log", our_db, check=False)
     assert refused.returncode != 0
-    with pytest.raises(storage.CorruptLogError) as err:
-        storage.LogFile.open(our_db)
+    with pytest.raises(log_file.CorruptLogError) as err:
+        log_file.LogFile.open(our_db)
     assert refused.stderr.strip().removeprefix("ovsdb-tool: ") in str(err.value)
     assert bytes(data) == open(our_db, "rb").read()
 
 
 def test_our_lock_and_ovsdb_servers_lock_exclude_each_other(tmp_path, our_db, schema_file):
-    log, _, _ = storage.LogFile.open(our_db)
+    log, _, _ = log_file.LogFile.open(our_db)
     with log:
         busy = tool("transact", our_db, '["S"]', check=False)
         assert busy.returncode != 0 and "lock" in busy.stderr
     assert tool("transact", our_db, '["S"]').returncode == 0
     srv = start_server("ovsdb-server", tmp_path, [schema_file])
     try:
-        with pytest.raises(storage.LockedError):
-            storage.LogFile.open(str(srv.dbfiles[0]))
+        with pytest.raises(log_file.LockedError):
+            log_file.LogFile.open(str(srv.dbfiles[0]))
     finally:
         srv.stop()
-    storage.LogFile.open(str(srv.dbfiles[0]))[0].close()
+    log_file.LogFile.open(str(srv.dbfiles[0]))[0].close()
 
 
 def test_real_server_serves_records_we_appended(tmp_path, schema_file):
@@ -311,7 +311,7 @@ def test_real_server_serves_records_we_appended(tmp_path, schema_file):
     workdir.mkdir()
     db = str(workdir / "db0.db")
     assert dbtool.main(["create", db, schema_file]) == 0
-    log, _, _ = storage.LogFile.open(db)
+    log, _, _ = log_file.LogFile.open(db)
     with log:
         for rec in TXNS[:3]:
             log.append(rec, durable=True)
@@ -376,7 +376,7 @@ def test_ovsdb_tool_reads_what_our_server_wrote(tmp_path, schema_file):
     db = str(srv.dbfiles[0])
     assert tool_contents(db) == live
     assert tool("show-log", db).returncode == 0
-    log, _, records = storage.LogFile.open(db)
+    log, _, records = log_file.LogFile.open(db)
     log.close()
     assert fold(SCHEMA, records) == live
 
@@ -401,43 +401,44 @@ def test_our_server_serves_what_ovsdb_server_wrote(tmp_path, schema_file):
 
 
 def test_crucible_db_compact_keeps_the_contents(tmp_path, our_db):
-    log, _, _ = storage.LogFile.open(our_db)
+    log, _, _ = log_file.LogFile.open(our_db)
     with log:
         for rec in TXNS[:3]:
             log.append(rec)
     before = tool_contents(our_db)
     copy = str(tmp_path / "copy.db")
     for args in ([our_db, copy], [our_db]):  # through the CLI, as a user runs it
-        subprocess.run([sys.executable, "-m", "reference.dbtool", "compact", *args],
+        subprocess.run([sys.executable, "-m", "reference.storage.dbtool", "compact", *args],
                        check=True, cwd=REPO, timeout=30)
     for db in (our_db, copy):
-        records = storage.read(db).records
+        records = log_file.read(db).records
         assert len(records) == 2 and records[1]["_comment"] == "compacted by crucible db"
         assert tool_contents(db) == before
     theirs = str(tmp_path / "theirs.db")
     tool("compact", our_db, theirs)
-    assert fold(SCHEMA, storage.read(theirs).records[1:]) == fold(
-        SCHEMA, storage.read(our_db).records[1:])
+    assert fold(SCHEMA, log_file.read(theirs).records[1:]) == fold(
+        SCHEMA, log_file.read(our_db).records[1:])
 
 
 def test_reference_db_replays_a_real_ovsdb_server_file(tmp_path, schema_file):
-    """reference.db folds what ovsdb-server wrote (diffs, a compaction snapshot) into the
+    """reference.storage.records folds what ovsdb-server wrote (diffs, a compaction snapshot) into the
     contents the real server served; and its own snapshot of them reads back equal."""
-    from reference import db as dbmod
-    from reference.datum import datum_to_json
-    from reference.schema import parse_schema
+    from reference.data.database import Database
+    from reference.data.datum import datum_to_json
+    from reference.data.schema import parse_schema
+    from reference.storage.records import apply_file_record, database_to_file_record
 
     srv = start_server("ovsdb-server", tmp_path, [schema_file])
     try:
         live = run_workload(srv)
     finally:
         srv.stop()
-    log, schema_json, records = storage.LogFile.open(str(srv.dbfiles[0]))
+    log, schema_json, records = log_file.LogFile.open(str(srv.dbfiles[0]))
     log.close()
     schema = parse_schema(schema_json)
-    database = dbmod.Database(schema)
+    database = Database(schema)
     for record in records:
-        dbmod.apply_file_record(database, record)
+        apply_file_record(database, record)
 
     def contents(d) -> dict:
         return {tn: {str(u): {c: _norm(_type(SCHEMA["tables"][tn]["columns"][c]),
@@ -447,8 +448,8 @@ def test_reference_db_replays_a_real_ovsdb_server_file(tmp_path, schema_file):
                 for tn in SCHEMA["tables"]}
 
     assert contents(database) == live
-    again = dbmod.Database(schema)
-    dbmod.apply_file_record(again, dbmod.database_to_file_record(database))
+    again = Database(schema)
+    apply_file_record(again, database_to_file_record(database))
     assert contents(again) == live
 
 
@@ -457,7 +458,7 @@ def test_our_server_truncates_a_torn_tail_and_logs_it(tmp_path, schema_file):
     workdir.mkdir()
     db = str(workdir / "db0.db")
     assert dbtool.main(["create", db, schema_file]) == 0
-    log, _, _ = storage.LogFile.open(db)
+    log, _, _ = log_file.LogFile.open(db)
     with log:
         for rec in TXNS[:3]:
             log.append(rec, durable=True)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.datum import Datum
-from reference.db import Database, refs_of
-from reference.schema import parse_schema
-from reference.txn import execute
+from reference.data.database import Database, refs_of
+from reference.data.datum import Datum
+from reference.data.schema import parse_schema
+from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
 
 SCHEMA = parse_schema(TEST_SCHEMA)

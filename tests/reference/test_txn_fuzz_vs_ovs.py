@@ -1,6 +1,6 @@
 """Schema-driven fuzzing, differential against ovsdb-server 3.1: random transactions
 built from a real schema's column types (OVN Northbound, Open_vSwitch), mostly valid,
-sometimes out of range, run through reference.txn.execute and the real server; replies
+sometimes out of range, run through reference.txn.engine.execute and the real server; replies
 must match after normalisation (see test_txn_vs_ovs)."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import uuid
 import orjson
 import pytest
 
-from reference.db import Database
-from reference.schema import BaseType, Type, parse_schema
-from reference.txn import execute
+from reference.data.database import Database
+from reference.data.schema import parse_schema
+from reference.data.types import BaseType, Type
+from reference.txn.engine import execute
 from tests.reference.test_txn_vs_ovs import Normaliser, OvsClient
 from tests.servers import OVN_NB, VSWITCH, kill_all, start_server
 

@@ -1,7 +1,7 @@
-"""The insert fast path (reference.txn_inserts) against the general engine.
+"""The insert fast path (reference.txn.insert_fast_path) against the general engine.
 
 Twin databases take the same random insert-only transactions, one through
-txn.execute as it runs (fast path first) and one with the fast path switched off, each
+engine.execute as it runs (fast path first) and one with the fast path switched off, each
 drawing UUIDs from the same seeded sequence.  Results, change sets (table and row
 order included), and the databases afterwards (rows, row order, indexes) must be equal.
 The streams are built so that both paths are taken many times: tables with and
@@ -17,10 +17,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from reference import txn, uuidgen
-from reference.db import Database
-from reference.schema import parse_schema
-from reference.txn_inserts import _insertable
+from reference.data import uuidgen
+from reference.data.database import Database
+from reference.data.schema import parse_schema
+from reference.txn import engine
+from reference.txn.insert_fast_path import _insertable
 from tests.reference import test_txn_fuzz_vs_ovs as fuzz
 from tests.reference.test_txn_fuzz_vs_ovs import Fuzzer
 from tests.servers import OVN_NB, OVN_SB, VSWITCH
@@ -96,7 +97,7 @@ def test_fast_path_matches_general_engine(monkeypatch, schema_path):
     monkeypatch.setattr(fuzz, "INT_EDGES", [*fuzz.INT_EDGES, 2**63 - 1, -(2**63),
                                             float(2**63), 3.0, 2.5])
     taken = {"fast": 0, "general": 0}
-    real_fast_path = txn.execute_inserts
+    real_fast_path = engine.execute_inserts
 
     def counted(db, ops):
         out = real_fast_path(db, ops)
@@ -109,9 +110,9 @@ def test_fast_path_matches_general_engine(monkeypatch, schema_path):
             ops = ops + ops  # the same rows twice: index duplicates within one txn
         outcomes = []
         for db, fast in ((fast_db, counted), (slow_db, lambda db, ops: None)):
-            monkeypatch.setattr(txn, "execute_inserts", fast)
+            monkeypatch.setattr(engine, "execute_inserts", fast)
             uuids.restart(i)
-            out = txn.execute(db, ops, now_ms=0, started_ms=0)
+            out = engine.execute(db, ops, now_ms=0, started_ms=0)
             if out.changes is not None:
                 db.apply(out.changes)
             outcomes.append(out)
@@ -131,7 +132,7 @@ def test_fast_path_matches_general_engine(monkeypatch, schema_path):
 def test_fast_path_declines_what_needs_the_general_engine():
     db = Database(parse_schema(orjson.loads(CRUCIBLE.read_bytes())))
     ok = {"op": "insert", "table": "Pair", "row": {"a": "x", "b": 1}}
-    assert txn.execute_inserts(db, [ok]) is not None
+    assert engine.execute_inserts(db, [ok]) is not None
     declined = [
         [],
         [dict(ok, uuid="8c4a4e3c-4d8e-4a8e-9b3e-0e6c8a7d2f10")],
@@ -147,9 +148,9 @@ def test_fast_path_declines_what_needs_the_general_engine():
         [ok, ok],  # the index on (a, b) would hold a duplicate
     ]
     for ops in declined:
-        assert txn.execute_inserts(db, ops) is None, ops
+        assert engine.execute_inserts(db, ops) is None, ops
     # Garbage collection and references that must be checked are the general engine's.
     assert not db.schema.tables["Leaf"].is_root
-    assert txn.execute_inserts(db, [{"op": "insert", "table": "Leaf", "row": {}}]) is None
+    assert engine.execute_inserts(db, [{"op": "insert", "table": "Leaf", "row": {}}]) is None
     holder = {"op": "insert", "table": "Holder", "row": {"name": "h"}}
-    assert txn.execute_inserts(db, [holder]) is None  # "must" may not be empty
+    assert engine.execute_inserts(db, [holder]) is None  # "must" may not be empty

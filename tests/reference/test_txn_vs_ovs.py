@@ -1,6 +1,6 @@
 """Differential test: the pure transaction engine against the real ovsdb-server 3.1.
 
-The same transactions run through reference.txn.execute (with a tiny loop here that
+The same transactions run through reference.txn.engine.execute (with a tiny loop here that
 applies each change set) and through ovsdb-server over a socket; replies must be equal
 after normalisation: UUIDs become their first-seen order, _version values are masked
 (both sides draw them at random), select rows are sorted, and the two rows of an index
@@ -20,9 +20,9 @@ import uuid
 import orjson
 import pytest
 
-from reference.db import Database
-from reference.schema import parse_schema
-from reference.txn import execute
+from reference.data.database import Database
+from reference.data.schema import parse_schema
+from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
 from tests.servers import kill_all, start_server
 
@@ -645,7 +645,7 @@ def _next_notification(client: OvsClient, method: str) -> dict:
 def test_update2_modify_is_our_diff(ovs):
     """What ovsdb-server puts in an update2 "modify" for each column equals
     datum_to_json(diff(old, new)) computed on our side for the same change."""
-    from reference.datum import datum_to_json, diff
+    from reference.data.datum import datum_to_json, diff
 
     ours = Ours(ovs.file_schema)
     ts = ours.db.schema.tables["Root"]

@@ -1,4 +1,4 @@
-"""reference.uuidgen: fresh UUIDs made in bulk must be ordinary version-4 UUIDs."""
+"""reference.data.uuidgen: fresh UUIDs made in bulk must be ordinary version-4 UUIDs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 import pickle
 import uuid
 
-from reference import uuidgen
+from reference.data import uuidgen
 
 
 def test_bulk_made_uuids_are_ordinary_random_uuid4s():

@@ -20,7 +20,7 @@ Public API (stable; the session calls it, storage and monitors consume its chang
     started_ms is when the transaction first arrived (default now_ms); it measures
     "wait" timeouts. read_only marks the _Server database (writes "not allowed").
 
-A transaction that only inserts plain rows is first offered to reference.txn_inserts,
+A transaction that only inserts plain rows is first offered to reference.txn.insert_fast_path,
 which gives the same outcome with far less work, or declines.
 """
 
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any
 
-from reference.commit_checks import compare_datums, precommit
-from reference.condition import Condition, parse_where
-from reference.datum import (
+from reference.data.condition import Condition, parse_where
+from reference.data.database import ChangeSet, Database, Row, bad_defaults, make_row
+from reference.data.datum import (
     MUTATORS,
     Datum,
     check_datum_constraints,
@@ -46,13 +46,14 @@ from reference.datum import (
     mutate,
     mutation_arg_type,
 )
-from reference.db import ChangeSet, Database, Row, bad_defaults, make_row
-from reference.errors import OvsdbError, syntax_error
-from reference.ovs_hash import ovs_order
-from reference.schema import UNLIMITED, TableSchema, Type, column_order
-from reference.txn_inserts import execute_inserts
-from reference.txn_state import Txn
-from reference.uuidgen import uuid4
+from reference.data.errors import OvsdbError, syntax_error
+from reference.data.ovs_hash import ovs_order
+from reference.data.schema import TableSchema, column_order
+from reference.data.types import UNLIMITED, Type
+from reference.data.uuidgen import uuid4
+from reference.txn.commit_checks import compare_datums, precommit
+from reference.txn.insert_fast_path import execute_inserts
+from reference.txn.working_state import Txn
 
 UUID = uuidlib.UUID
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

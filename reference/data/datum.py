@@ -29,9 +29,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from reference.errors import OvsdbError, syntax_error
-from reference.schema import DBL_MAX, INT64_MAX, INT64_MIN, UNLIMITED, BaseType, Type
-from reference.uuidgen import uuid4
+from reference.data.errors import OvsdbError, syntax_error
+from reference.data.types import DBL_MAX, INT64_MAX, INT64_MIN, UNLIMITED, BaseType, Type
+from reference.data.uuidgen import uuid4
 
 Atom = int | float | bool | str | uuid.UUID
 ZERO_UUID = uuid.UUID(int=0)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from reference import jsonrpc
-from reference.session import Broadcast, Close, Out, Send, ServerCore
+from reference.server.core import Broadcast, Close, Out, Send, ServerCore
+from reference.wire import jsonrpc
 
 log = logging.getLogger("reference.server")
 
@@ -73,7 +73,7 @@ def parse_remote(text: str) -> Remote:
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, server: "Server", name: str) -> None:
+    def __init__(self, server: "ServerShell", name: str) -> None:
         self.server = server
         self.name = name
         self.core = server.core
@@ -175,7 +175,7 @@ class Connection(asyncio.Protocol):
             self.probe_sent = True
 
 
-class Server:
+class ServerShell:
     def __init__(self, core: ServerCore, remotes: list[Remote], *,
                  max_message_bytes: int = jsonrpc.DEFAULT_MAX_MESSAGE_BYTES,
                  probe_ms: float = 5000.0,

@@ -26,13 +26,14 @@ from typing import Any
 
 import orjson
 
-from reference import jsonrpc, txn
-from reference.errors import OvsdbError, json_text
-from reference.hosted import Hosted, schema_text
-from reference.jsonrpc import Notification, Reply, Request
-from reference.locks import LockTable
-from reference.ovs_hash import ovs_order
-from reference.storage import StorageError
+from reference.data.errors import OvsdbError, json_text
+from reference.data.ovs_hash import ovs_order
+from reference.server.hosted_database import HostedDatabase, schema_text
+from reference.server.locks import LockTable
+from reference.storage.log_file import StorageError
+from reference.txn.engine import execute
+from reference.wire import jsonrpc
+from reference.wire.jsonrpc import Notification, Reply, Request
 
 SessionId = int
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -80,7 +81,7 @@ class BlockedTxn:
 
     session: SessionId
     request_id: Any
-    hosted: Hosted
+    hosted: HostedDatabase
     ops: list
     started_ms: float
     deadline_ms: float
@@ -90,14 +91,14 @@ class BlockedTxn:
 class Session:
     id: SessionId
     change_aware: bool = False
-    monitors: dict[bytes, Hosted] = field(default_factory=dict)  # monitor id key -> db
+    monitors: dict[bytes, HostedDatabase] = field(default_factory=dict)  # monitor id key -> db
     lock_names: set[str] = field(default_factory=set)
 
 
 class ServerCore:
-    def __init__(self, hosted: list[Hosted], server_id: uuid.UUID | None = None,
+    def __init__(self, hosted: list[HostedDatabase], server_id: uuid.UUID | None = None,
                  clock_ms: Callable[[], float] | None = None) -> None:
-        self.dbs: dict[str, Hosted] = {h.name: h for h in hosted}
+        self.dbs: dict[str, HostedDatabase] = {h.name: h for h in hosted}
         self.server_id = server_id or uuid.uuid4()
         self.sessions: dict[SessionId, Session] = {}
         self.locks = LockTable()
@@ -164,7 +165,7 @@ class ServerCore:
     def _error(self, session: Session, request: Request, error: Any) -> list[Out]:
         return [Send(session.id, jsonrpc.encode_error(request.id, error))]
 
-    def _db_param(self, request: Request, what: str) -> Hosted:
+    def _db_param(self, request: Request, what: str) -> HostedDatabase:
         params = request.params
         if not params or not isinstance(params[0], str):
             raise MethodError(method_error(
@@ -249,7 +250,7 @@ class ServerCore:
         return self._run_txn(session.id, request.id, hosted, request.params[1:],
                              now_ms, now_ms)
 
-    def _run_txn(self, sid: SessionId, request_id: Any, hosted: Hosted, ops: list,
+    def _run_txn(self, sid: SessionId, request_id: Any, hosted: HostedDatabase, ops: list,
                  started_ms: float, now_ms: float, rerun: bool = False) -> list[Out]:
         outcome = hosted.execute(ops, owns_lock=lambda name: self.locks.owns(sid, name),
                                  now_ms=now_ms, started_ms=started_ms)
@@ -290,11 +291,11 @@ class ServerCore:
             outs += [Send(s, d) for d in hosted.monitors.set_backlogged(s, False)]
         return outs + replies
 
-    def _commit(self, hosted: Hosted, changes, durable: bool, now_ms: float) -> list[Out]:
+    def _commit(self, hosted: HostedDatabase, changes, durable: bool, now_ms: float) -> list[Out]:
         return [Broadcast(members, data)
                 for members, data in hosted.commit(changes, durable, now_ms)]
 
-    def _rerun_blocked(self, hosted: Hosted, now_ms: float) -> list[Out]:
+    def _rerun_blocked(self, hosted: HostedDatabase, now_ms: float) -> list[Out]:
         waiting = [b for b in self.blocked if b.hosted is hosted]
         self.blocked = [b for b in self.blocked if b.hosted is not hosted]
         outs: list[Out] = []
@@ -399,14 +400,14 @@ class ServerCore:
                         "monitor_canceled", [orjson.loads(mkey)])))
         return outs
 
-    def _publish_schema(self, hosted: Hosted, now_ms: float) -> list[Out]:
+    def _publish_schema(self, hosted: HostedDatabase, now_ms: float) -> list[Out]:
         """Update _Server's Database row for ``hosted`` after a conversion."""
         server = self.dbs.get("_Server")
         if server is None:
             return []
         ops = [{"op": "update", "table": "Database", "where": [["name", "==", hosted.name]],
                 "row": {"schema": schema_text(hosted.schema_json)}}]
-        outcome = txn.execute(server.db, ops, now_ms=now_ms, started_ms=now_ms)
+        outcome = execute(server.db, ops, now_ms=now_ms, started_ms=now_ms)
         if outcome.changes is None:
             return []
         return self._commit(server, outcome.changes, False, now_ms)

@@ -8,7 +8,7 @@ where ``<len>`` counts the JSON text *including* its trailing newline and ``<sha
 the lowercase hex SHA-1 of exactly those ``<len>`` bytes (checked against files
 ``ovsdb-tool create`` and ``ovsdb-server`` 3.1 wrote).  Record 0 is the schema; every
 later record is a JSON object describing one transaction (or, after compaction, the whole
-database).  What goes *inside* a transaction record belongs to ``reference.db``
+database).  What goes *inside* a transaction record belongs to ``reference.storage.records``
 (``changes_to_file_record``, ``apply_file_record``, ``database_to_file_record``); this
 module only frames, checks, stores and replaces records.
 

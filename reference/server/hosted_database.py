@@ -1,6 +1,6 @@
 """One database as the server hosts it: schema, contents, storage and monitors together.
 
-``Hosted`` is where the pieces meet on a commit, in this order: the change set is
+``HostedDatabase`` is where the pieces meet on a commit, in this order: the change set is
 written to storage (fsynced when the transaction asked for ``durable``), applied to the
 in-memory database, then handed to the monitor engine, which returns what to send.
 Nothing here does network I/O; storage writes are plain blocking file writes.
@@ -18,13 +18,18 @@ from typing import Any
 
 import orjson
 
-from reference import db as dbmod
-from reference import txn
-from reference.datum import datum_to_json
-from reference.errors import OvsdbError
+from reference.data.database import Database
+from reference.data.datum import datum_to_json
+from reference.data.errors import OvsdbError
+from reference.data.schema import DatabaseSchema, parse_schema
 from reference.monitor import MonitorEngine
-from reference.schema import DatabaseSchema, parse_schema
-from reference.storage import LogFile, StorageError
+from reference.storage.log_file import LogFile, StorageError
+from reference.storage.records import (
+    apply_file_record,
+    changes_to_file_record,
+    database_to_file_record,
+)
+from reference.txn.engine import execute
 
 log = logging.getLogger("reference.ovsdb_server")
 
@@ -53,14 +58,14 @@ class HistoryLimits:
     max_atoms: int | None = None
 
 
-class Hosted:
+class HostedDatabase:
     def __init__(self, schema: DatabaseSchema, *, storage: LogFile | None = None,
                  read_only: bool = False, model: str = "standalone",
                  limits: HistoryLimits = HistoryLimits()) -> None:
         self.schema = schema
         self.name = schema.name
         self.schema_json = schema.to_json()
-        self.db = dbmod.Database(schema)
+        self.db = Database(schema)
         self.storage = storage
         self.read_only = read_only
         self.model = model
@@ -76,7 +81,7 @@ class Hosted:
 
     def execute(self, ops: list, *, owns_lock, now_ms: float, started_ms: float):
         """Run a transaction against the current contents (no mutation)."""
-        return txn.execute(self.db, ops, owns_lock=owns_lock, now_ms=now_ms,
+        return execute(self.db, ops, owns_lock=owns_lock, now_ms=now_ms,
                            started_ms=started_ms, read_only=self.read_only)
 
     def commit(self, changes, durable: bool, now_ms: float) -> list[tuple[Any, bytes]]:
@@ -85,7 +90,7 @@ class Hosted:
         Raises StorageError, with nothing applied, when the change cannot be written.
         """
         if self.storage is not None:
-            record = dbmod.changes_to_file_record(changes, self.schema,
+            record = changes_to_file_record(changes, self.schema,
                                                   date_ms=int(time.time() * 1000))
             if record is not None:
                 self.storage.append(record, durable=durable)
@@ -108,7 +113,7 @@ class Hosted:
         if new_schema.name != self.name:
             raise OvsdbError("invalid parameters", f"new schema name ({new_schema.name}) "
                              f"does not match database name ({self.name})")
-        new_db = dbmod.Database(new_schema)
+        new_db = Database(new_schema)
         ops = []
         for table_name, new_table in new_schema.tables.items():
             old_table = self.schema.tables.get(table_name)
@@ -119,7 +124,7 @@ class Hosted:
                 ops.append({"op": "insert", "table": table_name, "uuid": str(row_uuid),
                             "row": {c: datum_to_json(row[c], old_table.columns[c].type)
                                     for c in kept}})
-        outcome = txn.execute(new_db, ops, now_ms=0, started_ms=0)
+        outcome = execute(new_db, ops, now_ms=0, started_ms=0)
         for slot in outcome.result or ():
             if isinstance(slot, dict) and "error" in slot:
                 raise OvsdbError(slot["error"], slot.get("details"))
@@ -127,7 +132,7 @@ class Hosted:
             new_db.apply(outcome.changes)
         schema_json = new_schema.to_json()
         if self.storage is not None:
-            self.storage.compact(schema_json, dbmod.database_to_file_record(new_db))
+            self.storage.compact(schema_json, database_to_file_record(new_db))
         self.schema, self.schema_json, self.db = new_schema, schema_json, new_db
         self.monitors = self._new_monitors()
         log.info("%s: converted to schema version %s", self.name, new_schema.version)
@@ -136,7 +141,7 @@ class Hosted:
 
     def compact(self) -> None:
         if self.storage is not None:
-            snapshot = dbmod.database_to_file_record(
+            snapshot = database_to_file_record(
                 self.db, comment="compacting database online")
             self.storage.compact(self.schema_json, snapshot)
             log.info("%s: compacted database", self.name)
@@ -155,11 +160,11 @@ class Hosted:
             self.storage = None
 
 
-def open_file(path: str | Path, limits: HistoryLimits) -> Hosted:
+def open_file(path: str | Path, limits: HistoryLimits) -> HostedDatabase:
     storage, schema_json, records = LogFile.open(str(path))
-    hosted = Hosted(parse_schema(schema_json), storage=storage, limits=limits)
+    hosted = HostedDatabase(parse_schema(schema_json), storage=storage, limits=limits)
     for record in records:
-        dbmod.apply_file_record(hosted.db, record)
+        apply_file_record(hosted.db, record)
     log.info("%s: opened database %s (%d records)", path, hosted.name, len(records))
     return hosted
 
@@ -168,9 +173,9 @@ def schema_text(schema_json: Any) -> str:
     return orjson.dumps(schema_json, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def server_database(hosted: list[Hosted]) -> Hosted:
+def server_database(hosted: list[HostedDatabase]) -> HostedDatabase:
     """Build _Server with one Database row per hosted database, itself included."""
-    server = Hosted(parse_schema(SERVER_SCHEMA_JSON), read_only=True,
+    server = HostedDatabase(parse_schema(SERVER_SCHEMA_JSON), read_only=True,
                     limits=HistoryLimits(0, 0))
     rows = [(h.name, h.model, h.schema_json) for h in hosted]
     rows.append((server.name, "standalone", SERVER_SCHEMA_JSON))
@@ -178,7 +183,7 @@ def server_database(hosted: list[Hosted]) -> Hosted:
         "name": name, "model": model, "connected": True, "leader": True,
         "schema": schema_text(schema_json)}}
         for name, model, schema_json in rows]
-    outcome = txn.execute(server.db, ops, owns_lock=lambda name: False, now_ms=0,
+    outcome = execute(server.db, ops, owns_lock=lambda name: False, now_ms=0,
                           started_ms=0, read_only=False)
     if outcome.changes is None:
         raise RuntimeError(f"cannot build _Server database: {outcome.result}")
@@ -186,7 +191,7 @@ def server_database(hosted: list[Hosted]) -> Hosted:
     return server
 
 
-def open_databases(paths: list[str], limits: HistoryLimits) -> list[Hosted]:
+def open_databases(paths: list[str], limits: HistoryLimits) -> list[HostedDatabase]:
     hosted = [open_file(p, limits) for p in paths]
     names = [h.name for h in hosted]
     if len(set(names)) != len(names) or "_Server" in names:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
-from reference.datum import Datum, datum_to_string
-from reference.db import ChangeSet, Row, RowChange, index_keys
-from reference.errors import OvsdbError
-from reference.schema import TableSchema, column_order, per_table
-from reference.uuidgen import uuid4
+from reference.data.database import ChangeSet, Row, RowChange, index_keys
+from reference.data.datum import Datum, datum_to_string
+from reference.data.errors import OvsdbError
+from reference.data.schema import TableSchema, column_order, per_table
+from reference.data.uuidgen import uuid4
 
 if TYPE_CHECKING:
-    from reference.txn_state import Txn, TxnRow
+    from reference.txn.working_state import Txn, TxnRow
 
 UUID = uuidlib.UUID
 ZERO = UUID(int=0)

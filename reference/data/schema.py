@@ -10,255 +10,169 @@ Public API (stable; other modules build on it):
         /.is_root (effective: True for every table when no table says isRoot)
         /.indexes (tuple of tuples of column names)/.user_columns (without _uuid,_version)
     ColumnSchema.name/.type/.mutable/.ephemeral
-    Type.key (BaseType)/.value (BaseType | None)/.n_min/.n_max (UNLIMITED = 2**32-1,
-        as OVS stores "unlimited"); .is_map/.is_set/.is_scalar/.is_optional
-        /.is_composite (n_max > 1: update2 diffs are set-like)/.to_english()
-    BaseType.type ("integer"|"real"|"boolean"|"string"|"uuid")/.enum (Datum | None)
-        /.min_integer/.max_integer/.min_real/.max_real/.min_length/.max_length
-        /.ref_table (str | None)/.ref_type ("strong"|"weak")/.is_strong_ref/.is_weak_ref
-    Type.scalar(atomic) and BaseType(atomic) build unconstrained types.
-Invalid schemas raise reference.errors.OvsdbError("syntax error", details).
+    Column types (Type, BaseType) are reference.data.types; type_from_json/type_to_json
+        and base_type_from_json/base_type_to_json read and write them.
+Invalid schemas raise reference.data.errors.OvsdbError("syntax error", details).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
-from reference.errors import OvsdbError, syntax_error
-from reference.ovs_hash import ovs_order
+from reference.data.datum import datum_from_json, datum_to_json, real_to_json
+from reference.data.errors import OvsdbError, syntax_error
+from reference.data.ovs_hash import ovs_order
+from reference.data.types import (
+    ATOMIC_TYPES,
+    DBL_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    UINT_MAX,
+    UNLIMITED,
+    UUID_TYPE,
+    BaseType,
+    Type,
+)
 
-if TYPE_CHECKING:
-    from reference.datum import Datum
-
-ATOMIC_TYPES = ("integer", "real", "boolean", "string", "uuid")
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-DBL_MAX = sys.float_info.max
-UINT_MAX = 2**32 - 1
-UNLIMITED = UINT_MAX  # OVS keeps "unlimited" as UINT_MAX and prints it that way
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _real(x: float) -> int | float:
     # OVS writes reals with "%.15g", so 1000000.0 goes out as 1000000.
-    from reference.datum import real_to_json
-
     return real_to_json(x)
 
 
-@dataclass(frozen=True, slots=True)
-class BaseType:
-    type: str
-    enum: Datum | None = None
-    min_integer: int = INT64_MIN
-    max_integer: int = INT64_MAX
-    min_real: float = -DBL_MAX
-    max_real: float = DBL_MAX
-    min_length: int = 0
-    max_length: int = UINT_MAX
-    ref_table: str | None = None
-    ref_type: str = "strong"
+# -- column types as JSON (the types themselves are in reference.data.types) --
 
-    @property
-    def is_strong_ref(self) -> bool:
-        return self.ref_table is not None and self.ref_type == "strong"
+def base_type_from_json(j: Any) -> BaseType:
+    if isinstance(j, str):
+        if j not in ATOMIC_TYPES:
+            raise syntax_error(j, f'"{j}" is not an atomic-type')
+        return BaseType(j)
+    if not isinstance(j, dict):
+        raise syntax_error(j, "base type must be a string or an object")
+    t = j.get("type")
+    if t not in ATOMIC_TYPES:
+        raise syntax_error(j, f'"{t}" is not an atomic-type' if isinstance(t, str)
+                           else "Parsing ovsdb type failed: Required 'type' member is "
+                           "missing.")
+    allowed = {"type", "enum"} | {
+        "integer": {"minInteger", "maxInteger"}, "real": {"minReal", "maxReal"},
+        "string": {"minLength", "maxLength"}, "uuid": {"refTable", "refType"},
+        "boolean": set()}[t]
+    for k in j:
+        if k not in allowed:
+            raise syntax_error(j, f"Parsing ovsdb type failed: Member '{k}' is present "
+                               "but not allowed here.")
+    kw: dict[str, Any] = {}
 
-    @property
-    def is_weak_ref(self) -> bool:
-        return self.ref_table is not None and self.ref_type == "weak"
+    def num(name: str, real: bool) -> Any:
+        v = j[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float) if real else int):
+            raise syntax_error(j, f"Type mismatch for member '{name}'.")
+        return float(v) if real else v
 
-    def has_constraints(self) -> bool:
-        return (self.enum is not None or self.min_integer != INT64_MIN
-                or self.max_integer != INT64_MAX or self.min_real != -DBL_MAX
-                or self.max_real != DBL_MAX or self.min_length != 0
-                or self.max_length != UINT_MAX or self.ref_table is not None)
-
-    def without_constraints(self) -> BaseType:
-        return BaseType(self.type)
-
-    @classmethod
-    def from_json(cls, j: Any) -> BaseType:
-        if isinstance(j, str):
-            if j not in ATOMIC_TYPES:
-                raise syntax_error(j, f'"{j}" is not an atomic-type')
-            return cls(j)
-        if not isinstance(j, dict):
-            raise syntax_error(j, "base type must be a string or an object")
-        t = j.get("type")
-        if t not in ATOMIC_TYPES:
-            raise syntax_error(j, f'"{t}" is not an atomic-type' if isinstance(t, str)
-                               else "Parsing ovsdb type failed: Required 'type' member is "
-                               "missing.")
-        allowed = {"type", "enum"} | {
-            "integer": {"minInteger", "maxInteger"}, "real": {"minReal", "maxReal"},
-            "string": {"minLength", "maxLength"}, "uuid": {"refTable", "refType"},
-            "boolean": set()}[t]
-        for k in j:
-            if k not in allowed:
-                raise syntax_error(j, f"Parsing ovsdb type failed: Member '{k}' is present "
-                                   "but not allowed here.")
-        kw: dict[str, Any] = {}
-
-        def num(name: str, real: bool) -> Any:
-            v = j[name]
-            if isinstance(v, bool) or not isinstance(v, (int, float) if real else int):
-                raise syntax_error(j, f"Type mismatch for member '{name}'.")
-            return float(v) if real else v
-
-        if t == "integer":
-            kw["min_integer"] = num("minInteger", False) if "minInteger" in j else INT64_MIN
-            kw["max_integer"] = num("maxInteger", False) if "maxInteger" in j else INT64_MAX
-            if kw["min_integer"] > kw["max_integer"]:
-                raise syntax_error(j, "minInteger exceeds maxInteger")
-        elif t == "real":
-            kw["min_real"] = num("minReal", True) if "minReal" in j else -DBL_MAX
-            kw["max_real"] = num("maxReal", True) if "maxReal" in j else DBL_MAX
-            if kw["min_real"] > kw["max_real"]:
-                raise syntax_error(j, "minReal exceeds maxReal")
-        elif t == "string":
-            kw["min_length"] = num("minLength", False) if "minLength" in j else 0
-            kw["max_length"] = num("maxLength", False) if "maxLength" in j else UINT_MAX
-            if not 0 <= kw["min_length"] <= kw["max_length"]:
-                raise syntax_error(j, "minLength exceeds maxLength")
-        elif t == "uuid" and "refTable" in j:
-            if not isinstance(j["refTable"], str) or not _ID.match(j["refTable"]):
-                raise syntax_error(j, "Type mismatch for member 'refTable'.")
-            kw["ref_table"] = j["refTable"]
-            rt = j.get("refType", "strong")
-            if rt not in ("strong", "weak"):
-                raise syntax_error(j, 'refType must be "strong" or "weak" (not "%s")' % rt)
-            kw["ref_type"] = rt
-        elif "refType" in j:
-            raise syntax_error(j, "refType requires refTable")
-        if "enum" in j:
-            from reference.datum import datum_from_json  # datum imports this module
-
-            enum_type = Type(BaseType(t), None, 1, UNLIMITED)
-            kw["enum"] = datum_from_json(enum_type, j["enum"])
-        return cls(t, **kw)
-
-    def to_json(self) -> Any:
-        if not self.has_constraints():
-            return self.type
-        out: dict[str, Any] = {"type": self.type}
-        if self.enum is not None:
-            from reference.datum import datum_to_json
-
-            out["enum"] = datum_to_json(self.enum, Type(BaseType(self.type), None, 1, UNLIMITED))
-        if self.min_integer != INT64_MIN:
-            out["minInteger"] = self.min_integer
-        if self.max_integer != INT64_MAX:
-            out["maxInteger"] = self.max_integer
-        if self.min_real != -DBL_MAX:
-            out["minReal"] = _real(self.min_real)
-        if self.max_real != DBL_MAX:
-            out["maxReal"] = _real(self.max_real)
-        if self.min_length != 0:
-            out["minLength"] = self.min_length
-        if self.max_length != UINT_MAX:
-            out["maxLength"] = self.max_length
-        if self.ref_table is not None:
-            out["refTable"] = self.ref_table
-            if self.ref_type == "weak":
-                out["refType"] = "weak"
-        return out
+    if t == "integer":
+        kw["min_integer"] = num("minInteger", False) if "minInteger" in j else INT64_MIN
+        kw["max_integer"] = num("maxInteger", False) if "maxInteger" in j else INT64_MAX
+        if kw["min_integer"] > kw["max_integer"]:
+            raise syntax_error(j, "minInteger exceeds maxInteger")
+    elif t == "real":
+        kw["min_real"] = num("minReal", True) if "minReal" in j else -DBL_MAX
+        kw["max_real"] = num("maxReal", True) if "maxReal" in j else DBL_MAX
+        if kw["min_real"] > kw["max_real"]:
+            raise syntax_error(j, "minReal exceeds maxReal")
+    elif t == "string":
+        kw["min_length"] = num("minLength", False) if "minLength" in j else 0
+        kw["max_length"] = num("maxLength", False) if "maxLength" in j else UINT_MAX
+        if not 0 <= kw["min_length"] <= kw["max_length"]:
+            raise syntax_error(j, "minLength exceeds maxLength")
+    elif t == "uuid" and "refTable" in j:
+        if not isinstance(j["refTable"], str) or not _ID.match(j["refTable"]):
+            raise syntax_error(j, "Type mismatch for member 'refTable'.")
+        kw["ref_table"] = j["refTable"]
+        rt = j.get("refType", "strong")
+        if rt not in ("strong", "weak"):
+            raise syntax_error(j, 'refType must be "strong" or "weak" (not "%s")' % rt)
+        kw["ref_type"] = rt
+    elif "refType" in j:
+        raise syntax_error(j, "refType requires refTable")
+    if "enum" in j:
+        enum_type = Type(BaseType(t), None, 1, UNLIMITED)
+        kw["enum"] = datum_from_json(enum_type, j["enum"])
+    return BaseType(t, **kw)
 
 
-@dataclass(frozen=True, slots=True)
-class Type:
-    key: BaseType
-    value: BaseType | None = None
-    n_min: int = 1
-    n_max: int = 1
-
-    @classmethod
-    def scalar(cls, atomic: str) -> Type:
-        return cls(BaseType(atomic))
-
-    @property
-    def is_map(self) -> bool:
-        return self.value is not None
-
-    @property
-    def is_set(self) -> bool:
-        # OVS: a 0..1 column is a set too (ovsdb_type_is_set).
-        return self.value is None and (self.n_min != 1 or self.n_max != 1)
-
-    @property
-    def is_scalar(self) -> bool:
-        return self.value is None and self.n_min == 1 and self.n_max == 1
-
-    @property
-    def is_optional(self) -> bool:
-        return self.n_min == 0 and self.n_max == 1
-
-    @property
-    def is_composite(self) -> bool:
-        return self.n_max > 1
-
-    def to_english(self) -> str:
-        """OVS's ovsdb_type_to_english(), used in mutation error details."""
-        if self.is_scalar:
-            return self.key.type
-        s = "set" if self.is_set else "map"
-        if self.n_max == UNLIMITED:
-            s += f" of {self.n_min} or more" if self.n_min else " of"
-        elif self.n_min:
-            s += f" of {self.n_min} to {self.n_max}"
-        else:
-            s += f" of up to {self.n_max}"
-        if self.is_set:
-            return f"{s} {self.key.type}s"
-        assert self.value is not None
-        return f"{s} ({self.key.type}, {self.value.type}) pairs"
-
-    @classmethod
-    def from_json(cls, j: Any) -> Type:
-        if isinstance(j, str):
-            return cls(BaseType.from_json(j))
-        if not isinstance(j, dict) or "key" not in j:
-            raise syntax_error(j, "Required 'key' member is missing." if isinstance(j, dict)
-                               else "ovsdb type must be a string or an object")
-        for k in j:
-            if k not in ("key", "value", "min", "max"):
-                raise syntax_error(j, f"Member '{k}' is present but not allowed here.")
-        key = BaseType.from_json(j["key"])
-        value = BaseType.from_json(j["value"]) if "value" in j else None
-        n_min = j.get("min", 1)
-        if isinstance(n_min, bool) or not isinstance(n_min, int):
-            raise syntax_error(j, "Type mismatch for member 'min'.")
-        n_max = j.get("max", 1)
-        if n_max == "unlimited":
-            n_max = UNLIMITED
-        elif isinstance(n_max, bool) or not isinstance(n_max, int):
-            raise syntax_error(j, 'max must be a positive integer or "unlimited"')
-        if not (0 <= n_min <= 1 and n_min <= n_max and 1 <= n_max <= UINT_MAX):
-            raise syntax_error(j, "ovsdb type fails constraint checks")
-        return cls(key, value, n_min, n_max)
-
-    def to_json(self) -> Any:
-        if self.is_scalar and not self.key.has_constraints():
-            return self.key.type
-        out: dict[str, Any] = {"key": self.key.to_json()}
-        if self.value is not None:
-            out["value"] = self.value.to_json()
-        if self.n_min != 1:
-            out["min"] = self.n_min
-        if self.n_max == UNLIMITED:
-            out["max"] = "unlimited"
-        elif self.n_max != 1:
-            out["max"] = self.n_max
-        return out
+def base_type_to_json(b: BaseType) -> Any:
+    if not b.has_constraints():
+        return b.type
+    out: dict[str, Any] = {"type": b.type}
+    if b.enum is not None:
+        out["enum"] = datum_to_json(b.enum, Type(BaseType(b.type), None, 1, UNLIMITED))
+    if b.min_integer != INT64_MIN:
+        out["minInteger"] = b.min_integer
+    if b.max_integer != INT64_MAX:
+        out["maxInteger"] = b.max_integer
+    if b.min_real != -DBL_MAX:
+        out["minReal"] = _real(b.min_real)
+    if b.max_real != DBL_MAX:
+        out["maxReal"] = _real(b.max_real)
+    if b.min_length != 0:
+        out["minLength"] = b.min_length
+    if b.max_length != UINT_MAX:
+        out["maxLength"] = b.max_length
+    if b.ref_table is not None:
+        out["refTable"] = b.ref_table
+        if b.ref_type == "weak":
+            out["refType"] = "weak"
+    return out
 
 
-UUID_TYPE = Type(BaseType("uuid"))
+def type_from_json(j: Any) -> Type:
+    if isinstance(j, str):
+        return Type(base_type_from_json(j))
+    if not isinstance(j, dict) or "key" not in j:
+        raise syntax_error(j, "Required 'key' member is missing." if isinstance(j, dict)
+                           else "ovsdb type must be a string or an object")
+    for k in j:
+        if k not in ("key", "value", "min", "max"):
+            raise syntax_error(j, f"Member '{k}' is present but not allowed here.")
+    key = base_type_from_json(j["key"])
+    value = base_type_from_json(j["value"]) if "value" in j else None
+    n_min = j.get("min", 1)
+    if isinstance(n_min, bool) or not isinstance(n_min, int):
+        raise syntax_error(j, "Type mismatch for member 'min'.")
+    n_max = j.get("max", 1)
+    if n_max == "unlimited":
+        n_max = UNLIMITED
+    elif isinstance(n_max, bool) or not isinstance(n_max, int):
+        raise syntax_error(j, 'max must be a positive integer or "unlimited"')
+    if not (0 <= n_min <= 1 and n_min <= n_max and 1 <= n_max <= UINT_MAX):
+        raise syntax_error(j, "ovsdb type fails constraint checks")
+    return Type(key, value, n_min, n_max)
+
+
+def type_to_json(t: Type) -> Any:
+    if t.is_scalar and not t.key.has_constraints():
+        return t.key.type
+    out: dict[str, Any] = {"key": base_type_to_json(t.key)}
+    if t.value is not None:
+        out["value"] = base_type_to_json(t.value)
+    if t.n_min != 1:
+        out["min"] = t.n_min
+    if t.n_max == UNLIMITED:
+        out["max"] = "unlimited"
+    elif t.n_max != 1:
+        out["max"] = t.n_max
+    return out
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +193,7 @@ class ColumnSchema:
         for k in ("ephemeral", "mutable"):
             if k in j and not isinstance(j[k], bool):
                 raise syntax_error(j, f"Type mismatch for member '{k}'.")
-        t = Type.from_json(j["type"])
+        t = type_from_json(j["type"])
         mutable = j.get("mutable", True)
         # OVS: a weak reference must be removable when its target goes, so it is
         # always mutable whatever the schema says.
@@ -288,7 +202,7 @@ class ColumnSchema:
         return cls(name, t, mutable, j.get("ephemeral", False))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type.to_json()}
+        out: dict[str, Any] = {"type": type_to_json(self.type)}
         if self.ephemeral:
             out["ephemeral"] = True
         if not self.mutable:

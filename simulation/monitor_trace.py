@@ -23,11 +23,11 @@ from typing import Any
 
 import orjson
 
-from reference import datum as D
+from reference.data import datum as D
+from reference.data.schema import parse_schema
 from reference.monitor.engine import MonitorEngine
 from reference.monitor.replica import Replica
-from reference.monitor.sim import SimDB
-from reference.schema import parse_schema
+from simulation.monitor_db import SimDB
 
 TABLE = "R"
 COLUMNS = ("n", "s", "m")

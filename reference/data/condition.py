@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reference.datum import Datum, SymbolTable, datum_from_json
-from reference.errors import OvsdbError, syntax_error
-from reference.schema import UNLIMITED, TableSchema, Type
+from reference.data.datum import Datum, SymbolTable, datum_from_json
+from reference.data.errors import OvsdbError, syntax_error
+from reference.data.schema import TableSchema
+from reference.data.types import UNLIMITED, Type
 
 FUNCTIONS = ("<", "<=", "==", "!=", ">=", ">", "includes", "excludes")
 ORDERING = ("<", "<=", ">", ">=")

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from reference.datum import Datum, datum_from_json
-from reference.db import (
+from reference.data.database import (
     ChangeSet,
     Database,
     Row,
@@ -39,10 +38,12 @@ from reference.db import (
     ref_columns,
     replay_order,
 )
-from reference.errors import OvsdbError
-from reference.ovs_hash import OvsHmap
-from reference.schema import INT64_MAX, INT64_MIN, TableSchema, Type, per_table
-from reference.uuidgen import uuid4
+from reference.data.datum import Datum, datum_from_json
+from reference.data.errors import OvsdbError
+from reference.data.ovs_hash import OvsHmap
+from reference.data.schema import TableSchema, per_table
+from reference.data.types import INT64_MAX, INT64_MIN, Type
+from reference.data.uuidgen import uuid4
 
 # The Python type of the JSON values an unconstrained scalar column of these types takes
 # as they are (ASCII text needs no UTF-8 check, integers a range check); anything else

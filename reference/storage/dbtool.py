@@ -18,7 +18,7 @@ import sys
 
 import orjson
 
-from reference import storage
+from reference.storage import log_file
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -62,16 +62,16 @@ def _read_schema(path: str) -> dict:
         with open(path, "rb") as f:
             text = f.read()
     except OSError as e:
-        raise storage.StorageError(f'failed to read schema: "{path}" could not be read as '
+        raise log_file.StorageError(f'failed to read schema: "{path}" could not be read as '
                                    f'JSON (error opening "{path}": {e.strerror})') from None
     try:
         schema = orjson.loads(text)
     except orjson.JSONDecodeError as e:
-        raise storage.StorageError(f'failed to read schema: "{path}" could not be read as '
+        raise log_file.StorageError(f'failed to read schema: "{path}" could not be read as '
                                    f'JSON ({e})') from None
     problem = schema_problem(schema)
     if problem:
-        raise storage.StorageError(f'failed to parse "{path}" as ovsdb schema: {problem}')
+        raise log_file.StorageError(f'failed to parse "{path}" as ovsdb schema: {problem}')
     return _canonical(path, schema)
 
 
@@ -80,15 +80,15 @@ def _canonical(path: str, schema: dict) -> dict:
     get_schema returns it.  Falls back to the file's own JSON (already sanity-checked)
     while the schema module cannot be loaded."""
     try:
-        from reference.errors import OvsdbError
-        from reference.schema import parse_schema
+        from reference.data.errors import OvsdbError
+        from reference.data.schema import parse_schema
     except ImportError:
         return schema
     try:
         return parse_schema(schema).to_json()
     except OvsdbError as e:
         details = getattr(e, "details", None) or str(e)
-        raise storage.StorageError(f'failed to parse "{path}" as ovsdb schema: '
+        raise log_file.StorageError(f'failed to parse "{path}" as ovsdb schema: '
                                    f'{details}') from None
     except ImportError:
         return schema
@@ -98,7 +98,7 @@ def cmd_create(args: list[str]) -> int:
     if len(args) != 2:
         return _usage("create needs DBFILE and SCHEMA")
     dbfile, schema_path = args
-    storage.create(dbfile, _read_schema(schema_path))
+    log_file.create(dbfile, _read_schema(schema_path))
     return 0
 
 
@@ -131,7 +131,7 @@ def cmd_show_log(args: list[str]) -> int:
         args = args[1:]
     if len(args) != 1:
         return _usage("show-log needs DBFILE")
-    parsed = storage.read(args[0])
+    parsed = log_file.read(args[0])
     for i, rec in enumerate(parsed.records):
         print("\n".join(_describe(i, rec, verbose)))
     if parsed.bad:
@@ -143,7 +143,7 @@ def cmd_show_log(args: list[str]) -> int:
 def cmd_repair(args: list[str]) -> int:
     if len(args) != 1:
         return _usage("repair needs DBFILE")
-    log, _, records = storage.LogFile.open(args[0], repair=True)
+    log, _, records = log_file.LogFile.open(args[0], repair=True)
     log.close()
     print(f"{args[0]}: {len(records)} transaction records kept")
     return 0
@@ -152,25 +152,26 @@ def cmd_repair(args: list[str]) -> int:
 def cmd_compact(args: list[str]) -> int:
     if len(args) not in (1, 2):
         return _usage("compact needs DBFILE and optionally DST")
-    # The record contents (folding transactions, taking a snapshot) are the database
+    # The record contents (folding transactions, taking a snapshot) are the records
     # module's job; this command only moves them between files.
-    from reference import db as dbmod
-    from reference.schema import parse_schema
+    from reference.data.database import Database
+    from reference.data.schema import parse_schema
+    from reference.storage.records import apply_file_record, database_to_file_record
 
-    log, schema_json, records = storage.LogFile.open(args[0])
+    log, schema_json, records = log_file.LogFile.open(args[0])
     try:
-        database = dbmod.Database(parse_schema(schema_json))
+        database = Database(parse_schema(schema_json))
         for record in records:
-            dbmod.apply_file_record(database, record)
+            apply_file_record(database, record)
         # ovsdb-tool compact labels its snapshot "compacted by ovsdb-tool 3.1.0".
-        snapshot = dbmod.database_to_file_record(database, comment="compacted by crucible db")
+        snapshot = database_to_file_record(database, comment="compacted by crucible db")
         if len(args) == 1:
             log.compact(schema_json, snapshot)
             return 0
     finally:
         log.close()
-    storage.create(args[1], schema_json)
-    out, _, _ = storage.LogFile.open(args[1])
+    log_file.create(args[1], schema_json)
+    out, _, _ = log_file.LogFile.open(args[1])
     with out:
         out.append(snapshot, durable=True)
     return 0
@@ -179,9 +180,9 @@ def cmd_compact(args: list[str]) -> int:
 def cmd_schema_field(field: str, args: list[str]) -> int:
     if len(args) != 1:
         return _usage(f"db-{field} needs DBFILE")
-    parsed = storage.read(args[0])
+    parsed = log_file.read(args[0])
     if not parsed.records:
-        raise storage.CorruptLogError(parsed.bad.message if parsed.bad else "no schema record")
+        raise log_file.CorruptLogError(parsed.bad.message if parsed.bad else "no schema record")
     print(parsed.records[0].get(field, ""))
     return 0
 
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return _usage(f"unknown command {argv[0]!r}")
     try:
         return cmd(argv[1:])
-    except storage.StorageError as e:
+    except log_file.StorageError as e:
         print(f"crucible db: {e}", file=sys.stderr)
         return 1
     except OSError as e:

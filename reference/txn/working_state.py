@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid as uuidlib
 from collections.abc import Callable
 
-from reference.datum import SymbolTable
-from reference.db import Database, Row, replay_order
-from reference.ovs_hash import OvsHmap, uuid_hash
+from reference.data.database import Database, Row, replay_order
+from reference.data.datum import SymbolTable
+from reference.data.ovs_hash import OvsHmap, uuid_hash
 
 UUID = uuidlib.UUID
 

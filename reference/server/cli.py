@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from reference import jsonrpc
+from reference.wire import jsonrpc
 
 
 class OvsLogFormatter(logging.Formatter):
@@ -91,9 +91,9 @@ def event_loop_factory(name: str | None) -> tuple[str, Callable[[], asyncio.Abst
 
 
 def serve_main(argv: list[str]) -> int:
-    from reference.hosted import HistoryLimits, open_databases
-    from reference.server import Server, parse_remote
-    from reference.session import ServerCore
+    from reference.server.core import ServerCore
+    from reference.server.hosted_database import HistoryLimits, open_databases
+    from reference.server.shell import ServerShell, parse_remote
 
     args = serve_parser().parse_args(argv)
     try:
@@ -146,7 +146,7 @@ def serve_main(argv: list[str]) -> int:
         for h in hosted:
             h.maybe_compact()
 
-    server = Server(core, remotes, max_message_bytes=args.max_message_size,
+    server = ServerShell(core, remotes, max_message_bytes=args.max_message_size,
                     probe_ms=args.inactivity_probe, unixctl_path=args.unixctl,
                     unixctl_commands=commands, on_tick=tick)
     if args.pidfile:
@@ -174,6 +174,6 @@ def serve_main(argv: list[str]) -> int:
 
 
 def db_main(argv: list[str]) -> int:
-    from reference import dbtool
+    from reference.storage import dbtool
 
     return dbtool.main(argv)

@@ -3,7 +3,7 @@ engine: used by trace.random_trace and the monitor tests.
 
 Rows are dicts column -> Datum with every column (``_uuid`` and ``_version`` included),
 never mutated once built; ``commit`` builds the change set (table -> uuid -> (old, new))
-the engine consumes, exactly the shape of reference.db's ChangeSet.
+the engine consumes, exactly the shape of reference.data.database's ChangeSet.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference import datum as D
-from reference.ovs_hash import OvsHmap, uuid_hash
+from reference.data import datum as D
+from reference.data.ovs_hash import OvsHmap, uuid_hash
 
 
 @dataclass
@@ -24,7 +24,7 @@ class SimChangeSet:
 
 class SimTable(dict):
     """uuid -> row, plus ``order``: the row order ovsdb-server would iterate (an OvsHmap
-    keyed by the UUID's first 32 bits, as reference.db.Table keeps it)."""
+    keyed by the UUID's first 32 bits, as reference.data.database.Table keeps it)."""
 
     def __init__(self) -> None:
         super().__init__()

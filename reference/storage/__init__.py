@@ -1,0 +1,2 @@
+"""The storage layer: the OVSDB file (framing, durable appends, compaction), the
+transaction records inside it, and the ``crucible db`` file tools."""
