@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from harness.spec.trace_validation import check_trace
 from simulation.monitor_trace import random_trace
 
 ACTIONS = {"Init", "Commit", "RequestCondChange", "ServerCondChange", "Disconnect",
@@ -36,16 +37,11 @@ def test_trace_resumes_find_history_exactly():
                 assert e["found"] == want, e
 
 
-def _tracecheck():
+def test_tlc_accepts_core_trace_and_rejects_a_tampered_one():
     if shutil.which("java") is None:
         pytest.skip("java not installed")
-    return pytest.importorskip("harness.tracecheck")
-
-
-def test_tlc_accepts_core_trace_and_rejects_a_tampered_one():
-    tc = _tracecheck()
     trace = random_trace(11, 120)
-    verdict = tc.check_trace(trace, timeout=240)
+    verdict = check_trace(trace, timeout=240)
     assert verdict.accepted, verdict.message
     bad = copy.deepcopy(trace)
     for e in bad:
@@ -55,4 +51,4 @@ def test_tlc_accepts_core_trace_and_rejects_a_tampered_one():
             break
     else:
         pytest.fail("trace has no commit with updates")
-    assert not tc.check_trace(bad, timeout=240).accepted
+    assert not check_trace(bad, timeout=240).accepted
