@@ -16,8 +16,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("harness.demo:main", "run the main job: a short fault campaign with a report"),
     "campaign": ("harness.campaign:main", "run a fault campaign against a target"),
-    "check": ("harness.check_cli:main", "check a recorded history for linearizability"),
-    "spec": ("harness.spec_check:main", "model check the TLA+ specs with TLC (spec check)"),
+    "check": ("harness.linear.cli:main", "check a recorded history for linearizability"),
+    "spec": ("harness.spec.cli:main", "model check the TLA+ specs with TLC (spec check)"),
     "serve": ("reference.server.cli:serve_main", "run the reference OVSDB server"),
     "db": ("reference.server.cli:db_main", "database file tools (db create)"),
 }

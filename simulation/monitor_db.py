@@ -1,5 +1,5 @@
 """A minimal in-memory database for driving the monitor core without the transaction
-engine: used by trace.random_trace and the monitor tests.
+engine: used by simulation.monitor_trace and the monitor tests.
 
 Rows are dicts column -> Datum with every column (``_uuid`` and ``_version`` included),
 never mutated once built; ``commit`` builds the change set (table -> uuid -> (old, new))
@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference.data import datum as D
+from reference.data.datum import Datum, default_datum
 from reference.data.ovs_hash import OvsHmap, uuid_hash
 
 
@@ -37,12 +37,12 @@ class SimDB:
         self.tables: dict[str, SimTable] = {t: SimTable() for t in schema.tables}
         self._new_uuid = new_uuid
 
-    def make_row(self, table: str, row_uuid: uuid.UUID, values: dict[str, D.Datum]) -> dict:
+    def make_row(self, table: str, row_uuid: uuid.UUID, values: dict[str, Datum]) -> dict:
         ts = self.schema.tables[table]
-        row = {c: D.default_datum(cs.type) for c, cs in ts.columns.items()}
+        row = {c: default_datum(cs.type) for c, cs in ts.columns.items()}
         row.update(values)
-        row["_uuid"] = D.Datum.atom(row_uuid)
-        row["_version"] = D.Datum.atom(self._new_uuid())
+        row["_uuid"] = Datum.atom(row_uuid)
+        row["_version"] = Datum.atom(self._new_uuid())
         return row
 
     def commit(self, writes: dict[str, dict[uuid.UUID, dict | None]],

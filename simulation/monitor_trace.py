@@ -10,7 +10,7 @@ the event list of spec/README.md ("Init", "Commit", "RequestCondChange",
 "ServerCondChange", "Disconnect", "Resume", "ApplyUpdate2"), every output field taken
 from the bytes the engine produced, so TLC can check the core against the spec.
 
-    python -m reference.monitor.trace SEED STEPS    prints the trace as JSON
+    python -m simulation.monitor_trace SEED STEPS    prints the trace as JSON
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from reference.data import datum as D
+from reference.data.datum import Datum
 from reference.data.schema import parse_schema
 from reference.monitor.engine import MonitorEngine
 from reference.monitor.replica import Replica
@@ -165,9 +165,9 @@ def random_trace(seed: int, steps: int, clients: int | None = None,
                     writes[_row_uuid(r)] = None
                 else:
                     writes[_row_uuid(r)] = {
-                        "n": D.Datum.atom(rng.randrange(VALUES)),
-                        "s": D.Datum.set(rng.sample(range(VALUES), rng.randint(0, 2))),
-                        "m": D.Datum.map({k: rng.randrange(VALUES) for k in
+                        "n": Datum.atom(rng.randrange(VALUES)),
+                        "s": Datum.set(rng.sample(range(VALUES), rng.randint(0, 2))),
+                        "m": Datum.map({k: rng.randrange(VALUES) for k in
                                           rng.sample(range(VALUES), rng.randint(0, 2))})}
             changes = db.commit({TABLE: writes}, txn_id=_txn_uuid(txn + 1))
             if not changes.tables:

@@ -1,7 +1,7 @@
 -------------------------- MODULE MonitorDeltaTrace --------------------------
 (***************************************************************************)
-(* Trace validation for MonitorDelta.  MDTraceData (written by             *)
-(* harness/tracecheck.py into a temporary folder) holds the events the     *)
+(* Trace validation for MonitorDelta.  MDTraceData (written into a temp    *)
+(* folder by harness/spec/trace_validation.py) holds the events the        *)
 (* reference monitor core logged, as the sequence Trace.  A cursor i walks *)
 (* it: each step performs the spec action the event names, with the        *)
 (* event's inputs, and requires the event's outputs (diffs, found, txn     *)

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.data import datum as D
+from reference.data.datum import Datum
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor import compose as compose_mod
@@ -82,14 +82,14 @@ t_where = st.lists(t_clause, max_size=3)
 u_where = st.lists(u_clause, max_size=2)
 
 t_row = st.fixed_dictionaries({}, optional={
-    "i": small.map(D.Datum.atom),
-    "o": st.lists(small, max_size=1).map(D.Datum.set),
-    "s": int_set.map(D.Datum.set),
-    "m": st.dictionaries(small, small, max_size=3).map(D.Datum.map),
-    "name": st.sampled_from(["a", "b", "c"]).map(D.Datum.atom)})
+    "i": small.map(Datum.atom),
+    "o": st.lists(small, max_size=1).map(Datum.set),
+    "s": int_set.map(Datum.set),
+    "m": st.dictionaries(small, small, max_size=3).map(Datum.map),
+    "name": st.sampled_from(["a", "b", "c"]).map(Datum.atom)})
 u_row = st.fixed_dictionaries({}, optional={
-    "k": small.map(D.Datum.atom),
-    "tags": st.lists(st.sampled_from(["x", "y", "z"]), unique=True).map(D.Datum.set)})
+    "k": small.map(Datum.atom),
+    "tags": st.lists(st.sampled_from(["x", "y", "z"]), unique=True).map(Datum.set)})
 
 txn = st.fixed_dictionaries({
     "T": st.dictionaries(st.sampled_from(T_UUIDS), st.one_of(st.none(), t_row), max_size=3),
@@ -126,15 +126,15 @@ step = st.one_of(
 # -- an independent condition evaluator --------------------------------------------------
 
 
-def _arg(j) -> D.Datum:
+def _arg(j) -> Datum:
     if isinstance(j, list) and j and j[0] == "set":
-        return D.Datum.set(j[1])
+        return Datum.set(j[1])
     if isinstance(j, list) and j and j[0] == "map":
-        return D.Datum.map([tuple(p) for p in j[1]])
-    return D.Datum.atom(j)
+        return Datum.map([tuple(p) for p in j[1]])
+    return Datum.atom(j)
 
 
-def _pairs(d: D.Datum) -> set:
+def _pairs(d: Datum) -> set:
     return set(zip(d.keys, d.values, strict=True)) if d.values is not None else set(d.keys)
 
 
@@ -331,8 +331,8 @@ def test_property_harness_catches_a_dropped_delete(monkeypatch):
 
     monkeypatch.setattr("reference.monitor.engine.classify", buggy)
     world = World([("monitor_cond", {"T": (None, [["i", "==", 1]])})])
-    world.step(("txn", {"T": {T_UUIDS[0]: {"i": D.Datum.atom(1)}}}))
+    world.step(("txn", {"T": {T_UUIDS[0]: {"i": Datum.atom(1)}}}))
     world.check()
-    world.step(("txn", {"T": {T_UUIDS[0]: {"i": D.Datum.atom(2)}}}))
+    world.step(("txn", {"T": {T_UUIDS[0]: {"i": Datum.atom(2)}}}))
     with pytest.raises(AssertionError):
         world.check()

@@ -21,7 +21,7 @@ import uuid
 import orjson
 import pytest
 
-from reference.data import datum as D
+from reference.data.datum import datum_from_json
 from reference.data.errors import OvsdbError
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
@@ -59,7 +59,7 @@ class OracleDB:
 
     def parse(self, table, body):
         cols = self.schema.tables[table].columns
-        return {c: D.datum_from_json(cols[c].type, j) for c, j in body.items()}
+        return {c: datum_from_json(cols[c].type, j) for c, j in body.items()}
 
     def absorb(self, updates) -> dict:
         """Apply one v1 <table-updates> of the oracle; return the change set."""

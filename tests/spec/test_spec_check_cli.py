@@ -5,7 +5,8 @@ import shutil
 import orjson
 
 from harness.cli import main as crucible
-from harness.spec_check import SPEC_DIR, load_manifest, select
+from harness.spec import SPEC_DIR
+from harness.spec.manifest import load_manifest, select
 
 
 def test_list_and_select(capsys):

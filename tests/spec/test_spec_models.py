@@ -3,7 +3,7 @@ correct models pass, every bug switch is caught with a violation of its property
 
 import pytest
 
-from harness.spec_check import check_model, judge, load_manifest
+from harness.spec.manifest import AS_EXPECTED, check_model, judge, load_manifest
 
 CI_MODELS = [m for m in load_manifest() if m.tier == "ci"]
 
@@ -19,7 +19,7 @@ def test_every_spec_has_a_correct_model_and_a_bug_switch():
 def test_model_verdict(model):
     res = check_model(model)
     assert res.verdict != "error", res.message
-    assert judge(model, res) == 0, f"{model.name}: {res.summary()}\n{res.trace_text()}"
+    assert judge(model, res) == AS_EXPECTED, f"{model.name}: {res.summary()}\n{res.trace_text()}"
     if model.expect == "violation":
         assert res.property == model.property
         assert len(res.trace) >= 2  # the counterexample is reported

@@ -1,8 +1,8 @@
-"""harness.tlc's pure half: TLC output -> verdict, figures and trace (canned output)."""
+"""harness.spec.tlc's pure half: TLC output -> verdict, figures and trace (canned output)."""
 
 from pathlib import Path
 
-from harness.tlc import Simulation, build_command, parse_output
+from harness.spec.tlc import Simulation, build_command, parse_output
 
 PASS = """TLC2 Version 2.15 of Day Month 20?? (rev: d5b5a7f)
 Model checking completed. No error has been found.

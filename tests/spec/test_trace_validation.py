@@ -1,18 +1,18 @@
 """Trace validation: runs of a monitor core, as JSON events, are checked by TLC to be
 behaviours of MonitorDelta; corrupted traces must be rejected at the corrupted event.
 
-Two trace sources: tests/spec/md_sim.py (written from the contract in spec/README.md,
-independent of reference/) and, when present, the reference server's monitor core
-(reference.monitor.trace.random_trace)."""
+Two trace sources: simulation.monitor_trace_from_spec (written from the contract in
+spec/README.md, independent of reference/) and the reference server's monitor core
+(simulation.monitor_trace)."""
 
 import copy
 
 import orjson
 import pytest
 
-from harness.tracecheck import check_trace, check_traces, main, to_tla_module
-from simulation.monitor_trace import random_trace as reference_random_trace
-from tests.spec.md_sim import random_trace
+from harness.spec.trace_validation import check_trace, check_traces, main, to_tla_module
+from simulation import monitor_trace as reference_core_trace
+from simulation.monitor_trace_from_spec import random_trace
 
 SEEDS = [1, 2, 3]
 
@@ -120,13 +120,13 @@ def test_cli(tmp_path, trace, capsys):
 
 
 def test_reference_monitor_traces_are_accepted():
-    traces = [reference_random_trace(seed, 150) for seed in (1, 2, 3, 4, 5, 6)]
+    traces = [reference_core_trace.random_trace(seed, 150) for seed in (1, 2, 3, 4, 5, 6)]
     for seed, v in zip((1, 2, 3, 4, 5, 6), check_traces(traces), strict=True):
         assert v.accepted, f"seed {seed}: {v.message}"
 
 
 def test_corrupted_reference_trace_is_rejected():
-    t = reference_random_trace(5, 150)
+    t = reference_core_trace.random_trace(5, 150)
     i = _first(t, "ApplyUpdate2", start=0)
     bad = t[:i] + t[i + 1:]  # one applied update dropped
     assert not check_trace(bad).accepted

@@ -271,8 +271,8 @@ def run_tlc(
     cwd = module.parent
     cfg_arg = Path(os.path.relpath(cfg, cwd))
     with tempfile.TemporaryDirectory(prefix="crucible-tlc-") as tmp:
-        cmd = build_command(Path(module.name), cfg_arg, Path(tmp), jar=jar, workers=workers, heap=heap,
-                            check_deadlock=check_deadlock, simulate=simulate)
+        cmd = build_command(Path(module.name), cfg_arg, Path(tmp), jar=jar, workers=workers,
+                            heap=heap, check_deadlock=check_deadlock, simulate=simulate)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(

@@ -1,6 +1,14 @@
-"""A small seeded generator of MonitorDelta traces, written from the trace contract in
-spec/README.md and independent of reference/: it lets the trace-validation machinery be
-tested on its own (valid traces, and corrupted copies that must be rejected)."""
+"""Seeded random MonitorDelta traces simulated from the spec's own semantics.
+
+Unlike ``simulation.monitor_trace``, which drives the reference server's monitor core,
+this simulator plays server and clients itself, written from the trace contract in
+spec/README.md and independent of ``reference``: it lets trace validation
+(``harness.spec.trace_validation``) be tested on its own, with valid traces and
+corrupted copies that must be rejected.
+
+``random_trace(seed, steps)`` is the trace; ``diff`` and ``apply`` are the update2
+semantics of the spec's tiny schema (a row diff, and a replica applying one).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``crucible check``: the four exit codes, every input format, the HTML output."""
+"""``crucible check`` (harness.linear.cli): the four exit codes, every input format, the
+HTML output."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import sys
 
 import pytest
 
-from harness.check_cli import main
 from harness.history import Op, dumps_jsonl, write_jsonl
 from harness.jepsen_formats import dumps_edn_history, dumps_jepsen_log
+from harness.linear.cli import main
 from harness.linear.generate import plant_violation, simulate
 from tests.servers import REPO
 

@@ -6,6 +6,9 @@
 
 Exit status: 0 linearizable, 1 not linearizable, 2 unknown (the timeout ran out),
 3 unusable input (the message names the line and the problem).
+
+The command lives with the checker it drives (``harness.linear``'s public API); it
+only adds reading the history file (``harness.jepsen_formats.read_history``).
 """
 
 from __future__ import annotations
