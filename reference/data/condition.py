@@ -176,8 +176,8 @@ def parse_where(table: TableSchema, j: Any, symtab: SymbolTable | None = None) -
 
 # -- monitors: clauses ORed, normalised ----------------------------------------------------
 
-TRUE_KEY: tuple = ("true",)
-FALSE_KEY: tuple = ("false",)
+_TRUE_KEY: tuple = ("true",)
+_FALSE_KEY: tuple = ("false",)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -186,7 +186,7 @@ class MonitorCondition:
     sorted by key, a ``true`` clause makes the whole condition TRUE, ``false`` clauses
     are dropped (all false -> FALSE), an empty list and an absent ``where`` are TRUE."""
 
-    key: tuple                        # hashable identity (TRUE_KEY, FALSE_KEY or clause keys)
+    key: tuple                        # hashable: _TRUE_KEY, _FALSE_KEY or the clause keys
     clauses: tuple[Clause, ...] = ()  # empty for TRUE and FALSE
 
     @property
@@ -197,14 +197,14 @@ class MonitorCondition:
 
     @property
     def always(self) -> bool:
-        return self.key == TRUE_KEY
+        return self.key == _TRUE_KEY
 
     @property
     def never(self) -> bool:
-        return self.key == FALSE_KEY
+        return self.key == _FALSE_KEY
 
     def match(self, row: Row) -> bool:
-        if self.key == TRUE_KEY:
+        if self.key == _TRUE_KEY:
             return True
         for clause in self.clauses:
             if clause.match(row):
@@ -223,11 +223,11 @@ class MonitorCondition:
         return terms
 
 
-TRUE = MonitorCondition(TRUE_KEY)
-FALSE = MonitorCondition(FALSE_KEY)
+TRUE = MonitorCondition(_TRUE_KEY)
+FALSE = MonitorCondition(_FALSE_KEY)
 
 
-def monitor_condition(clauses: Iterable[Clause | bool]) -> MonitorCondition:
+def _any_of(clauses: Iterable[Clause | bool]) -> MonitorCondition:
     """The normalised OR of parsed clauses."""
     keep: dict[tuple, Clause] = {}
     seen_false = False
@@ -248,4 +248,4 @@ def parse_monitor_condition(table: TableSchema, j: Any) -> MonitorCondition:
     """A monitor's ``where`` for ``table``; None (absent) is TRUE."""
     if j is None:
         return TRUE
-    return monitor_condition(_parse_clauses(table, j, None))
+    return _any_of(_parse_clauses(table, j, None))

@@ -79,6 +79,3 @@ class ConditionIndex:
                 owners = buckets.get(element)
                 if owners:
                     out |= owners
-
-    def __len__(self) -> int:
-        return len(self.always) + len(self.fallback) + len(self._terms)

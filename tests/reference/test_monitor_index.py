@@ -65,7 +65,11 @@ def test_indexes_never_miss(conds, rows, later):
             # The row index is maintained from change sets, not rebuilt.
             changes = db.commit({"T": {uuid.UUID(int=k + 1): r for k, r in later.items()}})
             rindex.update(changes.tables)
-    # Removing conditions leaves the index empty.
+    # Removing conditions leaves no candidates and no empty buckets behind.
     for i in range(len(parsed)):
         index.remove(i)
-    assert len(index) == 0 and not index.eq and not index.inc
+    for r in db.tables["T"].values():
+        cands = set()
+        index.candidates(r, cands)
+        assert not cands
+    assert not index.always and not index.fallback and not index.eq and not index.inc
