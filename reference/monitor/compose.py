@@ -128,5 +128,5 @@ def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: 
         kind = classify(spec, base, om, nm, changed, cc)
         if kind:
             out[uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,
-                                                   changed, ucols)
+                                                 changed, ucols)
     return out

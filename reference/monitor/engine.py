@@ -399,7 +399,7 @@ class MonitorEngine:
             ttypes = self._types[tname]
             ucols = self._ucols[tname]
             rows = {uuid_str(u): row_update(group.encoding, spec, ttypes, INITIAL, None,
-                                              row, None, ucols)
+                                            row, None, ucols)
                     for u, row in self._rows_for(db, tname, (cond,)) if cond.match(row)}
             if rows:
                 out[tname] = rows
@@ -439,7 +439,7 @@ class MonitorEngine:
                 kind = INSERT if nm else DELETE
                 if spec.select & kind:
                     rows[uuid_str(u)] = row_update(group.encoding, spec, ttypes, kind,
-                                                     row, row, None, self._ucols[tname])
+                                                   row, row, None, self._ucols[tname])
             if rows:
                 out[tname] = rows
         return out
