@@ -39,7 +39,8 @@ API (one ``MonitorEngine`` per hosted database; sessions are opaque hashable ids
 
 Sharing, and what the bytes look like:
     Monitors are grouped by (encoding, per-table columns and select flags); within a
-    group by normalised condition (clauses deduplicated and sorted).  A transaction is
+    group by normalised condition (clauses deduplicated and sorted; the conditions
+    themselves, parsed and evaluated, are reference.data.condition's).  A transaction is
     composed once per group and condition, serialised once, and the serialised
     <table-updates> is spliced into a notification once per distinct monitor-id value
     (clients of the same program use the same id, so they share the very same bytes).

@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from reference.data.ovs_hash import ovs_order
-from reference.monitor import rows as R
 from reference.monitor.request import DELETE, INITIAL, INSERT, MODIFY, TableSpec
+from reference.monitor.rows import cell, cell_json, diff_json, is_default, uuid_str
 from reference.monitor.wire_order import order_row
 
 ENC_V1 = "update"
@@ -44,7 +44,7 @@ def base_type(old: Any, new: Any) -> int:
 def changed_columns(spec: TableSpec, old: Any, new: Any) -> tuple[str, ...]:
     """Monitored columns whose value differs (whatever their select flags: OVS decides
     whether a modify is worth sending on all monitored columns)."""
-    return tuple(c for c in spec.columns if R.cell(old, c) != R.cell(new, c))
+    return tuple(c for c in spec.columns if cell(old, c) != cell(new, c))
 
 
 def classify(spec: TableSpec, base: int, old_match: bool, new_match: bool,
@@ -80,24 +80,24 @@ def row_update(encoding: str, spec: TableSpec, ttypes: dict[str, Any], kind: int
             # change to them still sends the, then possibly empty, modify.
             selected = spec.columns_for(MODIFY)
             return {"modify": order_row(ucols, {
-                c: R.diff_json(R.cell(old, c), R.cell(new, c), ttypes[c])
+                c: diff_json(cell(old, c), cell(new, c), ttypes[c])
                 for c in changed or () if c in selected})}
         body = {}
         for c in spec.columns_for(kind):
-            d = R.cell(new, c)
-            if not R.is_default(d, ttypes[c]):
-                body[c] = R.to_json(d, ttypes[c])
+            d = cell(new, c)
+            if not is_default(d, ttypes[c]):
+                body[c] = cell_json(d, ttypes[c])
         return {"initial" if kind == INITIAL else "insert": order_row(ucols, body)}
     # v1 "update"
     if kind == DELETE:
-        return {"old": order_row(ucols, {c: R.to_json(R.cell(old, c), ttypes[c])
+        return {"old": order_row(ucols, {c: cell_json(cell(old, c), ttypes[c])
                                          for c in spec.columns_for(DELETE)})}
     out: dict[str, Any] = {}
     if kind == MODIFY:
         selected = spec.columns_for(MODIFY)
-        out["old"] = order_row(ucols, {c: R.to_json(R.cell(old, c), ttypes[c])
+        out["old"] = order_row(ucols, {c: cell_json(cell(old, c), ttypes[c])
                                        for c in changed or () if c in selected})
-    out["new"] = order_row(ucols, {c: R.to_json(R.cell(new, c), ttypes[c])
+    out["new"] = order_row(ucols, {c: cell_json(cell(new, c), ttypes[c])
                                    for c in spec.columns_for(kind)})
     if len(out) == 2:
         out = {k: out[k] for k in _OLD_NEW}
@@ -111,8 +111,8 @@ def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: 
                   pairs: dict[Any, list], initial: bool = False,
                   ucols: tuple[str, ...] = (),
                   tracked: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Compose one ``<table-update>`` from merged (old, new) pairs under ``cond``
-    (a TableCond); used for resumes from history and for releasing a stuck session."""
+    """Compose one ``<table-update>`` from merged (old, new) pairs under ``cond`` (a
+    MonitorCondition); used for resumes from history and for releasing a stuck session."""
     out: dict[str, Any] = {}
     for row_uuid, (old, new) in pairs.items():
         base = base_type(old, new)
@@ -123,10 +123,10 @@ def compose_pairs(encoding: str, spec: TableSpec, ttypes: dict[str, Any], cond: 
         om = old is not None and cond.match(old)
         nm = new is not None and cond.match(new)
         changed = changed_columns(spec, old, new) if base == MODIFY and om and nm else None
-        cc = changed == () and any(R.cell(old, c) != R.cell(new, c) for c in
+        cc = changed == () and any(cell(old, c) != cell(new, c) for c in
                                    (cond.columns if tracked is None else tracked))
         kind = classify(spec, base, om, nm, changed, cc)
         if kind:
-            out[R.uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,
-                                                   changed, ucols)
+            out[uuid_str(row_uuid)] = row_update(encoding, spec, ttypes, kind, old, new,
+                                                 changed, ucols)
     return out

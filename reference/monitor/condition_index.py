@@ -1,19 +1,15 @@
-"""Monitor conditions, normalised for sharing, and the index that dispatches row changes
-to only the conditions that can match them.
-
-A table's condition (the OR of its clauses) is normalised so that equivalent conditions
-share one key: clauses are deduplicated and sorted, a ``true`` clause makes the whole
-condition TRUE, ``false`` clauses are dropped (all false -> FALSE), an empty list and an
-absent ``where`` are TRUE.
+"""The index that dispatches row changes to only the monitor conditions that can match
+them.
 
 ``ConditionIndex`` (one per monitor group and table) files each registered condition
-under one bucket:
+(a normalised ``reference.data.condition.MonitorCondition``) under one bucket:
 
 - TRUE conditions: ``always`` (match every row, no evaluation);
 - FALSE conditions: nowhere (match nothing);
-- conditions whose every clause is ``[col, "==", v]`` or ``[col, "includes", v]`` with a
-  non-empty ``v``: under each clause's key (``==``: the whole datum; ``includes``: one
-  element of ``v``, since a row must hold all of them, it must hold that one);
+- conditions whose every clause has an index term (``[col, "==", v]``, or
+  ``[col, "includes", v]`` with a non-empty ``v``): under each clause's key (``==``: the
+  whole datum; ``includes``: one element of ``v``, since a row must hold all of them, it
+  must hold that one);
 - anything else: ``fallback`` (evaluated for every row).
 
 ``candidates(row)`` looks up the row's own values, so its cost is proportional to the
@@ -24,79 +20,11 @@ caller (an ``includes`` bucket only proves one element).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference.monitor import rows as R
-
-TRUE_KEY: tuple = ("true",)
-FALSE_KEY: tuple = ("false",)
-
-
-@dataclass(frozen=True, eq=False)
-class TableCond:
-    """The normalised OR-condition of one table of one monitor."""
-
-    key: tuple                       # hashable identity (TRUE_KEY, FALSE_KEY or clauses)
-    clauses: tuple = ()              # R.Clause objects (empty for TRUE/FALSE)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The columns the clauses read: OVS tracks them with the monitored ones, so a
-        change to one of them alone still sends a (possibly empty) modify."""
-        return tuple(dict.fromkeys(c.column for c in self.clauses))
-
-    def columns_changed(self, old: Any, new: Any) -> bool:
-        return any(R.cell(old, c) != R.cell(new, c) for c in self.columns)
-
-    @property
-    def always(self) -> bool:
-        return self.key == TRUE_KEY
-
-    @property
-    def never(self) -> bool:
-        return self.key == FALSE_KEY
-
-    def match(self, row: Any) -> bool:
-        if self.key == TRUE_KEY:
-            return True
-        for clause in self.clauses:
-            if R.clause_matches(clause, row):
-                return True
-        return False
-
-    def index_terms(self) -> list[tuple[str, str, Any]] | None:
-        """(column, "==" | "includes", key) per clause, or None if any clause is not
-        indexable (then the whole condition must be evaluated for every row)."""
-        terms = []
-        for clause in self.clauses:
-            term = R.clause_index_term(clause)
-            if term is None:
-                return None
-            terms.append(term)
-        return terms
-
-
-TRUE = TableCond(TRUE_KEY)
-FALSE = TableCond(FALSE_KEY)
-
-
-def normalise(clauses: Iterable[Any]) -> TableCond:
-    """Build a TableCond from parsed clauses (R.Clause, or the booleans True/False)."""
-    keep: dict[tuple, Any] = {}
-    seen_false = False
-    for clause in clauses:
-        if clause is True:
-            return TRUE
-        if clause is False:
-            seen_false = True
-            continue
-        keep.setdefault(R.clause_key(clause), clause)
-    if not keep:
-        return FALSE if seen_false else TRUE
-    keys = sorted(keep)
-    return TableCond(tuple(keys), tuple(keep[k] for k in keys))
+from reference.data.condition import MonitorCondition
+from reference.monitor.rows import cell_elements, cell_key
 
 
 @dataclass(eq=False)
@@ -104,12 +32,12 @@ class ConditionIndex:
     """Which registered conditions (opaque hashable owners) can match a row of a table."""
 
     always: set = field(default_factory=set)
-    fallback: dict = field(default_factory=dict)            # owner -> TableCond
+    fallback: dict = field(default_factory=dict)            # owner -> MonitorCondition
     eq: dict[str, dict[Any, set]] = field(default_factory=dict)
     inc: dict[str, dict[Any, set]] = field(default_factory=dict)
     _terms: dict = field(default_factory=dict)              # owner -> its terms
 
-    def add(self, owner: Any, cond: TableCond) -> None:
+    def add(self, owner: Any, cond: MonitorCondition) -> None:
         if cond.never:
             return
         if cond.always:
@@ -143,14 +71,11 @@ class ConditionIndex:
         out |= self.always
         out.update(self.fallback)
         for column, buckets in self.eq.items():
-            owners = buckets.get(R.cell_key(row, column))
+            owners = buckets.get(cell_key(row, column))
             if owners:
                 out |= owners
         for column, buckets in self.inc.items():
-            for element in R.cell_elements(row, column):
+            for element in cell_elements(row, column):
                 owners = buckets.get(element)
                 if owners:
                     out |= owners
-
-    def __len__(self) -> int:
-        return len(self.always) + len(self.fallback) + len(self._terms)

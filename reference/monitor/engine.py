@@ -23,10 +23,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from reference.data.condition import MonitorCondition, parse_monitor_condition
 from reference.data.errors import syntax_error
 from reference.data.uuidgen import uuid4
-from reference.monitor import rows as R
-from reference.monitor import wire_order as W
+from reference.monitor import wire_order
 from reference.monitor.compose import (
     ENC_V1,
     ENC_V2,
@@ -36,7 +36,7 @@ from reference.monitor.compose import (
     compose_pairs,
     row_update,
 )
-from reference.monitor.condition_index import ConditionIndex, TableCond, normalise
+from reference.monitor.condition_index import ConditionIndex
 from reference.monitor.history import History, Merged
 from reference.monitor.request import (
     DELETE,
@@ -48,8 +48,17 @@ from reference.monitor.request import (
     TableSpec,
     parse_change_requests,
     parse_requests,
+    parse_txn_id,
 )
 from reference.monitor.row_index import RowIndex
+from reference.monitor.rows import (
+    cell,
+    n_atoms,
+    table_map,
+    table_order_of,
+    table_rows,
+    uuid_str,
+)
 
 _METHOD = {"monitor": b"update", "monitor_cond": b"update2", "monitor_cond_since": b"update3"}
 
@@ -84,7 +93,7 @@ class Member:
 class CondGroup:
     group: Group
     key: tuple                      # (condition keys, tracked columns), per table
-    conds: dict[str, TableCond]
+    conds: dict[str, MonitorCondition]
     # Columns whose change alone sends an (empty) modify: those of every condition the
     # members have had, as OVS adds condition columns to a monitor and never removes them.
     tracked: dict[str, tuple[str, ...]]
@@ -160,7 +169,7 @@ class MonitorEngine:
         conds = {t.name: self._parse_cond(t.name, spec.where[t.name]) for t in spec.tables}
         since = None
         if kind == "monitor_cond_since" and last_txn_id is not None:
-            since = R.parse_txn_id(last_txn_id)
+            since = parse_txn_id(last_txn_id)
         group = self._group_for(spec, ENC_V1 if kind == "monitor" else ENC_V2)
         cg = self._cgroup_for(group, conds)
         # Build the reply before joining: a new member must not change the snapshot.
@@ -332,7 +341,7 @@ class MonitorEngine:
                 base = base_type(old, new)
                 changed: tuple | None = None
                 pieces: dict[int, dict] = {}
-                ustr = R.uuid_str(row_uuid)
+                ustr = uuid_str(row_uuid)
                 for cg in cands:
                     tc = cg.conds[tname]
                     om = old is not None and tc.match(old)
@@ -367,9 +376,9 @@ class MonitorEngine:
         for cg, updates in out.items():
             sort = enc == ENC_V2 and cg.all_true
             if not sort and row_orders is None:
-                row_orders = {t: [R.uuid_str(u) for u in W.row_insertion_order(norm[t])]
+                row_orders = {t: [uuid_str(u) for u in wire_order.row_insertion_order(norm[t])]
                               for t in touched}
-            body = W.dumps(updates, sort, row_orders)
+            body = wire_order.dumps(updates, sort, row_orders)
             for (kind, mid), sessions in cg.live.items():
                 deliveries.append(Delivery(tuple(sessions), envelope(kind, mid, body, last)))
         return deliveries
@@ -389,8 +398,8 @@ class MonitorEngine:
                 continue
             ttypes = self._types[tname]
             ucols = self._ucols[tname]
-            rows = {R.uuid_str(u): row_update(group.encoding, spec, ttypes, INITIAL, None,
-                                              row, None, ucols)
+            rows = {uuid_str(u): row_update(group.encoding, spec, ttypes, INITIAL, None,
+                                            row, None, ucols)
                     for u, row in self._rows_for(db, tname, (cond,)) if cond.match(row)}
             if rows:
                 out[tname] = rows
@@ -409,11 +418,11 @@ class MonitorEngine:
                                  pairs, ucols=self._ucols[tname], tracked=cg.tracked[tname])
             if rows:
                 out[tname] = rows
-        orders = {t: [R.uuid_str(u) for u in W.row_insertion_order(merged[t])] for t in out}
-        return W.dumps(out, group.encoding == ENC_V2 and cg.all_true, orders)
+        orders = {t: [uuid_str(u) for u in wire_order.row_insertion_order(merged[t])] for t in out}
+        return wire_order.dumps(out, group.encoding == ENC_V2 and cg.all_true, orders)
 
-    def _compose_change(self, group: Group, old: dict[str, TableCond],
-                        new: dict[str, TableCond]) -> dict:
+    def _compose_change(self, group: Group, old: dict[str, MonitorCondition],
+                        new: dict[str, MonitorCondition]) -> dict:
         """Rows entering (insert) and leaving (delete) the condition."""
         db = self._db()
         out = {}
@@ -429,20 +438,20 @@ class MonitorEngine:
                     continue
                 kind = INSERT if nm else DELETE
                 if spec.select & kind:
-                    rows[R.uuid_str(u)] = row_update(group.encoding, spec, ttypes, kind,
-                                                     row, row, None, self._ucols[tname])
+                    rows[uuid_str(u)] = row_update(group.encoding, spec, ttypes, kind,
+                                                   row, row, None, self._ucols[tname])
             if rows:
                 out[tname] = rows
         return out
 
     def _dumps_db_order(self, db: Any, out: dict, sort: bool) -> bytes:
         if sort:
-            return W.dumps(out, True)
-        orders = {t: [R.uuid_str(u) for u in R.table_order_of(db, t, rows)]
+            return wire_order.dumps(out, True)
+        orders = {t: [uuid_str(u) for u in table_order_of(db, t, rows)]
                   for t, rows in out.items()}
-        return W.dumps(out, False, orders)
+        return wire_order.dumps(out, False, orders)
 
-    def _rows_for(self, db: Any, table: str, conds: tuple[TableCond, ...]):
+    def _rows_for(self, db: Any, table: str, conds: tuple[MonitorCondition, ...]):
         """(uuid, row) of every row that may match one of ``conds``: from the row index
         when every condition is indexable, else the whole table."""
         terms: list = []
@@ -451,15 +460,15 @@ class MonitorEngine:
                 continue
             t = None if cond.always else cond.index_terms()
             if t is None:
-                return R.table_rows(db, table)
+                return table_rows(db, table)
             terms += t
-        rows = R.table_map(db, table)
+        rows = table_map(db, table)
         return ((u, rows[u]) for u in self._row_index.candidates(db, table, terms))
 
     # -- membership ------------------------------------------------------------------
 
-    def _parse_cond(self, table: str, where: Any) -> TableCond:
-        return normalise(R.parse_where(self.schema.tables[table], where))
+    def _parse_cond(self, table: str, where: Any) -> MonitorCondition:
+        return parse_monitor_condition(self.schema.tables[table], where)
 
     def _group_for(self, spec: MonitorSpec, encoding: str) -> Group:
         key = (encoding, spec.tables)
@@ -470,7 +479,7 @@ class MonitorEngine:
             self._groups[key] = group
         return group
 
-    def _cgroup_for(self, group: Group, conds: dict[str, TableCond],
+    def _cgroup_for(self, group: Group, conds: dict[str, MonitorCondition],
                     tracked: dict[str, tuple[str, ...]] | None = None) -> CondGroup:
         """The CondGroup for these conditions and tracked condition columns (by default
         the columns the conditions read)."""
@@ -522,16 +531,16 @@ class MonitorEngine:
         entry = delta = 0
         for rows in norm.values():
             for old, new in rows.values():
-                a_old = R.n_atoms(old) if old is not None else 0
-                a_new = R.n_atoms(new) if new is not None else 0
+                a_old = n_atoms(old) if old is not None else 0
+                a_new = n_atoms(new) if new is not None else 0
                 entry += a_old + a_new
                 delta += a_new - a_old
         if self.history.max_atoms is not None:
             return None, entry
         if self._db_atoms is None:  # the first count: the change set is already in
             db = self._db()
-            self._db_atoms = sum(R.n_atoms(row) for t in self.schema.tables
-                                 for _, row in R.table_rows(db, t))
+            self._db_atoms = sum(n_atoms(row) for t in self.schema.tables
+                                 for _, row in table_rows(db, t))
         else:
             self._db_atoms += delta
         return self._db_atoms, entry
@@ -542,7 +551,7 @@ class MonitorEngine:
 
 
 def _any_changed(columns: tuple[str, ...], old: Any, new: Any) -> bool:
-    return any(R.cell(old, c) != R.cell(new, c) for c in columns)
+    return any(cell(old, c) != cell(new, c) for c in columns)
 
 
 def _normalise(changes: Any) -> dict[str, dict[Any, tuple[Any, Any]]]:

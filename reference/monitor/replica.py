@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reference.data import datum as D
+from reference.data.datum import Datum, apply_diff, datum_from_json, default_datum
 from reference.data.types import UNLIMITED
 
 
@@ -22,7 +22,7 @@ class Replica:
     def __init__(self, schema: Any, columns: dict[str, tuple[str, ...]]) -> None:
         self.schema = schema
         self.columns = columns
-        self.tables: dict[str, dict[str, dict[str, D.Datum]]] = {t: {} for t in columns}
+        self.tables: dict[str, dict[str, dict[str, Datum]]] = {t: {} for t in columns}
 
     def clear(self) -> None:
         for rows in self.tables.values():
@@ -31,12 +31,12 @@ class Replica:
     def _type(self, table: str, col: str):
         return self.schema.tables[table].columns[col].type
 
-    def _parse_row(self, table: str, body: dict) -> dict[str, D.Datum]:
-        row = {c: D.default_datum(self._type(table, c)) for c in self.columns[table]}
+    def _parse_row(self, table: str, body: dict) -> dict[str, Datum]:
+        row = {c: default_datum(self._type(table, c)) for c in self.columns[table]}
         for c, j in body.items():
             if c not in row:
                 raise ReplicaError(f"{table}: column {c} not monitored")
-            row[c] = D.datum_from_json(self._type(table, c), j)
+            row[c] = datum_from_json(self._type(table, c), j)
         return row
 
     def apply(self, method: str, updates: dict) -> None:
@@ -67,7 +67,7 @@ class Replica:
             for c, j in body.items():
                 t = self._type(table, c)
                 dt = replace(t, n_min=0, n_max=UNLIMITED) if t.is_composite else t
-                row[c] = D.apply_diff(row[c], D.datum_from_json(dt, j), t)
+                row[c] = apply_diff(row[c], datum_from_json(dt, j), t)
         elif op == "delete":
             if u not in mine:
                 raise ReplicaError(f"delete of an unknown row: {u}")
@@ -84,7 +84,7 @@ class Replica:
             if u not in mine:
                 raise ReplicaError(f"modify of an unknown row: {u}")
             for c, j in ru["new"].items():
-                mine[u][c] = D.datum_from_json(self._type(table, c), j)
+                mine[u][c] = datum_from_json(self._type(table, c), j)
         elif "old" in ru:
             if u not in mine:
                 raise ReplicaError(f"delete of an unknown row: {u}")

@@ -1,13 +1,16 @@
 """Parse and validate the <monitor-requests> of monitor / monitor_cond / monitor_cond_since.
 
 One job: turn the request JSON into a ``MonitorSpec`` (per table: monitored columns, their
-select flags, the table's select flags and its ``where`` JSON), or raise the OvsdbError
-ovsdb-server 3.1 sends for the same input.  The error texts were read off the real
-binary (tests/reference/test_monitor_vs_ovs.py keeps them honest).
+select flags, the table's select flags and its ``where`` JSON) and monitor_cond_since's
+last transaction id into a UUID, or raise the OvsdbError ovsdb-server 3.1 sends for the
+same input.  The error texts were read off the real binary
+(tests/reference/test_monitor_vs_ovs.py keeps them honest).
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,8 @@ _SELECT_NAMES = (("initial", INITIAL), ("insert", INSERT), ("delete", DELETE),
                  ("modify", MODIFY))
 
 KINDS = ("monitor", "monitor_cond", "monitor_cond_since")
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                        r"[0-9a-fA-F]{12}\Z")
 
 
 @dataclass(frozen=True)
@@ -162,3 +167,15 @@ def parse_change_requests(schema: Any, spec: MonitorSpec, requests: Any) -> dict
             if "where" in req:
                 out[tname] = req["where"]
     return out
+
+
+def parse_txn_id(value: Any) -> uuid.UUID:
+    """The <last-txn-id> of monitor_cond_since."""
+    if not isinstance(value, str):
+        raise syntax_error(value, "last-txn-id must be string")
+    if _UUID_TEXT.match(value):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise syntax_error(value, "last-txn-id must be UUID format.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference.monitor import rows as R
+from reference.monitor.rows import cell_elements, cell_key, table_rows
 
 
 class RowIndex:
@@ -30,12 +30,12 @@ class RowIndex:
 
     def _keys(self, fn: str, row: Any, column: str):
         if fn == "==":
-            return (R.cell_key(row, column),)
-        return R.cell_elements(row, column)
+            return (cell_key(row, column),)
+        return cell_elements(row, column)
 
     def _build(self, db: Any, table: str, column: str, fn: str) -> dict[Any, set]:
         m: dict[Any, set] = {}
-        for u, row in R.table_rows(db, table):
+        for u, row in table_rows(db, table):
             for k in self._keys(fn, row, column):
                 m.setdefault(k, set()).add(u)
         self._maps[(table, column, fn)] = m

@@ -1,33 +1,22 @@
-"""The monitor core's only contact with rows, datums and conditions.
+"""The monitor core's only contact with rows and datums.
 
-Everything the composer and the condition index need to know about ref-core's data model
-goes through this module, so the rest of the package reads as pure monitor logic:
+Everything the composer and the indexes need to know about the data model goes through
+this module, so the rest of the package reads as pure monitor logic:
 
 - a row is a mapping column -> ``reference.data.datum.Datum`` (``_uuid``/``_version``
   included); a database exposes its rows through ``table_rows``;
-- wire encodings and update2 diffs are ``reference.data.datum``'s;
-- monitor conditions: a small local parser/evaluator (``Clause``) with the error texts
-  ovsdb-server 3.1 sends for bad ``where`` clauses, because the monitor core also needs
-  each clause's *index term* (see condition_index.py).
+- wire encodings and update2 diffs are ``reference.data.datum``'s.
+
+Conditions (parsing, evaluation, index terms) are ``reference.data.condition``'s.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
 from typing import Any
 
-from reference.data import datum as D
-from reference.data.errors import OvsdbError, json_text, syntax_error
-
-Datum = D.Datum
-_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                        r"[0-9a-fA-F]{12}\Z")
-FUNCTIONS = ("==", "!=", "<", "<=", ">", ">=", "includes", "excludes")
-_ORDERING = ("<", "<=", ">", ">=")
-
+from reference.data.datum import Datum, datum_to_json, default_datum, diff
 
 # -- rows ------------------------------------------------------------------------------
 
@@ -96,126 +85,13 @@ def table_rows(db: Any, table: str) -> Iterator[tuple[Any, Any]]:
 
 # -- datums ----------------------------------------------------------------------------
 
-def to_json(d: Datum, t: Any) -> Any:
-    return D.datum_to_json(d, t)
+def cell_json(d: Datum, t: Any) -> Any:
+    return datum_to_json(d, t)
 
 
 def is_default(d: Datum, t: Any) -> bool:
-    return d == D.default_datum(t)
+    return d == default_datum(t)
 
 
 def diff_json(old: Datum, new: Datum, t: Any) -> Any:
-    return D.datum_to_json(D.diff(old, new, t), t)
-
-
-# -- conditions ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Clause:
-    column: str
-    function: str
-    arg: Datum
-
-
-def clause_key(c: Clause) -> tuple:
-    # The datum's own (sorted) content makes equal clauses equal keys; str() of the
-    # atoms keeps keys of different columns comparable for sorting.
-    return (c.column, c.function, tuple(map(str, c.arg.keys)),
-            None if c.arg.values is None else tuple(map(str, c.arg.values)))
-
-
-def clause_index_term(c: Clause) -> tuple[str, str, Any] | None:
-    if c.function == "==":
-        return (c.column, "==", c.arg)
-    if c.function == "includes" and c.arg.keys:
-        # A matching row holds every element of arg, so it holds the first one.
-        if c.arg.values is None:
-            return (c.column, "includes", c.arg.keys[0])
-        return (c.column, "includes", (c.arg.keys[0], c.arg.values[0]))
-    return None
-
-
-def _includes(d: Datum, arg: Datum) -> bool:
-    if arg.values is None:
-        have = d.as_keyset() if len(d.keys) > 8 else d.keys
-        return all(a in have for a in arg.keys)
-    m = d.as_dict()
-    return all(k in m and m[k] == v for k, v in zip(arg.keys, arg.values, strict=True))
-
-
-def _excludes(d: Datum, arg: Datum) -> bool:
-    if arg.values is None:
-        have = d.as_keyset()
-        return not any(a in have for a in arg.keys)
-    m = d.as_dict()
-    return not any(k in m and m[k] == v for k, v in zip(arg.keys, arg.values, strict=True))
-
-
-def clause_matches(c: Clause, row: Any) -> bool:
-    d = row[c.column]
-    f = c.function
-    if f == "==":
-        return d == c.arg
-    if f == "!=":
-        return d != c.arg
-    if f == "includes":
-        return _includes(d, c.arg)
-    if f == "excludes":
-        return _excludes(d, c.arg)
-    # Ordering functions: false when the (optional) column or the argument is empty.
-    if len(d.keys) != 1 or len(c.arg.keys) != 1:
-        return False
-    a, b = d.keys[0], c.arg.keys[0]
-    if f == "<":
-        return a < b
-    if f == "<=":
-        return a <= b
-    if f == ">":
-        return a > b
-    return a >= b
-
-
-def parse_where(table_schema: Any, where: Any) -> list:
-    """Parse a monitor ``where`` (a list of clauses, ORed) into Clause objects and the
-    booleans True/False; ``None`` (absent) parses as [] (true)."""
-    if where is None:
-        return []
-    if not isinstance(where, list):
-        raise syntax_error(where, "Parse error in condition.")
-    out: list = []
-    for cj in where:
-        if cj is True or cj is False:
-            out.append(cj)
-            continue
-        if not (isinstance(cj, list) and len(cj) == 3 and isinstance(cj[0], str)
-                and isinstance(cj[1], str)):
-            raise syntax_error(cj, "Parse error in condition.")
-        col, fn, val = cj
-        cs = table_schema.columns.get(col)
-        if cs is None:
-            raise OvsdbError("unknown column", f"No column {col} in table "
-                             f"{table_schema.name}.", json_text(cj))
-        if fn not in FUNCTIONS:
-            raise OvsdbError("unknown function", f"No function named {fn}.")
-        t = cs.type
-        if fn in _ORDERING and not (t.value is None and t.n_max == 1
-                                    and t.key.type in ("integer", "real")):
-            raise syntax_error(cj, f'Type mismatch: "{fn}" operator may not be applied to '
-                               f"column {col} of type {t.to_english()}.")
-        if fn in _ORDERING:
-            t = replace(t, n_min=1, n_max=1)    # the argument is exactly one number
-        elif fn in ("includes", "excludes") and not t.is_scalar:
-            t = replace(t, n_min=0)             # a subset of the column's values
-        out.append(Clause(col, fn, D.datum_from_json(t, val)))
-    return out
-
-
-def parse_txn_id(value: Any) -> uuid.UUID:
-    if not isinstance(value, str):
-        raise syntax_error(value, "last-txn-id must be string")
-    if _UUID_TEXT.match(value):
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            pass
-    raise syntax_error(value, "last-txn-id must be UUID format.")
+    return datum_to_json(diff(old, new, t), t)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any
 
-from reference.data.condition import Condition, parse_where
+from reference.data.condition import Where, parse_where, split_triple
 from reference.data.database import ChangeSet, Database, Row, bad_defaults, make_row
 from reference.data.datum import (
     MUTATORS,
@@ -134,13 +134,13 @@ class _Parser:
 
 # ---------------------------------------------------------------- helpers
 
-def _query(x: Txn, table: str, cond: Condition) -> list:
+def _query(x: Txn, table: str, cond: Where) -> list:
     # A clause [_uuid, ==, X] pins the row: skip the scan (a common OVN pattern).
     for c in cond.clauses:
         if c.column == "_uuid" and c.function == "==" and c.arg is not None \
                 and len(c.arg.keys) == 1:
             row = x.get(table, c.arg.keys[0])
-            return [row] if row is not None and cond.evaluate(row) else []
+            return [row] if row is not None and cond.match(row) else []
     # "==" on every column of a schema index pins at most one row too; the committed
     # index answers when this transaction has not touched the table yet.
     tt = x.by_name.get(table)
@@ -150,8 +150,8 @@ def _query(x: Txn, table: str, cond: Condition) -> list:
             if all(col in eq for col in cols):
                 u = x.db.index_lookup(table, i, tuple(eq[col] for col in cols))
                 row = None if u is None else x.get(table, u)
-                return [row] if row is not None and cond.evaluate(row) else []
-    return [r for r in x.rows(table) if cond.evaluate(r)]
+                return [row] if row is not None and cond.match(row) else []
+    return [r for r in x.rows(table) if cond.match(r)]
 
 
 def _table(x: Txn, p: _Parser) -> TableSchema | None:
@@ -290,13 +290,8 @@ def _op_update(x: Txn, p: _Parser) -> dict:
 def _parse_mutations(x: Txn, ts: TableSchema, j: list) -> list[tuple[str, str, Datum]]:
     out = []
     for m in j:
-        if not (isinstance(m, list) and len(m) == 3 and isinstance(m[0], str)
-                and isinstance(m[1], str)):
-            raise syntax_error(m, "Parse error in mutation.")
-        name, mutator, arg_j = m
-        col = ts.columns.get(name)
-        if col is None:
-            raise syntax_error(m, f"No column {name} in table {ts.name}.", "unknown column")
+        col, mutator, arg_j = split_triple(ts, m, "mutation")
+        name = m[0]
         if not col.mutable:
             raise syntax_error(m, f"Cannot mutate immutable column {name} in table "
                                f"{ts.name}.", "constraint violation")

@@ -10,11 +10,12 @@ import orjson
 import pytest
 
 from reference.data import datum as D
+from reference.data.condition import Clause
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor import engine as engine_mod
-from reference.monitor import rows as R
 from reference.monitor.replica import Replica
+from reference.monitor.rows import n_atoms
 from simulation.monitor_db import SimDB
 
 SCHEMA = parse_schema({
@@ -42,16 +43,16 @@ def _setup(n_rows: int, n_chassis: int):
 
 
 class Counter:
-    """Counts calls of ``module.name`` (default module: the core's rows adapter)."""
+    """Counts calls of ``owner.name`` (default: evaluating one condition clause)."""
 
-    def __init__(self, monkeypatch, name, module=R):
+    def __init__(self, monkeypatch, name="match", owner=Clause):
         self.n = 0
-        real = getattr(module, name)
+        real = getattr(owner, name)
 
         def counting(*a):
             self.n += 1
             return real(*a)
-        monkeypatch.setattr(module, name, counting)
+        monkeypatch.setattr(owner, name, counting)
 
 
 def _deliveries_by_session(deliveries):
@@ -70,7 +71,7 @@ def test_dispatch_cost_follows_matching_conditions(monkeypatch, fn, arg):
     col = "chassis" if fn == "==" else "tags"
     for k in range(1000):
         eng.add(k, "m", "monitor_cond", {"Port": [{"where": [[col, fn, arg(k)]]}]})
-    calls = Counter(monkeypatch, "clause_matches")
+    calls = Counter(monkeypatch)
     changes = db.commit({"Port": {_uuid(7): {"counter": A(1)},
                                   _uuid(1007): {"counter": A(2)}}})
     got = _deliveries_by_session(eng.commit(changes))
@@ -86,7 +87,7 @@ def test_unindexable_conditions_fall_back_to_evaluation(monkeypatch):
     eng = MonitorEngine(SCHEMA, lambda: db)
     for k in range(100):
         eng.add(k, "m", "monitor_cond", {"Port": [{"where": [["chassis", "!=", f"ch{k}"]]}]})
-    calls = Counter(monkeypatch, "clause_matches")
+    calls = Counter(monkeypatch)
     eng.commit(db.commit({"Port": {_uuid(7): {"counter": A(1)}}}))
     assert calls.n >= 100
 
@@ -163,7 +164,7 @@ def test_history_bounded_by_count_and_atoms():
     eng3 = MonitorEngine(SCHEMA, lambda: db, history_max_txns=100)
     for i in range(50):
         eng3.commit(db.commit({"Port": {_uuid(2): {"counter": A(i + 100)}}}))
-        held = sum(R.n_atoms(r) for r in db.tables["Port"].values())
+        held = sum(n_atoms(r) for r in db.tables["Port"].values())
         assert eng3.history.atoms <= held
     # History off: OVS's standalone behaviour.
     eng4 = MonitorEngine(SCHEMA, lambda: db, history_max_txns=0)

@@ -3,7 +3,7 @@ monitor_cond_since (update3) and monitor_cancel, with changes made on the monito
 connection itself (updates come before the transact reply) and on another one."""
 
 from tests.reference.sessions import DB, req, tx
-from tests.reference.sessions.transact import ins, mut, upd
+from tests.reference.sessions.transact import U1, U2, ins, mut, upd
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -114,6 +114,51 @@ SESSIONS = {
         req(4, "monitor_cond", DB, "c", {"Root": {"where": [["i", "~", 1]]}}),
         req(5, "monitor_cond", DB, "c", {"Root": {"where": "x"}}),
         req(6, "monitor_cond", DB, "c", {"Root": {"where": [["iset", "<", 1]]}}),
+    ],
+    # How many elements a condition's argument may hold, as in transact where clauses
+    # (ovsdb-server 3.1 parses both with one function): "excludes" any number, even
+    # more than the column holds (Holder.must holds at most 2); "includes", "==" and
+    # "!=" at most the column's maximum; a scalar column exactly one.  Each monitor has
+    # its own connection and column set (see monitor_cond_where_functions).
+    "monitor_cond_where_argument_sizes": [
+        SEED,
+        *[req(10 + n, "monitor_cond", DB, f"x{n}", {table: {"columns": cols, "where": w}},
+              c=n + 1)
+          for n, (table, cols, w) in enumerate([
+              ("Root", ["name", "i"], [["sset", "excludes", ["set", ["x", "y", "z", "w"]]]]),
+              ("Root", ["name", "r"], [["opt_i", "excludes", ["set", [3, 4]]]]),
+              ("Root", ["name", "b"], [["imap", "excludes",
+                                        ["map", [[1, "x"], [2, "y"], [3, "z"], [4, "x"]]]]]),
+              ("Root", ["name", "s"], [["color", "excludes", ["set", ["green", "blue"]]]]),
+              ("Holder", ["name"], [["must", "excludes", ["set", [["uuid", U1], ["uuid", U2],
+                                                                  ["uuid", ZERO]]]]]),
+              ("Root", ["name", "u"], [False]),
+          ])],
+        *[req(20 + n, "monitor_cond", DB, f"bad{n}", {"Root": {"where": [w]}},
+              expect_error=err)
+          for n, (w, err) in enumerate([
+              (["sset", "includes", ["set", ["x", "y", "z", "w"]]], "syntax error"),
+              (["imap", "includes", ["map", [[1, "x"], [2, "y"], [3, "z"], [4, "x"]]]],
+               "syntax error"),
+              (["opt_i", "includes", ["set", [3, 4]]], "syntax error"),
+              (["sset", "==", ["set", ["x", "y", "z", "w"]]], "syntax error"),
+              (["sset", "!=", ["set", ["x", "y", "z", "w"]]], "syntax error"),
+              (["i", "excludes", ["set", [1, 2]]], "syntax error"),
+              (["imap", "excludes", ["set", [1]]], "syntax error"),
+              (["color", "excludes", ["set", ["red", "purple"]]], "constraint violation"),
+              (["u", "excludes", ["named-uuid", "x"]], "syntax error"),
+          ])],
+        req(30, "monitor_cond_change", "x5", "x5",
+            {"Root": [{"where": [["sset", "excludes", ["set", ["x", "y", "z", "w"]]]]}]}, c=6),
+        req(31, "monitor_cond_change", "x5", "x5",
+            {"Root": [{"where": [["sset", "includes", ["set", ["x", "y", "z", "w"]]]]}]}, c=6,
+            expect_error="syntax error"),
+        *CHANGES,
+        tx(110, ins("Leaf", {"tag": "h"}, name="l"),
+           ins("Holder", {"name": "h", "must": ["named-uuid", "l"]}), c=9),
+        req(32, "monitor_cond_change", "x5", "x5",
+            {"Root": [{"where": [["opt_i", "excludes", ["set", [3, 4, 5]]],
+                                 ["name", "==", "a"]]}]}, c=6),
     ],
     "monitor_cond_change": [
         SEED,

@@ -4,6 +4,7 @@ from tests.reference.sessions import req, tx
 
 U1 = "11111111-2222-4333-8444-555555555555"
 U2 = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+Z3 = "00000000-0000-4000-8000-000000000003"
 
 
 def ins(table, row, name=None, uuid=None):
@@ -97,6 +98,51 @@ SESSIONS = {
         tx(41, sel("Root", [["iset", "<", ["set", [2]]]], ["name"])),
         tx(42, sel("Root", [["b", "<", True]], ["name"])),
         tx(43, sel("Root", [["name", "~=", "a"]], ["name"])),
+    ],
+    # How many elements a where argument may hold (ovsdb-server 3.1, as in monitors):
+    # "excludes" any number, even more than the column can hold; "includes", "==" and
+    # "!=" at most the column's maximum; a scalar column exactly one.
+    "where_argument_sizes": [
+        tx(1, ins("Root", {"name": "a", "sset": ["set", ["x"]], "opt_i": 3,
+                           "imap": ["map", [[1, "x"]]], "color": "red"}),
+           ins("Root", {"name": "b", "sset": ["set", ["p", "q", "r"]]}),
+           ins("Leaf", {"tag": "l"}, name="l"),
+           ins("Holder", {"name": "h", "must": ["named-uuid", "l"]})),
+        *[tx(10 + n, sel(t, [w], ["name"])) for n, (t, w) in enumerate([
+            ("Root", ["sset", "excludes", ["set", ["x", "y", "z", "w"]]]),
+            ("Root", ["sset", "excludes", ["set", ["p", "y", "z", "w", "v"]]]),
+            ("Root", ["imap", "excludes", ["map", [[1, "x"], [2, "y"], [3, "z"], [4, "x"]]]]),
+            ("Root", ["imap", "excludes", ["map", [[1, "y"], [2, "y"], [3, "z"], [4, "x"]]]]),
+            ("Root", ["opt_i", "excludes", ["set", [3, 4]]]),
+            ("Root", ["color", "excludes", ["set", ["green", "blue"]]]),
+            ("Holder", ["must", "excludes", ["set", [["uuid", U1], ["uuid", U2],
+                                                     ["uuid", Z3]]]]),
+            ("Root", ["rset", "excludes", ["set", []]]),
+            ("Root", ["sset", "includes", ["set", ["x", "y", "z", "w"]]]),
+            ("Root", ["imap", "includes", ["map", [[1, "x"], [2, "y"], [3, "z"], [4, "x"]]]]),
+            ("Root", ["opt_i", "includes", ["set", [3, 4]]]),
+            ("Holder", ["must", "includes", ["set", [["uuid", U1], ["uuid", U2],
+                                                     ["uuid", Z3]]]]),
+            ("Root", ["sset", "==", ["set", ["x", "y", "z", "w"]]]),
+            ("Root", ["sset", "!=", ["set", ["x", "y", "z", "w"]]]),
+            ("Root", ["i", "excludes", ["set", [1, 2]]]),
+            ("Root", ["i", "excludes", ["set", []]]),
+            ("Root", ["imap", "excludes", ["set", [1]]]),
+            ("Root", ["color", "excludes", ["set", ["red", "purple"]]]),
+        ])],
+        tx(40, {"op": "wait", "table": "Root", "timeout": 0, "columns": ["name"],
+                "until": "==", "rows": [{"name": "b"}],
+                "where": [["sset", "excludes", ["set", ["x", "y", "z", "w"]]]]}),
+        tx(41, {"op": "wait", "table": "Root", "timeout": 0, "columns": ["name"],
+                "until": "==", "rows": [],
+                "where": [["sset", "includes", ["set", ["x", "y", "z", "w"]]]]}),
+        tx(42, upd("Root", [["opt_i", "excludes", ["set", [3, 4]]]], {"i": 5}),
+           mut("Root", [["sset", "excludes", ["set", ["p", "q", "r", "s"]]]],
+               [["i", "+=", 1]]),
+           {"op": "delete", "table": "Root",
+            "where": [["imap", "excludes", ["map", [[1, "x"], [2, "y"], [3, "z"], [4, "x"]]]],
+                      ["name", "==", "nobody"]]},
+           sel("Root", [], ["name", "i"])),
     ],
     "update": [
         tx(1, ins("Root", {"name": "a", "i": 1}), ins("Root", {"name": "b", "i": 2})),
