@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from harness import png
 from harness.campaign import exit_code, parse_args
+from harness.checkers import CheckContext, LatencyPlot, Timeline
+from harness.checkers.spans import fault_bands, op_spans
 from harness.history import Recorder
-from harness.report import fault_bands, op_spans, render
+from harness.report import render
 from harness.workloads import make_workload
 from harness.workloads.base import OpSpec, decode_set
 
@@ -117,21 +119,29 @@ def _history():
     return rec.ops
 
 
-def test_report_spans_bands_and_html():
+def test_report_spans_bands_and_html(tmp_path):
     ops = _history()
     spans = op_spans(ops)
     assert [(s["process"], s["type"]) for s in spans] == [(0, "ok"), (1, "info"), (6, "info")]
     bands = fault_bands(ops)
     assert len(bands) == 1 and bands[0]["label"] == "kill n1"
     assert bands[0]["start"] < bands[0]["end"]
+    # The pictures are checkers: they write their files and always pass.
+    ctx = CheckContext(out=tmp_path)
+    pictures = {c.name: c.check(ops, ctx).to_dict() for c in (Timeline(5), LatencyPlot())}
+    assert all(p["validity"] == "valid" and p["picture"] for p in pictures.values())
+    assert png.decode((tmp_path / "latency.png").read_bytes())[0] == 900
     results = {"seed": 3, "workload": "register", "target": "ovsdb-server", "nodes": 1,
                "workers": 5, "checkers": {"linearizability": {
-                   "verdict": "not-linearizable", "summary": "x", "html": "linear.html"}},
+                   "verdict": "not-linearizable", "validity": "invalid", "summary": "x",
+                   "html": "linear.html"}, **pictures},
                "faults": [{"id": 0, "start": 0.2, "duration": 0.1, "text": "kill n1",
                            "status": "done"}], "command": "crucible campaign --seed 3"}
-    page = render(results, ops, "latency.png", png.Canvas(2, 2).png())
+    page = render(results, ops, tmp_path)
     assert "not-linearizable" in page and 'href="linear.html"' in page
     assert "data:image/png;base64," in page and "<svg" in page and "kill n1" in page
+    # Pictures are not verdicts.
+    assert "<th>timeline</th>" not in page and "<th>latency</th>" not in page
 
 
 def test_exit_codes():
@@ -141,6 +151,11 @@ def test_exit_codes():
     assert exit_code({"linearizability": {"verdict": "linearizable"},
                       "check-cluster": {"verdict": "failed"}}) == 1
     assert exit_code({"linearizability": {"verdict": "unknown"}}) == 2
+    # A checker's validity decides, whatever its own word for it.
+    assert exit_code({"monitor": {"verdict": "failed", "validity": "invalid"},
+                      "timeline": {"verdict": "valid", "validity": "valid"}}) == 1
+    assert exit_code({"monitor": {"verdict": "error", "validity": "unknown"}}) == 2
+    assert exit_code({"timeline": {"validity": "valid"}}) == 0
 
 
 def test_parse_args_expands_nemesis_groups():
