@@ -4,16 +4,18 @@ record the history, check it, and write a report.
     crucible campaign --target ovsdb-server --nodes 3 --workload register \\
         --nemesis kill,pause,partition --time 30 --seed 7 --out out/run7
 
-OUT holds ``history.jsonl`` (every op and fault), ``results.json`` (one verdict per
-checker, the fault schedule, counts), ``report.html`` (timeline with fault bands, a
-latency plot, links to the linearizability picture when a check fails) and the
-servers' logs.  Exit status as for ``crucible check``: 0 every checker passed,
+OUT holds ``history.jsonl`` (every op, event and fault, whatever the workload),
+``results.json`` (one result per checker the workload names, the fault schedule,
+counts), the checkers' files (``timeline.svg``, ``latency.png``, ``linear.html`` when
+that check fails), ``report.html`` (verdicts, what failed with the history events
+that show it, the pictures) and the servers' logs.  Exit status as for ``crucible check``: 0 every checker passed,
 1 a checker found a violation, 2 a checker could not decide in time, 3 the campaign
 could not run (bad arguments, a target that would not start).
 
-Determinism: operations come from per-worker streams and faults from one schedule,
-all derived from ``--seed``; rerunning with the same seed and arguments replays the
-same plan (timing, and so the interleaving, is up to the machine).
+Determinism: operations come from per-worker plans (``Workload.plan``; the monitor
+workload's ``make_plan``) and faults from one schedule, all derived from ``--seed``;
+rerunning with the same seed and arguments replays the same plan (timing, and so the
+interleaving, is up to the machine).
 
 Also: ``--seeds 1-10`` runs one campaign per seed into OUT/seed-N with a summary;
 ``--lie KIND[:COUNT]`` makes the client proxies corrupt a correct server's traffic

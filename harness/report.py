@@ -47,26 +47,24 @@ def _event_line(op: Op) -> str:
 
 
 def failures_html(name: str, checker: dict[str, Any], by_index: dict[int, Op]) -> str:
-    """The failures a checker found, each with the history events that show it."""
+    """The failures a checker found, each with the history events that show it (as
+    they are in ``history.jsonl``, in history order)."""
     esc = html.escape
-    rows = ["<table><tr><th>what</th><th>client</th><th>row</th><th>finding</th>"
-            "<th>history events</th></tr>"]
-    shown: list[int] = []
+    parts = [f"<h2>{esc(name)}: what failed</h2>"]
     for f in checker.get("failures") or []:
+        who = " ".join(x for x in (f"client <b>{esc(f['client'])}</b>" if f.get("client")
+                                   else "", f"row <code>{esc(f['row'])}</code>"
+                                   if f.get("row") else "") if x)
+        parts.append(f"<h3><span style='color:#c0392b'>{esc(f['what'])}</span>"
+                     f"{' — ' + who if who else ''}</h3><p>{esc(f['message'])}</p>")
         events = [i for i in f.get("events") or [] if i in by_index]
-        shown += [i for i in events if i not in shown]
-        links = ", ".join(f'<a href="#ev{i}">#{i}</a>' for i in events) or "-"
-        rows.append(f"<tr><td><b>{esc(f['what'])}</b></td><td>{esc(f.get('client') or '-')}"
-                    f"</td><td><code>{esc(f.get('row') or '-')}</code></td>"
-                    f"<td>{esc(f['message'])}</td><td>{links}</td></tr>")
-    rows.append("</table>")
-    if shown:
-        rows.append("<p>The history events above (from <a href='history.jsonl'>"
-                    "history.jsonl</a>):</p><pre>")
-        rows += [f'<span id="ev{i}">{esc(_event_line(by_index[i]))}</span>'
-                 for i in sorted(shown)]
-        rows.append("</pre>")
-    return f"<h2>{esc(name)}: what failed</h2>" + "\n".join(rows)
+        if events:
+            parts.append("<pre>" + "".join(
+                f'<span id="ev{i}">{esc(_event_line(by_index[i]))}</span>'
+                for i in sorted(events)) + "</pre>")
+    parts.append("<p>Events are lines of <a href='history.jsonl'>history.jsonl</a>; the "
+                 "timeline below marks them in red.</p>")
+    return "\n".join(parts)
 
 
 def render(results: dict[str, Any], ops: list[Op], out: Path | None = None) -> str:

@@ -38,7 +38,12 @@ class Linearizability:
             out.details["html"] = HTML
         stuck = (details.get("details") or {}).get("unplaceable_op")
         if result.verdict == NOT_LINEARIZABLE and stuck:
+            call = stuck["index"]
+            process = next((op.process for op in history if op.index == call), None)
+            done = next((op.index for op in history if op.index > call
+                         and op.process == process and op.type != "invoke"), None)
             out.failures.append(Failure(
                 "not linearizable", f"no order of the ops explains {stuck['op']}",
-                events=(stuck["index"],)))
+                client=None if process is None else f"p{process}",
+                events=(call,) if done is None else (call, done)))
         return out

@@ -157,3 +157,23 @@ def test_the_timeline_marks_the_events_a_failure_points_at(tmp_path):
     assert ">m0</text>" in svg and FAILED_CSS in svg
     clean = Timeline(workers=2).check(record(), CheckContext())
     assert clean.validity == "valid" and not clean.artifacts  # no out: no file
+
+
+def test_linearizability_points_at_the_op_that_cannot_be_placed(tmp_path):
+    from harness.checkers import Linearizability
+
+    rec = Recorder()
+    rec.invoke(0, "write", 1, key="k")
+    rec.ok(0)
+    rec.invoke(1, "read", None, key="k")
+    rec.ok(1, 2)  # nobody wrote 2
+    result = Linearizability("register").check(rec.ops, CheckContext(out=tmp_path))
+    assert (result.validity, result.verdict) == ("invalid", "not-linearizable")
+    assert result.artifacts and (tmp_path / "linear.html").exists()
+    [failure] = result.failures
+    assert failure.events == (2, 3) and failure.client == "p1"
+    good = Recorder()
+    good.invoke(0, "write", 1, key="k")
+    good.ok(0)
+    ok = Linearizability("register").check(good.ops, CheckContext(out=tmp_path / "x"))
+    assert ok.validity == "valid" and not ok.failures and not ok.artifacts
