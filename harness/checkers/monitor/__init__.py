@@ -53,7 +53,8 @@ A client's stream: ``{"client": name, "events": [event, ...]}`` in arrival order
     {"type": "cond_change_reply", "error": null | str}        # its reply arrived
     {"type": "disconnect"}                                    # connection lost
 
-A ``monitor`` event after a ``disconnect`` is a reconnect; its ``since`` is the last
+Other keys are ignored (events read from a history carry their ``index``).  A
+``monitor`` event after a ``disconnect`` is a reconnect; its ``since`` is the last
 ``last_txn_id`` the client saw, and with ``found`` true the client keeps its replica.
 
 Properties (n = a transaction number, m = the clock value an update brings)

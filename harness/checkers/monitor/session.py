@@ -1,10 +1,8 @@
 """The client's side of a monitor check: one client's replica, replayed event by event
 against the write history; every property's check lives here, at the event that can
-break it (the definitions are in ``harness.checkers.monitor``).
-
-(Over the ~400-line mark on purpose: the per-event rules refer to one another, e.g. a
-suspected duplicate is judged at the end of the session against the out-of-order
-updates seen meanwhile, and read best as one class.)
+break it (the definitions are in ``harness.checkers.monitor``).  One class, since the
+per-event rules refer to one another: a suspected duplicate, for one, is judged at the
+end of the session against the out-of-order updates seen meanwhile.
 """
 
 from __future__ import annotations
