@@ -184,3 +184,30 @@ def test_campaign_refuses_to_replace_a_directory_that_is_not_a_campaign(tmp_path
     with pytest.raises(ValueError, match="does not hold a campaign"):
         run_campaign(CampaignConfig(out=tmp_path, progress=False))
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_every_workload_names_its_checkers_and_the_monitor_one_heals_before_settling():
+    import asyncio
+
+    from harness.workloads import WORKLOADS, RunEnv
+
+    for name in WORKLOADS:
+        names = [c.name for c in make_workload(name).checkers()]
+        judge = "monitor" if name == "monitor" else "linearizability"
+        assert names == [judge, "timeline", "latency"], (name, names)
+    env = RunEnv(db="Crucible", remotes={"n1": "tcp:127.0.0.1:1"},
+                 direct={"n1": "tcp:127.0.0.1:2"}, seed=4, workers=5)
+    monitor = make_workload("monitor")
+    cfg = monitor.configure(env)
+    assert (cfg.seed, cfg.clients, cfg.writers) == (4, 3, 2)
+    # The campaign sets its quiesce (stop the nemesis, heal) after set-up: the
+    # workload must call the one in force when its writers are done.
+    healed: list[bool] = []
+
+    async def quiesce() -> None:
+        healed.append(True)
+
+    env.quiesce = quiesce
+    assert cfg.before_settle is not None
+    asyncio.run(cfg.before_settle())
+    assert healed == [True]
