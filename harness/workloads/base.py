@@ -1,6 +1,8 @@
 """What a workload is: a seeded generator of operations plus, for each operation, the
 OVSDB transaction that performs it and the reading of its reply.  Pure: no I/O here
-(the driver moves the bytes), so every workload is testable without a server.
+(the driver, ``harness.workloads.driver``, moves the bytes: ``setup`` and ``run`` only
+hand the workload to it), so every workload is testable without a server.  A workload
+names its checkers: linearizability with its ``model``, and the pictures.
 
 All workloads use the ``Cell`` table of ``harness/schemas/crucible.ovsschema``: one row
 per key (``key`` is indexed), an integer ``value``, an integer set ``elems``, and
