@@ -4,22 +4,25 @@ record the history, check it, and write a report.
     crucible campaign --target ovsdb-server --nodes 3 --workload register \\
         --nemesis kill,pause,partition --time 30 --seed 7 --out out/run7
 
-OUT holds ``history.jsonl`` (every op and fault), ``results.json`` (one verdict per
-checker, the fault schedule, counts), ``report.html`` (timeline with fault bands, a
-latency plot, links to the linearizability picture when a check fails) and the
-servers' logs.  Exit status as for ``crucible check``: 0 every checker passed,
+OUT holds ``history.jsonl`` (every op, event and fault, whatever the workload),
+``results.json`` (one result per checker the workload names, the fault schedule,
+counts), the checkers' files (``timeline.svg``, ``latency.png``, ``linear.html`` when
+that check fails), ``report.html`` (verdicts, what failed with the history events
+that show it, the pictures) and the servers' logs.  Exit status as for ``crucible check``: 0 every checker passed,
 1 a checker found a violation, 2 a checker could not decide in time, 3 the campaign
 could not run (bad arguments, a target that would not start).
 
-Determinism: operations come from per-worker streams and faults from one schedule,
-all derived from ``--seed``; rerunning with the same seed and arguments replays the
-same plan (timing, and so the interleaving, is up to the machine).
+Determinism: operations come from per-worker plans (``Workload.plan``; the monitor
+workload's ``make_plan``) and faults from one schedule, all derived from ``--seed``;
+rerunning with the same seed and arguments replays the same plan (timing, and so the
+interleaving, is up to the machine).
 
 Also: ``--seeds 1-10`` runs one campaign per seed into OUT/seed-N with a summary;
 ``--lie KIND[:COUNT]`` makes the client proxies corrupt a correct server's traffic
 (``harness.proxy`` lying mode), which the checkers must catch (exit 1);
-``--workload monitor`` runs the monitor workload and checker instead of a
-linearizability workload; ``--reads node --sync-reads off`` reads through followers.
+``--workload monitor`` runs writers and monitoring clients, checked for the monitor
+properties instead of linearizability (every workload names its checkers and records
+into the same history); ``--reads node --sync-reads off`` reads through followers.
 """
 
 from __future__ import annotations
@@ -32,18 +35,28 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from harness.checkers import (
+    INVALID,
+    UNKNOWN,
+    CheckContext,
+    ClusterCheck,
+    run_checkers,
+    validity_of,
+)
+from harness.checkers.cluster import EVENT as CLUSTER_EVENT
+from harness.checkers.cluster import PROCESS as CLUSTER_PROCESS
 from harness.history import Recorder
 from harness.nemesis.runner import Nemesis
 from harness.nemesis.schedule import CLIENT_FAULTS, Fault, parse_kinds, plan
 from harness.targets import KINDS, Target, make_target
-from harness.workloads import WORKLOADS, make_workload
-from harness.workloads.driver import DriverConfig, Stats, run_worker, setup_rows
+from harness.workloads import WORKLOADS, CampaignWorkload, RunEnv, Stats, make_workload
 
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "crucible.ovsschema"
 EXIT_OK, EXIT_VIOLATION, EXIT_UNKNOWN, EXIT_UNUSABLE = 0, 1, 2, 3
@@ -81,7 +94,7 @@ def parse_args(argv: list[str]) -> CampaignConfig:
                     "record, check and report.  Exit 0 pass, 1 violation, 2 unknown, "
                     "3 could not run.")
     p.add_argument("--target", choices=KINDS, default="ovsdb-server")
-    p.add_argument("--workload", choices=[*sorted(WORKLOADS), "monitor"], default="register")
+    p.add_argument("--workload", choices=sorted(WORKLOADS), default="register")
     p.add_argument("--nemesis", default="none",
                    help="comma-separated faults: kill, pause, leave, partition (all shapes), "
                         "partition-one, partition-majority, partition-ring, "
@@ -177,10 +190,12 @@ class _Front:
 
 async def _start_proxies(target: Target, kinds: list[str],
                          lie: str | None = None, lie_count: int = 3,
-                         seed: int = 0) -> dict[str, Any]:
+                         seed: int = 0, recorder: Recorder | None = None) -> dict[str, Any]:
     """A FaultProxy in front of each node, when client-link faults or lies were asked
     for.  Members reached over Unix sockets get a TCP relay between proxy and socket.
-    A lie is armed to fire ``lie_count`` times after 20 eligible messages."""
+    A lie is armed to fire ``lie_count`` times after 20 eligible messages; each lie
+    told is an event of process ``"proxy"`` in the history (for the timeline: the
+    checkers never read it, they must find the lie on their own)."""
     if not lie and not any(k in CLIENT_FAULTS for k in kinds):
         return {}
     from harness.client import parse_remote
@@ -194,141 +209,97 @@ async def _start_proxies(target: Target, kinds: list[str],
         if kind == "unix":
             relay = await UnixRelay(host).start()
             host, port = "127.0.0.1", relay.port
-        proxy = await FaultProxy(host, port, lying=bool(lie), seed=seed).start()
+        proxy = await FaultProxy(host, port, lying=bool(lie), seed=seed,
+                                 on_event=_lie_recorder(recorder, node)).start()
         if lie:
             proxy.lie(lie, count=lie_count, skip=20)
         proxies[node] = _Front(proxy, relay)
     return proxies
 
 
+def _lie_recorder(recorder: Recorder | None,
+                  node: str) -> Callable[[str, dict[str, Any]], None] | None:
+    if recorder is None:
+        return None
+
+    def on_event(name: str, params: dict[str, Any]) -> None:
+        if name == "lie_told":
+            recorder.event("lie-told", {"node": node, **params}, process="proxy")
+    return on_event
+
+
 def _lies(proxies: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"node": n, **told} for n, p in proxies.items() for told in p.lies_told]
 
 
-async def _run_monitor(cfg: CampaignConfig, target: Target, recorder: Recorder,
-                       faults: list[Fault], progress: Progress) -> dict[str, Any]:
-    """The monitor workload (``harness.workloads.monitor``): writers and monitoring
-    clients on the first node, monitors through a fault proxy when there is one."""
-    from harness.workloads.monitor import MonitorConfig, run_monitor_workload
+DRAIN_S = 120.0  # last resort: a workload still running this long after stop is cancelled
 
-    proxies = await _start_proxies(target, cfg.nemesis, cfg.lie, cfg.lie_count, cfg.seed)
-    node = target.nodes[0]
+
+async def _run(cfg: CampaignConfig, target: Target, workload: CampaignWorkload,
+               recorder: Recorder, faults: list[Fault], progress: Progress) -> dict[str, Any]:
+    """The one run path of every workload: set-up, then load and faults side by side
+    until the load time is up (or the workload is done), then heal."""
+    proxies = await _start_proxies(target, cfg.nemesis, cfg.lie, cfg.lie_count, cfg.seed,
+                                   recorder)
     try:
-        mcfg = MonitorConfig(db=target.db, seed=cfg.seed, time_limit_s=cfg.time_s,
-                             txns=100_000, write_pause_s=0.05,
-                             clients=max(1, cfg.workers - 2))
-        stats = Stats()
-        stop = asyncio.Event()
+        env = RunEnv(db=target.db, clustered=target.clustered, seed=cfg.seed,
+                     time_s=cfg.time_s, workers=cfg.workers, reads=cfg.reads,
+                     op_timeout=cfg.op_timeout,
+                     remotes={n: (proxies[n].remote if n in proxies else target.remote(n))
+                              for n in target.nodes},
+                     direct={n: target.remote(n) for n in target.nodes})
+        await workload.setup(env, recorder)
         t0 = time.monotonic()
         nemesis = Nemesis(target, recorder, faults, t0, proxies, progress.log)
-        recorder.event("campaign-start", {"seed": cfg.seed, "faults": len(faults)})
-        ntask = asyncio.create_task(nemesis.run(stop))
-        monitor_remote = proxies[node].remote if node in proxies else target.remote(node)
-        wtask = asyncio.create_task(run_monitor_workload(target.remote(node), monitor_remote,
-                                                         mcfg))
-        try:
-            while not wtask.done():
-                progress.show(time.monotonic() - t0, stats, nemesis)
-                await asyncio.wait([wtask], timeout=0.5)
-        finally:
-            stop.set()
+        nemesis_stop = asyncio.Event()
+        healing: asyncio.Future[list[str]] | None = None
+
+        async def heal() -> list[str]:
+            nemesis_stop.set()
             await asyncio.wait([ntask], timeout=30)
-            heal_errors = await nemesis.heal_all()
-            progress.done()
-        run = wtask.result()
-        recorder.event("campaign-stop", {"transactions": len(run.writes["txns"])})
-        return {"workload": None, "stats": stats, "nemesis": nemesis,
-                "heal_errors": heal_errors, "prereq": False, "sync_reads": False,
-                "monitor_run": run, "lies": _lies(proxies)}
-    finally:
-        for proxy in proxies.values():
-            await proxy.stop()
+            return await nemesis.heal_all()
 
+        async def quiesce() -> None:
+            # Once, whoever asks first: the workload before it settles, or the end.
+            nonlocal healing
+            if healing is None:
+                healing = asyncio.ensure_future(heal())
+            await asyncio.shield(healing)
 
-async def _run(cfg: CampaignConfig, target: Target, recorder: Recorder,
-               faults: list[Fault], progress: Progress) -> dict[str, Any]:
-    if cfg.workload == "monitor":
-        return await _run_monitor(cfg, target, recorder, faults, progress)
-    clustered = target.clustered
-    prereq = clustered if cfg.prereq is None else cfg.prereq
-    sync_reads = (clustered and cfg.reads == "leader") if cfg.sync_reads is None \
-        else cfg.sync_reads
-    workload = make_workload(cfg.workload, cfg.keys, prereq, sync_reads)
-    proxies = await _start_proxies(target, cfg.nemesis, cfg.lie, cfg.lie_count, cfg.seed)
-    try:
-        remotes = {n: (proxies[n].remote if n in proxies else target.remote(n))
-                   for n in target.nodes}
-        dcfg = DriverConfig(db=target.db, remotes=remotes, clustered=clustered,
-                            workers=cfg.workers, reads=cfg.reads, op_timeout=cfg.op_timeout)
-        await setup_rows(workload, dcfg, recorder)
-        stats = Stats()
-        stop = asyncio.Event()
-        t0 = time.monotonic()
-        nemesis = Nemesis(target, recorder, faults, t0, proxies, progress.log)
+        env.quiesce = quiesce
         recorder.event("campaign-start", {"seed": cfg.seed, "faults": len(faults)})
-        tasks = [asyncio.create_task(run_worker(i, workload, dcfg, recorder, cfg.seed, stop,
-                                                stats, t0)) for i in range(cfg.workers)]
-        ntask = asyncio.create_task(nemesis.run(stop))
+        ntask = asyncio.create_task(nemesis.run(nemesis_stop))
+        wtask = asyncio.create_task(workload.run(env, recorder))
         try:
-            while (elapsed := time.monotonic() - t0) < cfg.time_s:
-                progress.show(elapsed, stats, nemesis)
-                await asyncio.sleep(min(0.5, cfg.time_s - elapsed))
-            progress.show(cfg.time_s, stats, nemesis)
+            while not wtask.done() and (elapsed := time.monotonic() - t0) < cfg.time_s:
+                progress.show(elapsed, env.stats, nemesis)
+                await asyncio.wait([wtask], timeout=min(0.5, cfg.time_s - elapsed))
+            progress.show(min(time.monotonic() - t0, cfg.time_s), env.stats, nemesis)
         finally:
-            stop.set()
-            # Workers finish their op in flight (bounded by the op and leader timeouts).
-            grace = cfg.op_timeout + dcfg.leader_wait + 5
-            _, late = await asyncio.wait([*tasks, ntask], timeout=grace)
+            env.stop.set()
+            nemesis_stop.set()
+            # The workload finishes what is in flight (each bounds its own wait).
+            _, late = await asyncio.wait([wtask], timeout=DRAIN_S)
             for t in late:
                 t.cancel()
-            heal_errors = await nemesis.heal_all()
+            await quiesce()
+            assert healing is not None
+            heal_errors = healing.result()
             progress.done()
-        for t in tasks:
-            if not t.cancelled() and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
-        recorder.event("campaign-stop", stats.summary())
-        return {"workload": workload, "stats": stats, "nemesis": nemesis,
-                "heal_errors": heal_errors, "prereq": prereq, "sync_reads": sync_reads,
+        wtask.result()  # a workload that failed fails the campaign
+        recorder.event("campaign-stop", env.stats.summary())
+        return {"stats": env.stats, "nemesis": nemesis, "heal_errors": heal_errors,
                 "lies": _lies(proxies)}
     finally:
         for proxy in proxies.values():
             await proxy.stop()
 
 
-def _check(cfg: CampaignConfig, ops: list[Any], model: str) -> tuple[dict[str, Any], Any]:
-    from harness.linear import LINEARIZABLE, check, write_html
-
-    result = check(ops, model, timeout_s=cfg.check_timeout)
-    entry: dict[str, Any] = {"verdict": result.verdict, "model": model,
-                             "summary": result.summary()}
-    try:
-        entry["details"] = result.details()
-    except Exception as e:  # noqa: BLE001 - the verdict matters more than the details
-        entry["details_error"] = str(e)
-    if result.verdict != LINEARIZABLE:
-        write_html(result, cfg.out / "linear.html")
-        entry["html"] = "linear.html"
-    return entry, result
-
-
-def _check_monitor(cfg: CampaignConfig, run: Any) -> dict[str, Any]:
-    report = run.check()
-    (cfg.out / "monitor.json").write_bytes(orjson.dumps(
-        {**run.to_dict(), "report": report.to_dict()}, default=str))
-    failed = sorted(report.failed())
-    verdict = "failed" if failed else ("error" if report.problems else "ok")
-    summary = f"{len(run.writes['txns'])} txns, {len(run.streams)} clients; " + (
-        f"violated: {', '.join(failed)}" if failed else
-        ("; ".join(report.problems)[:300] if report.problems else "every property holds"))
-    return {"verdict": verdict, "summary": summary, "properties": report.verdicts(),
-            "notes": run.notes, "data": "monitor.json"}
-
-
 def exit_code(checkers: dict[str, dict[str, Any]]) -> int:
-    verdicts = [c.get("verdict") for c in checkers.values()]
-    if any(v in ("not-linearizable", "failed", "invalid") for v in verdicts):
+    validities = [validity_of(c) for c in checkers.values()]
+    if INVALID in validities:
         return EXIT_VIOLATION
-    if any(v in ("unknown", "error") for v in verdicts):
+    if UNKNOWN in validities:
         return EXIT_UNKNOWN
     return EXIT_OK
 
@@ -343,9 +314,13 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
                              "choose another --out")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    faults_plan = None
     target = make_target(cfg.target, cfg.nodes, out / "servers", SCHEMA,
                          cfg.external_config, use_netns=cfg.netns)
+    clustered = target.clustered
+    prereq = clustered if cfg.prereq is None else cfg.prereq
+    sync_reads = (clustered and cfg.reads == "leader") if cfg.sync_reads is None \
+        else cfg.sync_reads
+    workload = make_workload(cfg.workload, cfg.keys, prereq, sync_reads)
     progress = Progress(cfg.progress, cfg.time_s)
     recorder = Recorder(out / "history.jsonl")
     results: dict[str, Any] = {
@@ -355,15 +330,15 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
         "keys": cfg.keys, "reads": cfg.reads, "checkers": {}}
     run_info: dict[str, Any] = {}
     started = time.time()
+    post = None
     try:
         target.setup()
         target.start_all()
         results["target_info"] = target.describe()
         faults_plan = plan(cfg.seed, cfg.nemesis, target.nodes, cfg.time_s)
         results["schedule"] = [f.to_dict() for f in faults_plan]
-        run_info = asyncio.run(_run(cfg, target, recorder, faults_plan, progress))
+        run_info = asyncio.run(_run(cfg, target, workload, recorder, faults_plan, progress))
     finally:
-        recorder.close()
         for node in target.nodes:
             try:
                 target.stop(node)
@@ -373,31 +348,31 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
             post = target.post_check()
         except Exception as e:  # noqa: BLE001
             post = {"ok": False, "output": f"post-check could not run: {e}"}
+        if post is not None:  # the offline check's output goes into the history too
+            recorder.event(CLUSTER_EVENT, post, process=CLUSTER_PROCESS)
+        recorder.close()
         target.teardown()
         results["target_notes"] = list(target.notes)
     results["wall_s"] = round(time.time() - started, 2)
     stats: Stats = run_info["stats"]
     results["counts"] = dict(stats.counts)
-    results["prereq"] = run_info["prereq"]
-    results["sync_reads"] = run_info["sync_reads"]
+    results["prereq"] = workload.prereq
+    results["sync_reads"] = workload.sync_reads
     results["faults"] = run_info["nemesis"].done
     results["heal_errors"] = run_info["heal_errors"]
     if cfg.lie:
         results["lie"] = {"kind": cfg.lie, "armed": cfg.lie_count, "told": run_info["lies"]}
-    workload = run_info["workload"]
-    if workload is not None:
-        lin_entry, _ = _check(cfg, recorder.ops, workload.model)
-        results["checkers"]["linearizability"] = lin_entry
-    if "monitor_run" in run_info:
-        results["checkers"]["monitor"] = _check_monitor(cfg, run_info["monitor_run"])
-    if post is not None:
-        results["checkers"]["check-cluster"] = {
-            "verdict": "ok" if post.get("ok") else "failed", **post}
+    # Every workload the same way: its checkers (and the target's, when it has an
+    # offline check) on the history, nothing else.
+    checkers = [*workload.checkers(), *([ClusterCheck()] if post is not None else [])]
+    checked = run_checkers(checkers, recorder.ops,
+                           CheckContext(out=out, timeout_s=cfg.check_timeout))
+    results["checkers"] = {name: r.to_dict() for name, r in checked.items()}
     results["exit"] = exit_code(results["checkers"])
     (out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2,
                                                     default=str))
     from harness.report import write_report
-    write_report(out, results, recorder.ops, stats.latencies)
+    write_report(out, results, recorder.ops)
     return results
 
 
@@ -406,6 +381,8 @@ def print_summary(results: dict[str, Any], out: Path) -> None:
           f"{results['workload']}, faults {','.join(results['nemesis']) or 'none'}, "
           f"{results.get('counts')}")
     for name, c in results["checkers"].items():
+        if c.get("picture"):
+            continue  # the timeline and the latency plot: in the report
         line = c.get("summary") or c.get("output", "")[:200]
         print(f"  {name}: {c['verdict']}" + (f"  ({line})" if line else ""))
     print(f"report: {out / 'report.html'}")
@@ -459,7 +436,8 @@ def run_seeds(cfg: CampaignConfig) -> int:
         row: dict[str, Any] = {"seed": seed, "exit": code, "out": str(out)}
         if (out / "results.json").exists() and code != EXIT_UNUSABLE:
             res = orjson.loads((out / "results.json").read_bytes())
-            row["verdicts"] = {k: v["verdict"] for k, v in res["checkers"].items()}
+            row["verdicts"] = {k: v["verdict"] for k, v in res["checkers"].items()
+                               if not v.get("picture")}
             row["counts"] = res.get("counts")
             row["faults"] = [f["text"] for f in res.get("faults", [])
                              if f.get("status") == "done"]

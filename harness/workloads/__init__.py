@@ -1,32 +1,49 @@
-"""Workloads: seeded operation generators plus the OVSDB transactions that run them.
+"""Workloads: what a campaign runs against a target, each naming its own checkers (the
+protocol is in ``harness.workloads.env``).
 
-``make_workload(name, keys=4, prereq=False, sync_reads=False)``.  The monitor workload
-lives in ``harness.workloads.monitor`` (its own driver); the ones here are checked for
-linearizability with the model named by ``workload.model``.
+``make_workload(name, keys=4, prereq=False, sync_reads=False)``.  ``register``,
+``cas-register``, ``counter`` and ``set`` are seeded operation generators (pure, see
+``harness.workloads.base``) run by the common worker loop and checked for
+linearizability with the model named by ``workload.model``; ``monitor`` drives
+writers and monitoring clients (``harness.workloads.monitor``) and is checked for the
+monitor properties.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.workloads.base import OpSpec, Outcome, Workload
 from harness.workloads.counter import Counter
+from harness.workloads.env import CampaignWorkload, RunEnv, Stats
+from harness.workloads.monitor import MonitorWorkload
 from harness.workloads.register import CasRegister, Register
 from harness.workloads.set import SetWorkload
 
-WORKLOADS: dict[str, type[Workload]] = {
+OP_WORKLOADS: dict[str, type[Workload]] = {
     "register": Register,
     "cas-register": CasRegister,
     "counter": Counter,
     "set": SetWorkload,
 }
 
-__all__ = ["WORKLOADS", "OpSpec", "Outcome", "Workload", "make_workload"]
+
+def _monitor(keys: int, prereq: bool, sync_reads: bool, read_ratio: float) -> MonitorWorkload:
+    return MonitorWorkload()  # keys, prerequisites and read mixes do not apply
+
+
+WORKLOADS: dict[str, Callable[[int, bool, bool, float], CampaignWorkload]] = {
+    **OP_WORKLOADS, "monitor": _monitor}
+
+__all__ = ["OP_WORKLOADS", "WORKLOADS", "CampaignWorkload", "MonitorWorkload", "OpSpec",
+           "Outcome", "RunEnv", "Stats", "Workload", "make_workload"]
 
 
 def make_workload(name: str, keys: int = 4, prereq: bool = False,
-                  sync_reads: bool = False, read_ratio: float = 0.5) -> Workload:
+                  sync_reads: bool = False, read_ratio: float = 0.5) -> CampaignWorkload:
     try:
-        cls = WORKLOADS[name]
+        factory = WORKLOADS[name]
     except KeyError:
         raise ValueError(f"unknown workload {name!r}: choose one of "
                          f"{', '.join(WORKLOADS)}") from None
-    return cls(keys=keys, prereq=prereq, sync_reads=sync_reads, read_ratio=read_ratio)
+    return factory(keys, prereq, sync_reads, read_ratio)

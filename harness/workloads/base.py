@@ -1,6 +1,8 @@
 """What a workload is: a seeded generator of operations plus, for each operation, the
 OVSDB transaction that performs it and the reading of its reply.  Pure: no I/O here
-(the driver moves the bytes), so every workload is testable without a server.
+(the driver, ``harness.workloads.driver``, moves the bytes: ``setup`` and ``run`` only
+hand the workload to it), so every workload is testable without a server.  A workload
+names its checkers: linearizability with its ``model``, and the pictures.
 
 All workloads use the ``Cell`` table of ``harness/schemas/crucible.ovsschema``: one row
 per key (``key`` is indexed), an integer ``value``, an integer set ``elems``, and
@@ -20,8 +22,14 @@ Two modes matter on a cluster:
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.checkers import Checker
+    from harness.history import Recorder
+    from harness.workloads.env import RunEnv
 
 TABLE = "Cell"
 
@@ -86,6 +94,26 @@ class Workload:
         self.sync_reads = sync_reads
         self.read_ratio = read_ratio
         self._next_value = 0
+        self.workers = 1  # rows of the timeline; set from the campaign at setup
+
+    # -- what a campaign runs and checks (see harness.workloads.env) -------------------
+
+    def checkers(self) -> list[Checker]:
+        from harness.checkers import LatencyPlot, Linearizability, Timeline
+
+        return [Linearizability(self.model), Timeline(workers=self.workers), LatencyPlot()]
+
+    async def setup(self, env: RunEnv, recorder: Recorder) -> None:
+        # The driver is the I/O shell around this pure class, imported here only.
+        from harness.workloads.driver import driver_config, setup_rows
+
+        self.workers = env.workers
+        await setup_rows(self, driver_config(env), recorder)
+
+    async def run(self, env: RunEnv, recorder: Recorder) -> None:
+        from harness.workloads.driver import run_ops
+
+        await run_ops(self, env, recorder)
 
     # -- generation (pure, seeded) ----------------------------------------------------
 
@@ -95,6 +123,16 @@ class Workload:
 
     def generate(self, rng: random.Random, worker: int) -> OpSpec:
         raise NotImplementedError
+
+    def plan(self, seed: int | str, worker: int,
+             mean_gap: float = 0.05) -> Iterator[tuple[OpSpec, float]]:
+        """Worker ``worker``'s ops and the pause after each, drawn from
+        ``Random(f"{seed}:worker:{worker}")`` only: the same seed gives the same ops in
+        the same order per worker (timing decides how far each worker gets)."""
+        rng = random.Random(f"{seed}:worker:{worker}")
+        while True:
+            op = self.generate(rng, worker)
+            yield op, rng.uniform(0, 2 * mean_gap)
 
     # -- transactions -----------------------------------------------------------------
 

@@ -13,21 +13,20 @@ followers"):
 - reads go to the leader too when ``reads="leader"``, or to the worker's own member
   (worker i reads through node i mod N) when ``reads="node"``.
 
-The op sequence of worker i is drawn from ``Random(f"{seed}:worker:{i}")`` only, so the
-same seed gives the same operations in the same order per worker.
+The op sequence of worker i is its plan (``Workload.plan``), drawn from the seed alone,
+so the same seed gives the same operations in the same order per worker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.client import Client, ConnectionLost, RpcError, RpcTimeout
 from harness.workloads.base import OpSpec, Outcome, Workload
+from harness.workloads.env import RunEnv, Stats
 
 SETUP_PROCESS = 1_000_000  # records the rows setup created; never a worker's number
 
@@ -45,14 +44,25 @@ class DriverConfig:
     max_ops: int = 200_000  # per worker: the loop is bounded in count as well as time
 
 
-@dataclass
-class Stats:
-    counts: Counter = field(default_factory=Counter)
-    latencies: list[tuple[float, float, str, str]] = field(default_factory=list)
+def driver_config(env: RunEnv) -> DriverConfig:
+    return DriverConfig(db=env.db, remotes=env.remotes, clustered=env.clustered,
+                        workers=env.workers, reads=env.reads, op_timeout=env.op_timeout)
 
-    def summary(self) -> str:
-        c = self.counts
-        return f"ok={c['ok']} fail={c['fail']} info={c['info']} skipped={c['skipped']}"
+
+async def run_ops(workload: Workload, env: RunEnv, recorder: Any) -> None:
+    """``env.workers`` workers until ``env.stop``; then each finishes its op in flight
+    (bounded by the op and leader timeouts; a straggler is cancelled)."""
+    cfg = driver_config(env)
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(run_worker(i, workload, cfg, recorder, env.seed, env.stop,
+                                            env.stats, t0)) for i in range(cfg.workers)]
+    await env.stop.wait()
+    _, late = await asyncio.wait(tasks, timeout=cfg.op_timeout + cfg.leader_wait + 5)
+    for t in late:
+        t.cancel()
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
 
 
 class Connections:
@@ -150,7 +160,7 @@ def invoke_value(op: OpSpec) -> Any:
 async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder: Any,
                      seed: int | str, stop: asyncio.Event, stats: Stats,
                      t0: float) -> None:
-    rng = random.Random(f"{seed}:worker:{index}")
+    planned_ops = workload.plan(seed, index, cfg.mean_gap)
     process = index
     nodes = list(cfg.remotes)
     home = nodes[index % len(nodes)]
@@ -160,8 +170,7 @@ async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder
         for _ in range(cfg.max_ops):
             if stop.is_set():
                 break
-            planned = workload.generate(rng, index)
-            gap = rng.uniform(0, 2 * cfg.mean_gap)
+            planned, gap = next(planned_ops)
             writes = planned.f in workload.mutating
             if writes or cfg.reads == "leader":
                 node = await conns.find_leader(time.monotonic() + cfg.leader_wait)

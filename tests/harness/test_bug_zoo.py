@@ -4,7 +4,7 @@ proxy in lying mode but no lie armed must pass.
 
 - monitor lies (drop, reorder, duplicate an update; add a row outside the condition)
   run the monitor workload with its clients behind the proxy and go to
-  ``harness.monitor_check``; condition changes and reconnects are off here so each lie
+  ``harness.checkers.monitor``; condition changes and reconnects are off here so each lie
   maps to exactly one property (they are exercised in test_monitor_check_workload.py).
 - read/write lies (stale select reply, acknowledged-but-never-forwarded write) run a
   small sequential register recorder through the proxy and go to ``harness.linear``.

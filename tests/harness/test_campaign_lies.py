@@ -4,9 +4,12 @@ test_campaign_cluster.py and test_campaign_reference.py)."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from harness.campaign import CampaignConfig, main, run_campaign
+from harness.history import read_jsonl
 
 
 @pytest.mark.parametrize("lie", ["fake_ack", "stale_read"])
@@ -41,9 +44,22 @@ def test_monitor_workload_campaign_catches_a_dropped_update(tmp_path):
     mon = results["checkers"]["monitor"]
     assert mon["verdict"] == "failed", mon["summary"]
     # A missing update is a gap: "reliable", or "condition" when it is the update a
-    # condition change caused (harness/monitor_check.py defines a gap in that window
+    # condition change caused (harness.checkers.monitor defines a gap in that window
     # as a condition fault).  Which update is dropped depends on timing.
     props = mon["properties"]
     assert not props["reliable"]["ok"] or not props["condition"]["ok"], props
     assert results["exit"] == 1
-    assert (cfg.out / "monitor.json").exists()
+    # The checker read everything from the history, and the report shows what failed
+    # from it: the property, client and row, and the history events that show it.
+    assert not (cfg.out / "monitor.json").exists()
+    ops = read_jsonl(cfg.out / "history.jsonl")
+    by_index = {op.index: op for op in ops}
+    assert {op.f for op in ops if op.process == "m0"} >= {"monitor", "update"}
+    gaps = [f for f in mon["failures"] if f["what"] in ("reliable", "condition")]
+    assert gaps and all(f["client"] and f["events"] for f in gaps)
+    first = gaps[0]
+    assert all(i in by_index for i in first["events"])
+    assert any(by_index[i].process == first["client"] for i in first["events"])
+    page = (cfg.out / "report.html").read_text()
+    assert "monitor: what failed" in page and html.escape(first["message"]) in page
+    assert f'id="ev{first["events"][0]}"' in page

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from harness import png
 from harness.campaign import exit_code, parse_args
+from harness.checkers import CheckContext, LatencyPlot, Timeline
+from harness.checkers.spans import fault_bands, op_spans
 from harness.history import Recorder
-from harness.report import fault_bands, op_spans, render
+from harness.report import render
 from harness.workloads import make_workload
 from harness.workloads.base import OpSpec, decode_set
 
@@ -117,21 +119,29 @@ def _history():
     return rec.ops
 
 
-def test_report_spans_bands_and_html():
+def test_report_spans_bands_and_html(tmp_path):
     ops = _history()
     spans = op_spans(ops)
     assert [(s["process"], s["type"]) for s in spans] == [(0, "ok"), (1, "info"), (6, "info")]
     bands = fault_bands(ops)
     assert len(bands) == 1 and bands[0]["label"] == "kill n1"
     assert bands[0]["start"] < bands[0]["end"]
+    # The pictures are checkers: they write their files and always pass.
+    ctx = CheckContext(out=tmp_path)
+    pictures = {c.name: c.check(ops, ctx).to_dict() for c in (Timeline(5), LatencyPlot())}
+    assert all(p["validity"] == "valid" and p["picture"] for p in pictures.values())
+    assert png.decode((tmp_path / "latency.png").read_bytes())[0] == 900
     results = {"seed": 3, "workload": "register", "target": "ovsdb-server", "nodes": 1,
                "workers": 5, "checkers": {"linearizability": {
-                   "verdict": "not-linearizable", "summary": "x", "html": "linear.html"}},
+                   "verdict": "not-linearizable", "validity": "invalid", "summary": "x",
+                   "html": "linear.html"}, **pictures},
                "faults": [{"id": 0, "start": 0.2, "duration": 0.1, "text": "kill n1",
                            "status": "done"}], "command": "crucible campaign --seed 3"}
-    page = render(results, ops, "latency.png", png.Canvas(2, 2).png())
+    page = render(results, ops, tmp_path)
     assert "not-linearizable" in page and 'href="linear.html"' in page
     assert "data:image/png;base64," in page and "<svg" in page and "kill n1" in page
+    # Pictures are not verdicts.
+    assert "<th>timeline</th>" not in page and "<th>latency</th>" not in page
 
 
 def test_exit_codes():
@@ -141,6 +151,11 @@ def test_exit_codes():
     assert exit_code({"linearizability": {"verdict": "linearizable"},
                       "check-cluster": {"verdict": "failed"}}) == 1
     assert exit_code({"linearizability": {"verdict": "unknown"}}) == 2
+    # A checker's validity decides, whatever its own word for it.
+    assert exit_code({"monitor": {"verdict": "failed", "validity": "invalid"},
+                      "timeline": {"verdict": "valid", "validity": "valid"}}) == 1
+    assert exit_code({"monitor": {"verdict": "error", "validity": "unknown"}}) == 2
+    assert exit_code({"timeline": {"validity": "valid"}}) == 0
 
 
 def test_parse_args_expands_nemesis_groups():
@@ -169,3 +184,30 @@ def test_campaign_refuses_to_replace_a_directory_that_is_not_a_campaign(tmp_path
     with pytest.raises(ValueError, match="does not hold a campaign"):
         run_campaign(CampaignConfig(out=tmp_path, progress=False))
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_every_workload_names_its_checkers_and_the_monitor_one_heals_before_settling():
+    import asyncio
+
+    from harness.workloads import WORKLOADS, RunEnv
+
+    for name in WORKLOADS:
+        names = [c.name for c in make_workload(name).checkers()]
+        judge = "monitor" if name == "monitor" else "linearizability"
+        assert names == [judge, "timeline", "latency"], (name, names)
+    env = RunEnv(db="Crucible", remotes={"n1": "tcp:127.0.0.1:1"},
+                 direct={"n1": "tcp:127.0.0.1:2"}, seed=4, workers=5)
+    monitor = make_workload("monitor")
+    cfg = monitor.configure(env)
+    assert (cfg.seed, cfg.clients, cfg.writers) == (4, 3, 2)
+    # The campaign sets its quiesce (stop the nemesis, heal) after set-up: the
+    # workload must call the one in force when its writers are done.
+    healed: list[bool] = []
+
+    async def quiesce() -> None:
+        healed.append(True)
+
+    env.quiesce = quiesce
+    assert cfg.before_settle is not None
+    asyncio.run(cfg.before_settle())
+    assert healed == [True]

@@ -18,7 +18,7 @@ import copy
 
 import pytest
 
-from harness.monitor_check import PROPERTIES, Columns, check, clause_matches, matches
+from harness.checkers.monitor import PROPERTIES, Columns, check, clause_matches, matches
 
 CLK = "00000000-0000-0000-0000-00000000000c"
 A = "aaaaaaaa-0000-0000-0000-000000000000"

@@ -16,7 +16,7 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.monitor_check import check
+from harness.checkers.monitor import check
 
 CLK = "00000000-0000-0000-0000-0000000000cc"
 TAGS = ("x", "y", "z")

@@ -12,8 +12,9 @@ import shutil
 
 import pytest
 
+from harness.checkers.monitor import resolve_unknown
 from harness.proxy import FaultProxy
-from harness.workloads.monitor import MonitorConfig, resolve_unknown, run_monitor_workload
+from harness.workloads.monitor import MonitorConfig, run_monitor_workload
 from tests.servers import REPO, start_server
 
 SCHEMA = REPO / "harness" / "schemas" / "crucible.ovsschema"

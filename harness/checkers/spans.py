@@ -1,0 +1,53 @@
+"""What the pictures draw, read from a history: client ops as spans (call to return)
+and faults as bands (start to stop)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.history import Op
+
+
+def op_spans(ops: list[Op]) -> list[dict[str, Any]]:
+    """Client ops as spans: process, f, key, start/end (s), type, values."""
+    pending: dict[Any, Any] = {}
+    spans = []
+    for op in ops:
+        if isinstance(op.process, str):
+            continue
+        if op.type == "invoke":
+            pending[op.process] = op
+            continue
+        inv = pending.pop(op.process, None)
+        if inv is None:
+            continue
+        spans.append({"process": op.process, "f": inv.f, "key": inv.key,
+                      "start": inv.time / 1e9, "end": op.time / 1e9, "type": op.type,
+                      "in": inv.value, "out": op.value, "node": inv.extra.get("node"),
+                      "error": op.extra.get("error")})
+    end = max((op.time for op in ops), default=0) / 1e9
+    for inv in pending.values():  # never completed: indeterminate
+        spans.append({"process": inv.process, "f": inv.f, "key": inv.key,
+                      "start": inv.time / 1e9, "end": end, "type": "info", "in": inv.value,
+                      "out": None, "node": inv.extra.get("node"), "error": "no completion"})
+    return spans
+
+
+def fault_bands(ops: list[Op]) -> list[dict[str, Any]]:
+    """(start, end, label) for each fault, from the nemesis events."""
+    open_: dict[Any, dict[str, Any]] = {}
+    bands = []
+    end = max((op.time for op in ops), default=0) / 1e9
+    for op in ops:
+        if op.process != "nemesis" or not isinstance(op.value, dict):
+            continue
+        if op.f.startswith("start-"):
+            open_[op.value.get("id")] = {"start": op.time / 1e9, "end": end,
+                                         "label": op.value.get("text", op.f[6:])}
+        elif op.f.startswith("stop-"):
+            band = open_.pop(op.value.get("id"), None)
+            if band is not None:
+                band["end"] = op.time / 1e9
+                bands.append(band)
+    bands += open_.values()
+    return sorted(bands, key=lambda b: b["start"])
