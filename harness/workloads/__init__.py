@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.workloads.base import OpSpec, Outcome, Workload
+from harness.workloads.base import Workload
 from harness.workloads.counter import Counter
 from harness.workloads.env import CampaignWorkload, RunEnv, Stats
 from harness.workloads.monitor import MonitorWorkload
+from harness.workloads.ops import OpSpec, Outcome
 from harness.workloads.register import CasRegister, Register
 from harness.workloads.set import SetWorkload
 

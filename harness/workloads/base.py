@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from harness.workloads.ops import OpSpec, Outcome
 
 if TYPE_CHECKING:
     from harness.checkers import Checker
@@ -40,22 +41,6 @@ DEFINITE_ERRORS = frozenset({
     "domain error", "range error", "syntax error", "unknown column", "not allowed",
     "duplicate uuid-name", "duplicate uuid", "aborted",
 })
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """One planned operation: what the history records at invoke time."""
-
-    f: str
-    key: str
-    value: Any = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    type: str  # ok | fail | info
-    value: Any = None
-    error: str | None = None
 
 
 def where_key(key: str) -> list[list[Any]]:

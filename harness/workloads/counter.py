@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.workloads.base import TABLE, OpSpec, Outcome, Workload, where_key
+from harness.workloads.base import TABLE, Workload, where_key
+from harness.workloads.ops import OpSpec, Outcome
 
 
 class Counter(Workload):

@@ -22,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.client import Client, ConnectionLost, RpcError, RpcTimeout
-from harness.workloads.base import OpSpec, Outcome, Workload
 from harness.workloads.env import RunEnv, Stats
+from harness.workloads.ops import OpSpec, Outcome
+
+if TYPE_CHECKING:
+    from harness.workloads.base import Workload
 
 SETUP_PROCESS = 1_000_000  # records the rows setup created; never a worker's number
 

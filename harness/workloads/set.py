@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.workloads.base import TABLE, OpSpec, Outcome, Workload, decode_set, where_key
+from harness.workloads.base import TABLE, Workload, decode_set, where_key
+from harness.workloads.ops import OpSpec, Outcome
 
 
 class SetWorkload(Workload):

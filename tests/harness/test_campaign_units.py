@@ -17,7 +17,8 @@ from harness.checkers.spans import fault_bands, op_spans
 from harness.history import Recorder
 from harness.report import render
 from harness.workloads import make_workload
-from harness.workloads.base import OpSpec, decode_set
+from harness.workloads.base import decode_set
+from harness.workloads.ops import OpSpec
 
 
 def test_same_seed_same_ops_per_worker():
