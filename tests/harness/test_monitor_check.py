@@ -312,7 +312,9 @@ def test_event_before_monitor_is_a_problem():
 
 @pytest.mark.parametrize("clause,expect", [
     (["value", "<", 5], True), (["value", ">=", 5], False), (["tag", "!=", "x"], False),
-    (["tags", "includes", 1], True), (["tags", "excludes", ["set", [1, 9]]], True),
+    (["tags", "includes", 1], True), (["tags", "excludes", ["set", [1, 9]]], False),
+    (["tags", "excludes", ["set", [8, 9]]], True), (["tags", "excludes", 2], False),
+    (["tags", "includes", ["set", [1, 9]]], False),
     (["tags", "includes", ["set", [1, 2]]], True), (["opt", "<", 3], False),
     (True, True), (False, False),
 ])

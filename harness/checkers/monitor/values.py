@@ -145,8 +145,9 @@ def clause_matches(row: Row, clause: Any, uuid: str | None = None) -> bool:
     if fn in ("includes", "excludes"):
         mine = {_key(a) for a in _atoms(have)} if have is not None else set()
         want = {_key(a) for a in _atoms(value)}
-        inc = want <= mine
-        return inc if fn == "includes" else not inc
+        # As ovsdb-server 3.1: "includes" holds when every argument element is in the
+        # column, "excludes" when none is (not merely when some is missing).
+        return want <= mine if fn == "includes" else not want & mine
     if fn in ("==", "!=") and (isinstance(have, list) and have and have[0] in ("set", "map")):
         same = _key(_canon(have)) == _key(_canon(value))
         return same if fn == "==" else not same
