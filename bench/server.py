@@ -26,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.reference.wire import Framer
+from harness.framing import Framer
 from tests.servers import start_server
 
 SCHEMA = Path(__file__).resolve().parent.parent / "tests" / "reference" / "schemas" / \

@@ -79,7 +79,8 @@ from typing import Any
 
 import orjson
 
-from harness.client import Framer, FramingError, parse_remote
+from harness.client import parse_remote
+from harness.framing import Framer, FramingError
 
 __all__ = ["FaultProxy", "Liar", "LIES"]
 

@@ -12,11 +12,9 @@ there) and against ours.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import socket
 import threading
 import time
 
@@ -24,6 +22,7 @@ import orjson
 import pytest
 
 from reference.storage import log_file
+from tests.reference.wire import Conn, ConnectionClosed
 from tests.servers import start_server
 
 SCHEMA = {"name": "Crash", "version": "1.0.0",
@@ -37,44 +36,6 @@ MAX_PER_ROUND = 2000   # bound on one round's writes, whatever happens
 ROUND_DEADLINE = 8.0   # seconds to reach the kill point
 
 
-class Conn:
-    """Just enough JSON-RPC for the test: send objects, receive one at a time."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = ""
-        self.dec = json.JSONDecoder()
-
-    def send(self, obj: object) -> None:
-        self.sock.sendall(orjson.dumps(obj))
-
-    def recv(self) -> dict | None:
-        while True:
-            text = self.buf.lstrip()
-            if text:
-                try:
-                    msg, end = self.dec.raw_decode(text)
-                    self.buf = text[end:]
-                    return msg
-                except json.JSONDecodeError:
-                    pass
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf = text + chunk.decode()
-
-    def call(self, method: str, params: list) -> dict:
-        self.send({"method": method, "params": params, "id": "call"})
-        while True:
-            msg = self.recv()
-            assert msg is not None, "server closed the connection"
-            if msg.get("id") == "call":
-                return msg
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def txn(key: str, round_no: int) -> list:
     return ["Crash", {"op": "insert", "table": "T", "row": {"key": key, "round": round_no}},
             {"op": "commit", "durable": True}]
@@ -83,7 +44,7 @@ def txn(key: str, round_no: int) -> list:
 def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> None:
     """Pipelined durable inserts until the server dies (or the bound is reached)."""
     try:
-        conn = Conn(port)
+        conn = Conn("127.0.0.1", port)
     except OSError as e:
         failures.append(f"connect: {e}")
         return
@@ -100,9 +61,6 @@ def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> 
             msg = conn.recv()
             if msg is None:
                 return
-            if msg.get("method") == "echo":
-                conn.send({"id": msg["id"], "result": msg["params"], "error": None})
-                continue
             in_flight.discard(msg.get("id"))
             result = msg.get("result")
             if msg.get("error") is None and isinstance(result, list) and all(
@@ -110,7 +68,7 @@ def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> 
                 acked.append(msg["id"])
             else:
                 failures.append(msg)
-    except OSError:
+    except (OSError, ConnectionClosed):
         return  # the kill: connection reset mid-stream
     finally:
         conn.close()
@@ -125,9 +83,9 @@ def keys_on_disk(path: str) -> list[str]:
 
 
 def keys_served(port: int) -> list[str]:
-    conn = Conn(port)
+    conn = Conn("127.0.0.1", port)
     try:
-        reply = conn.call("transact", ["Crash", {"op": "select", "table": "T", "where": [],
+        reply = conn.request("transact", ["Crash", {"op": "select", "table": "T", "where": [],
                                                  "columns": ["key"]}])
     finally:
         conn.close()

@@ -20,6 +20,7 @@ from reference.storage.records import (
 )
 from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
+from tests.reference.wire import Conn
 from tests.servers import kill_all, start_server
 
 SCHEMA = parse_schema(TEST_SCHEMA)
@@ -162,8 +163,7 @@ def ovs_file(tmp_path_factory):
     schema = d / "t.ovsschema"
     schema.write_bytes(orjson.dumps(TEST_SCHEMA))
     server = start_server("ovsdb-server", d, [schema])
-    from tests.reference.test_txn_vs_ovs import OvsClient
-    client = OvsClient(server.port)
+    client = Conn.to(server.remote, timeout=20)
     try:
         yield server, client
     finally:
@@ -178,7 +178,7 @@ def test_records_match_what_ovsdb_server_writes(ovs_file):
     compared = 0
     for ops in SCRIPT:
         before = len(read_records(path))
-        reply = client.call("transact", ["T", *ops])
+        reply = client.request("transact", ["T", *ops])
         out = execute(db, ops)
         assert "error" not in str(reply["result"]) and out.result == reply["result"]
         theirs = read_records(path)[before:]

@@ -28,7 +28,7 @@ from tests.reference.sessions.random_streams import (
 )
 from tests.reference.sessions.server_db import MULTI_DB_SESSIONS
 from tests.reference.wire import UUID_RE as UUID_PATTERN
-from tests.reference.wire import Conn, ConnectionClosed, Framer, FramingError, Normaliser, normalise
+from tests.reference.wire import Conn, ConnectionClosed, Normaliser, normalise
 from tests.servers import OVN_NB, OVN_SB, VSWITCH, start_server
 
 SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
@@ -209,26 +209,6 @@ def test_order_updates_keeps_reply_order():
     reply = {"id": 1, "result": [], "error": None}
     assert order_updates([up[0], up[1], reply, up[0]]) == [up[1], up[0], reply, up[0]]
     assert order_updates([reply, up[0]]) != order_updates([up[0], reply])
-
-
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(st.lists(st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(),
-                             lambda c: st.lists(c) | st.dictionaries(st.text(), c),
-                             max_leaves=10), min_size=1, max_size=5)
-       .map(lambda xs: [{"v": x} for x in xs]), st.data())
-def test_framer_splits_concatenated_values_at_any_chunking(values, data):
-    blob = b" \n".join(orjson.dumps(v) for v in values)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(blob)), max_size=6)))
-    f, out, prev = Framer(), [], 0
-    for c in cuts + [len(blob)]:
-        out += f.feed(blob[prev:c])
-        prev = c
-    assert out == values
-
-
-def test_framer_rejects_garbage_between_values():
-    with pytest.raises(FramingError):
-        Framer().feed(b'{"a":1} x {"b":2}')
 
 
 # -- random transaction streams --------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from harness.framing import Framer, FramingError
 from tests.reference.wire import Conn, ConnectionClosed, normalise
 from tests.servers import start_server
 
@@ -135,19 +136,13 @@ def mutate(rng: random.Random) -> bytes:
 
 
 def _values(data: bytes) -> list[Any] | None:
-    """The top-level JSON values in `data`, or None if any part does not parse."""
-    text = data.decode("utf-8", "surrogateescape")
-    dec, i, out = json.JSONDecoder(), 0, []
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        try:
-            v, i = dec.raw_decode(text, i)
-        except (ValueError, RecursionError):
-            return None
-        out.append(v)
-    return out
+    """The messages in `data`, or None if any part does not frame, parse or end."""
+    framer = Framer()
+    try:
+        values = framer.feed(data)
+    except FramingError:
+        return None
+    return None if framer.buffered else values
 
 
 def acceptable(data: bytes) -> bool:

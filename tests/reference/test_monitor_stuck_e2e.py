@@ -17,10 +17,11 @@ from pathlib import Path
 
 import orjson
 
+from harness.framing import Framer
 from reference.data.schema import parse_schema
 from reference.monitor.replica import Replica
 from tests.reference.test_monitor_vs_ovs import SCHEMA
-from tests.reference.wire import Conn, Framer
+from tests.reference.wire import Conn
 from tests.servers import kill_all, start_server
 
 ROWS = 50

@@ -16,7 +16,7 @@ import time
 import orjson
 import pytest
 
-from tests.reference.wire import Framer
+from harness.framing import Framer
 from tests.servers import OVN_NB, REPO, create_db, free_port, start_server, wait_for_port
 
 KINDS = ["ovsdb-server", "reference"]

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reference.wire import Conn, Framer
+from harness.framing import Framer
+from tests.reference.wire import Conn
 from tests.servers import OVN_NB, start_server
 
 N_TXNS = 10_000
