@@ -11,7 +11,7 @@ from harness.check_cli import main
 from harness.history import Op, dumps_jsonl, write_jsonl
 from harness.jepsen_formats import dumps_edn_history, dumps_jepsen_log
 from harness.linear.generate import plant_violation, simulate
-from tests.servers import REPO
+from harness.targets.server import REPO
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from harness.client import (
     parse_remote,
 )
 from harness.framing import Framer
-from tests.servers import kill_all, start_server
 
 SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "schemas" / "crucible.ovsschema"
 
@@ -116,18 +115,9 @@ def test_replies_match_ids_even_out_of_order():
 
 # --- against the real ovsdb-server ---------------------------------------------------
 
-@pytest.fixture
-def real_server(tmp_path):
-    server = start_server("ovsdb-server", tmp_path, [SCHEMA])
-    try:
-        yield server
-    finally:
-        kill_all([server])
-
-
-def test_against_real_ovsdb_server(real_server):
+def test_against_real_ovsdb_server(ovsdb):
     async def main():
-        client = await Client.connect(real_server.remote)
+        client = await Client.connect(ovsdb.remote)
         assert "Crucible" in await client.list_dbs(5)
         schema = await client.get_schema("Crucible", 5)
         assert set(schema["tables"]) == {"Cell", "Item"}

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import threading
 import time
 
 import orjson
 import pytest
 
+from harness.targets.server import start_server
 from reference.storage import log_file
 from tests.reference.wire import Conn, ConnectionClosed
-from tests.servers import start_server
 
 SCHEMA = {"name": "Crash", "version": "1.0.0",
           "tables": {"T": {"columns": {"key": {"type": "string"},
@@ -119,9 +118,7 @@ def run_round(kind: str, tmp_path, schema, round_no: int, target: int, sent: set
             time.sleep(0.001)
         assert len(acked) >= target, f"round {round_no}: only {len(acked)} acks, {failures}"
     finally:
-        os.kill(srv.proc.pid, signal.SIGKILL)
-        srv.proc.wait(10)
-        srv.proc = None
+        srv.kill()
         t.join(10)
     assert not t.is_alive()
     assert not failures, failures
@@ -202,7 +199,7 @@ def test_kill_9_during_appends_and_compactions_loses_nothing(tmp_path):
     import subprocess
     import sys
 
-    from tests.servers import REPO
+    from harness.targets.server import REPO
 
     rng = random.Random(f"{SEED}-compaction")
     path = str(tmp_path / "c.db")

@@ -21,7 +21,6 @@ from reference.storage.records import (
 from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
 from tests.reference.wire import Conn
-from tests.servers import kill_all, start_server
 
 SCHEMA = parse_schema(TEST_SCHEMA)
 
@@ -158,17 +157,12 @@ SCRIPT = [
 
 
 @pytest.fixture(scope="module")
-def ovs_file(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ovsfile")
-    schema = d / "t.ovsschema"
-    schema.write_bytes(orjson.dumps(TEST_SCHEMA))
-    server = start_server("ovsdb-server", d, [schema])
-    client = Conn.to(server.remote, timeout=20)
+def ovs_file(ovsdb_test_schema):
+    client = Conn.to(ovsdb_test_schema.remote, timeout=20)
     try:
-        yield server, client
+        yield ovsdb_test_schema, client
     finally:
         client.close()
-        kill_all([server])
 
 
 def test_records_match_what_ovsdb_server_writes(ovs_file):

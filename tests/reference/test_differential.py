@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from harness.targets.server import OVN_NB, OVN_SB, VSWITCH, start_server
 from tests.reference.sessions import SessionFailed, load_sessions, order_updates, run_session
 from tests.reference.sessions.random_streams import (
     SchemaInfo,
@@ -29,7 +30,6 @@ from tests.reference.sessions.random_streams import (
 from tests.reference.sessions.server_db import MULTI_DB_SESSIONS
 from tests.reference.wire import UUID_RE as UUID_PATTERN
 from tests.reference.wire import Conn, ConnectionClosed, Normaliser, normalise
-from tests.servers import OVN_NB, OVN_SB, VSWITCH, start_server
 
 SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
 SESSIONS = load_sessions()
@@ -73,7 +73,7 @@ def play(kind: str, workdir: Path, schema: str | Path | list, steps: list) -> ob
     try:
         transcript, ordered = run_session(server.remote, steps)
     except Exception as e:
-        dead = server.proc is not None and server.proc.poll() is not None
+        dead = server.proc is not None and not server.alive()
         raise AssertionError(f"{kind} session failed ({'server died' if dead else 'alive'}): "
                              f"{e!r}\nserver log tail:\n{server.log()[-2000:]}") from e
     finally:

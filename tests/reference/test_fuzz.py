@@ -24,8 +24,8 @@ import orjson
 import pytest
 
 from harness.framing import Framer, FramingError
+from harness.targets.server import start_server
 from tests.reference.wire import Conn, ConnectionClosed, normalise
-from tests.servers import start_server
 
 SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
 DB = "Crucible"
@@ -257,7 +257,7 @@ def test_fuzz_then_server_still_serves_and_db_unchanged(kind, tmp_path):
         assert sent >= min(COUNT, 1000), f"only {sent} inputs within {TIME_BUDGET}s"
         assert replies > sent // 20  # many inputs did reach the method layer
         assert stuck == 0, f"{kind} kept {stuck} half-closed connections open"
-        assert server.proc is not None and server.proc.poll() is None, \
+        assert server.alive(), \
             f"{kind} died: {server.log()[-2000:]}"
         with Conn.to(server.remote) as good:
             assert good.call("list_dbs") == [DB, "_Server"]

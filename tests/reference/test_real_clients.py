@@ -17,8 +17,8 @@ import time
 import orjson
 import pytest
 
+from harness.targets.server import OVN_NB, start_server
 from tests.reference.wire import UUID_RE, Conn
-from tests.servers import OVN_NB, start_server
 
 KINDS = ["ovsdb-server", "reference"]
 NB = "OVN_Northbound"

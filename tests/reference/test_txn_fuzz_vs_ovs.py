@@ -11,13 +11,13 @@ import uuid
 import orjson
 import pytest
 
+from harness.targets.server import OVN_NB, VSWITCH, start_server, stop_all
 from reference.data.database import Database
 from reference.data.schema import parse_schema
 from reference.data.types import BaseType, Type
 from reference.txn.engine import execute
 from tests.reference.test_txn_vs_ovs import Normaliser
 from tests.reference.wire import Conn
-from tests.servers import OVN_NB, VSWITCH, kill_all, start_server
 
 N_TXNS = 150
 INT_EDGES = [0, 1, -1, 7, 4095, 4096, 65535, 2**31, -(2**31)]
@@ -140,4 +140,4 @@ def test_schema_fuzz_matches_ovsdb_server(tmp_path, schema_path):
         assert outcomes.get("ok", 0) > N_TXNS // 10
     finally:
         client.close()
-        kill_all([server])
+        stop_all([server])

@@ -22,7 +22,6 @@ from reference.data.schema import parse_schema
 from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
 from tests.reference.wire import Conn
-from tests.servers import kill_all, start_server
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 U1 = "11111111-2222-3333-4444-555555555555"
@@ -97,11 +96,8 @@ class Normaliser:
 
 
 @pytest.fixture(scope="module")
-def ovs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ovs")
-    schema = d / "t.ovsschema"
-    schema.write_bytes(orjson.dumps(TEST_SCHEMA))
-    server = start_server("ovsdb-server", d, [schema])
+def ovs(ovsdb_test_schema):
+    server = ovsdb_test_schema
     client = Conn.to(server.remote, timeout=20)
     # The schema as ovsdb-tool wrote it into the database file (second line).
     client.file_schema = orjson.loads(server.dbfiles[0].read_bytes().split(b"\n")[1])
@@ -109,7 +105,6 @@ def ovs(tmp_path_factory):
         yield client
     finally:
         client.close()
-        kill_all([server])
 
 
 def R(**row):  # noqa: N802 - reads like the op it builds

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.targets.server import OVN_NB, start_server
 from tests.reference.wire import Conn
-from tests.servers import OVN_NB, start_server
 
 BAD = [b"a\xff\xfeb", b"\xc0\xaf", b"\xe2\x82", b"ok\xe2\x82\xacz\xed\xa0\x80", b"\xf0\x90\x80",
        b"\xf4\x90\x80\x80"]
