@@ -159,45 +159,23 @@ class Progress:
             sys.stderr.write("\n")
 
 
-class _Front:
-    """A node's client-side front: a FaultProxy, behind it a Unix relay if needed."""
-
-    def __init__(self, proxy: Any, relay: Any = None) -> None:
-        self.proxy = proxy
-        self.relay = relay
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.proxy, name)
-
-    async def stop(self) -> None:
-        await self.proxy.stop()
-        if self.relay is not None:
-            await self.relay.stop()
-
-
 async def _start_proxies(target: Target, kinds: list[str],
                          lie: str | None = None, lie_count: int = 3,
                          seed: int = 0) -> dict[str, Any]:
     """A FaultProxy in front of each node, when client-link faults or lies were asked
-    for.  Members reached over Unix sockets get a TCP relay between proxy and socket.
+    for; it reaches members that listen on Unix sockets as well.
     A lie is armed to fire ``lie_count`` times after 20 eligible messages."""
     if not lie and not any(k in CLIENT_FAULTS for k in kinds):
         return {}
-    from harness.client import parse_remote
-    from harness.nemesis.relay import UnixRelay
     from harness.proxy import FaultProxy
 
     proxies: dict[str, Any] = {}
     for node in target.nodes:
-        kind, host, port = parse_remote(target.remote(node))
-        relay = None
-        if kind == "unix":
-            relay = await UnixRelay(host).start()
-            host, port = "127.0.0.1", relay.port
-        proxy = await FaultProxy(host, port, lying=bool(lie), seed=seed).start()
+        proxy = await FaultProxy.for_remote(target.remote(node), lying=bool(lie),
+                                            seed=seed).start()
         if lie:
             proxy.lie(lie, count=lie_count, skip=20)
-        proxies[node] = _Front(proxy, relay)
+        proxies[node] = proxy
     return proxies
 
 

@@ -13,7 +13,8 @@ import copy
 import orjson
 import pytest
 
-from harness.proxy import LIES, FaultProxy, Liar
+from harness.liar import LIES, Liar
+from harness.proxy import FaultProxy
 
 pytestmark = pytest.mark.timeout(60)
 
