@@ -111,7 +111,7 @@ def parse_args(argv: list[str]) -> CampaignConfig:
                    help="cluster members share loopback (process faults only)")
     p.add_argument("--lie", metavar="KIND[:COUNT]",
                    help="make the client proxies lie (stale_read, fake_ack, drop_update, "
-                        "...; see harness/proxy.py) COUNT times (default 3) to show that "
+                        "...; see harness/liar.py) COUNT times (default 3) to show that "
                         "the checkers catch it: expect exit 1")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     a = p.parse_args(argv)

@@ -6,13 +6,13 @@ benchmarks start them) and stopped by PID when the fixture ends, even after a fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from harness.targets.server import REPO, Server, start_server
+from harness.targets.server import REPO, Server, start_server, stop_all
 
 CRUCIBLE_SCHEMA = REPO / "harness" / "schemas" / "crucible.ovsschema"
 
@@ -30,26 +30,48 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _serving(kind: str, workdir: Path, schemas: list[str | Path]) -> Iterator[Server]:
-    server = start_server(kind, workdir, schemas)
+StartServer = Callable[..., Server]
+
+
+def _factory(workdir: Callable[[str], Path]) -> Iterator[StartServer]:
+    started: list[Server] = []
+
+    def start(kind: str, schemas: list[str | Path], extra_args: Iterable[str] = ()) -> Server:
+        server = start_server(kind, workdir(kind), schemas, extra_args)
+        started.append(server)
+        return server
     try:
-        yield server
+        yield start
     finally:
-        server.stop()
+        stop_all(started)
 
 
 @pytest.fixture
-def ovsdb(tmp_path: Path) -> Iterator[Server]:
-    """The real ovsdb-server on the harness's Crucible schema, for one test."""
-    yield from _serving("ovsdb-server", tmp_path, [CRUCIBLE_SCHEMA])
+def server_factory(tmp_path: Path) -> Iterator[StartServer]:
+    """``start(kind, schemas, extra_args=())``: ``start_server`` in this test's
+    directory; whatever it started is stopped when the test ends, failed or not."""
+    yield from _factory(lambda kind: tmp_path)
 
 
 @pytest.fixture(scope="module")
-def ovsdb_test_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def module_server_factory(tmp_path_factory: pytest.TempPathFactory,
+                          ) -> Iterator[StartServer]:
+    """As ``server_factory``, for servers shared by the tests of one module."""
+    yield from _factory(tmp_path_factory.mktemp)
+
+
+@pytest.fixture
+def ovsdb(server_factory: StartServer) -> Server:
+    """The real ovsdb-server on the harness's Crucible schema, for one test."""
+    return server_factory("ovsdb-server", [CRUCIBLE_SCHEMA])
+
+
+@pytest.fixture(scope="module")
+def ovsdb_test_schema(module_server_factory: StartServer,
+                      tmp_path_factory: pytest.TempPathFactory) -> Server:
     """The real ovsdb-server on ``TEST_SCHEMA`` (tests/reference/test_schema.py), shared
     by one test module; its database is ``T``."""
     from tests.reference.test_schema import TEST_SCHEMA
-    workdir = tmp_path_factory.mktemp("ovsdb-test-schema")
-    schema = workdir / "t.ovsschema"
+    schema = tmp_path_factory.mktemp("schema") / "t.ovsschema"
     schema.write_bytes(orjson.dumps(TEST_SCHEMA))
-    yield from _serving("ovsdb-server", workdir, [schema])
+    return module_server_factory("ovsdb-server", [schema])

@@ -174,33 +174,6 @@ def test_leader_faults_aim_at_the_leader_of_the_moment(tmp_path: Path):
     assert starts[0]["nodes"] == ["n2"]  # the history names the member actually hit
 
 
-def test_link_to_a_unix_socket_carries_bytes_both_ways_and_closes(tmp_path: Path):
-    from harness.nemesis.link import Link
-
-    sock = str(tmp_path / "s.sock")
-
-    async def main():
-        async def echo(reader, writer):
-            while data := await reader.read(100):
-                writer.write(data.upper())
-                await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_unix_server(echo, sock)
-        relay = await Link(f"unix:{sock}").start()
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-            writer.write(b"hello")
-            assert await asyncio.wait_for(reader.readexactly(5), 5) == b"HELLO"
-            writer.close()
-        finally:
-            await relay.stop()
-            server.close()
-            await server.wait_closed()
-
-    asyncio.run(main())
-
-
 def test_delaying_link_process_adds_its_delay_each_way():
     """``python -m harness.nemesis.link`` as netns runs it: says ready, then relays to
     the peer with DELAY_MS added in each direction."""

@@ -123,15 +123,8 @@ KNOWN_MISMATCHES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    started = {}
-    try:
-        for kind in KINDS:
-            started[kind] = start_server(kind, tmp_path_factory.mktemp(kind), [SCHEMA])
-        yield started
-    finally:
-        for s in started.values():
-            s.stop()
+def servers(module_server_factory):
+    return {kind: module_server_factory(kind, [SCHEMA]) for kind in KINDS}
 
 
 def _outcome(server, data: bytes) -> dict:
