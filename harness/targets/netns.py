@@ -25,11 +25,10 @@ import itertools
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from harness.targets.base import run
+from harness.targets.server import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 RELAY_BASE_PORT = 7100
 
 SUBNET = "10.99.0"
