@@ -23,18 +23,13 @@ KINDS = ["ovsdb-server", "reference"]
 
 
 def recv_json(sock: socket.socket, timeout: float) -> list:
+    """The messages in the first bytes that complete any (empty: none within timeout)."""
     sock.settimeout(timeout)
-    data = b""
+    framer = Framer()
     try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-            try:
-                return [orjson.loads(data)]
-            except orjson.JSONDecodeError:
-                continue
+        while chunk := sock.recv(65536):
+            if msgs := framer.feed(chunk):
+                return msgs
     except socket.timeout:
         pass
     return []
