@@ -75,14 +75,17 @@ def directions(direction: str) -> tuple[str, ...]:
 class MessageFilter(Protocol):
     """What a link does to the bytes it reads, if not passing them on as they are.
 
-    Each call returns the ``(direction, bytes)`` chunks to send in its place; raising
-    ``ValueError`` ends the connection (a stream the filter cannot read)."""
+    ``feed`` gets what connection ``conn`` read in ``direction``, ``tick`` is called
+    every 50 ms per connection (for what a filter holds back by time); both return the
+    ``(direction, bytes)`` chunks to send.  ``feed`` raising ``ValueError`` ends the
+    connection (a stream the filter cannot read).  ``close`` says a connection ended:
+    whatever the filter still held for it is lost with it."""
 
     def feed(self, conn: int, direction: str, data: bytes, now: float) -> Chunks: ...
 
     def tick(self, conn: int, now: float) -> Chunks: ...
 
-    def close(self, conn: int) -> Chunks: ...
+    def close(self, conn: int) -> None: ...
 
 
 class _Conn:

@@ -80,6 +80,18 @@ def test_forwards_both_ways(lying):
     run(main())
 
 
+def test_lying_proxy_ends_a_connection_whose_stream_does_not_frame():
+    async def main():
+        async with Echo() as echo, FaultProxy("127.0.0.1", echo.port, lying=True) as p:
+            r, w = await _connect(p)
+            w.write(b'{"id":1,"method":"echo","params":[]} not json')
+            await w.drain()
+            assert await asyncio.wait_for(r.read(), 10) == b""  # closed, nothing relayed
+            assert echo.received == b""
+            w.close()
+    run(main())
+
+
 def test_delay_holds_data_then_delivers_in_order():
     async def main():
         async with Echo() as echo, FaultProxy("127.0.0.1", echo.port) as p:
