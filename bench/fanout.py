@@ -29,18 +29,10 @@ from pathlib import Path
 import orjson
 
 from harness.client import Client
-from tests.servers import OVN_NB, start_server
+from harness.targets.server import OVN_NB, start_server
 
 KINDS = ("ovsdb-server", "reference")
 _values = iter(range(1, 1 << 62))  # every modify writes a value never written before
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of all the process's threads, in ns resolution (schedstat)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
 
 
 async def load_switches(remote: str, n: int, chassis_of=None) -> list[str]:
@@ -123,7 +115,7 @@ async def cpu_per_txn(server, remote: str, n_clients: int, n_txns: int, uuids: l
         await c.monitor_cond("OVN_Northbound", "m", {"Logical_Switch": [request]})
     writer = await Client.connect(remote)
     await wait_quiet(clients)
-    before = cpu_seconds(server.proc.pid)
+    before = server.cpu_seconds()
     for t in range(n_txns):
         targets = target_of(t) if target_of else [uuids[t % len(uuids)]]
         ops = [{"op": "update", "table": "Logical_Switch",
@@ -131,7 +123,7 @@ async def cpu_per_txn(server, remote: str, n_clients: int, n_txns: int, uuids: l
                 "row": {"other_config": ["map", [["k", str(next(_values))]]]}} for u in targets]
         await writer.transact("OVN_Northbound", ops)
     await wait_quiet(clients)
-    used = cpu_seconds(server.proc.pid) - before
+    used = server.cpu_seconds() - before
     for c in clients + [writer]:
         await c.close()
     return used / n_txns

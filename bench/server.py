@@ -26,8 +26,8 @@ from pathlib import Path
 
 import orjson
 
-from tests.reference.wire import Framer
-from tests.servers import start_server
+from harness.framing import Framer
+from harness.targets.server import start_server
 
 SCHEMA = Path(__file__).resolve().parent.parent / "tests" / "reference" / "schemas" / \
     "crucible.ovsschema"
@@ -98,13 +98,6 @@ def throughput(remote: str, depth: int, count: int, start_id: int) -> float:
         p.close()
 
 
-def vmrss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def load_rows(remote: str, rows: int, start_id: int, batch: int = 1000) -> None:
     p = Pipe(remote)
     try:
@@ -129,10 +122,9 @@ def measure_throughput(kind: str, workdir: Path, count: int) -> dict[str, float]
 def measure_memory(kind: str, workdir: Path, rows: int) -> dict[str, float]:
     server = start_server(kind, workdir, [SCHEMA])
     try:
-        assert server.proc is not None
-        out = {"rss_empty_kib": float(vmrss_kib(server.proc.pid))}
+        out = {"rss_empty_kib": server.rss_bytes() / 1024}
         load_rows(server.remote, rows, 1)
-        out["rss_kib"] = vmrss_kib(server.proc.pid)
+        out["rss_kib"] = server.rss_bytes() // 1024
         return out
     finally:
         server.stop()

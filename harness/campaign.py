@@ -124,7 +124,7 @@ def parse_args(argv: list[str]) -> CampaignConfig:
                    help="cluster members share loopback (process faults only)")
     p.add_argument("--lie", metavar="KIND[:COUNT]",
                    help="make the client proxies lie (stale_read, fake_ack, drop_update, "
-                        "...; see harness/proxy.py) COUNT times (default 3) to show that "
+                        "...; see harness/liar.py) COUNT times (default 3) to show that "
                         "the checkers catch it: expect exit 1")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     a = p.parse_args(argv)
@@ -172,48 +172,25 @@ class Progress:
             sys.stderr.write("\n")
 
 
-class _Front:
-    """A node's client-side front: a FaultProxy, behind it a Unix relay if needed."""
-
-    def __init__(self, proxy: Any, relay: Any = None) -> None:
-        self.proxy = proxy
-        self.relay = relay
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.proxy, name)
-
-    async def stop(self) -> None:
-        await self.proxy.stop()
-        if self.relay is not None:
-            await self.relay.stop()
-
-
 async def _start_proxies(target: Target, kinds: list[str],
                          lie: str | None = None, lie_count: int = 3,
                          seed: int = 0, recorder: Recorder | None = None) -> dict[str, Any]:
     """A FaultProxy in front of each node, when client-link faults or lies were asked
-    for.  Members reached over Unix sockets get a TCP relay between proxy and socket.
+    for; it reaches members that listen on Unix sockets as well.
     A lie is armed to fire ``lie_count`` times after 20 eligible messages; each lie
     told is an event of process ``"proxy"`` in the history (for the timeline: the
     checkers never read it, they must find the lie on their own)."""
     if not lie and not any(k in CLIENT_FAULTS for k in kinds):
         return {}
-    from harness.client import parse_remote
-    from harness.nemesis.relay import UnixRelay
     from harness.proxy import FaultProxy
 
     proxies: dict[str, Any] = {}
     for node in target.nodes:
-        kind, host, port = parse_remote(target.remote(node))
-        relay = None
-        if kind == "unix":
-            relay = await UnixRelay(host).start()
-            host, port = "127.0.0.1", relay.port
-        proxy = await FaultProxy(host, port, lying=bool(lie), seed=seed,
-                                 on_event=_lie_recorder(recorder, node)).start()
+        proxy = await FaultProxy.for_remote(target.remote(node), lying=bool(lie), seed=seed,
+                                            on_event=_lie_recorder(recorder, node)).start()
         if lie:
             proxy.lie(lie, count=lie_count, skip=20)
-        proxies[node] = _Front(proxy, relay)
+        proxies[node] = proxy
     return proxies
 
 

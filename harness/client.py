@@ -5,10 +5,9 @@ other implementation) through this module, so it depends on nothing but the prot
 
 Layers
 ------
-``Framer`` (sans-I/O)
-    ``feed(bytes) -> list[value]``.  OVSDB puts JSON values back to back on the stream
-    with no delimiter; the framer finds where each top-level value ends by tracking
-    bracket depth outside strings, then parses it with orjson.
+``harness.framing.Framer`` (sans-I/O)
+    ``feed(bytes) -> list[message]``: OVSDB puts messages back to back on the stream
+    with no delimiter; the framer, shared with the tests, splits them.
 ``Client`` (asyncio shell)
     Owns one connection.  Request ids are integers counting from 1.  Replies resolve
     the caller's future; everything else the server sends (``update``, ``update2``,
@@ -50,20 +49,16 @@ from typing import Any
 
 import orjson
 
+from harness.framing import Framer, FramingError
+
 __all__ = [
     "Client",
     "ConnectionLost",
-    "Framer",
-    "FramingError",
     "Notification",
     "RpcError",
     "RpcTimeout",
     "parse_remote",
 ]
-
-
-class FramingError(ValueError):
-    """The byte stream is not a sequence of JSON values."""
 
 
 class RpcError(Exception):
@@ -88,73 +83,6 @@ class Notification:
     method: str
     params: Any
     time_ns: int
-
-
-_OPEN = frozenset(b"{[")
-_CLOSE = frozenset(b"}]")
-_WS = frozenset(b" \t\r\n")
-
-
-class Framer:
-    """Split a byte stream of concatenated JSON values (objects or arrays) into values.
-
-    Only containers can be delimited without lookahead, and JSON-RPC messages are
-    always objects, so a bare scalar at top level is a framing error.
-    """
-
-    def __init__(self, max_message: int = 64 << 20) -> None:
-        self._buf = bytearray()
-        self._pos = 0  # scan position inside _buf
-        self._depth = 0
-        self._in_string = False
-        self._escape = False
-        self._max = max_message
-
-    def feed(self, data: bytes) -> list[Any]:
-        self._buf += data
-        out: list[Any] = []
-        buf = self._buf
-        i = self._pos
-        n = len(buf)
-        start = 0
-        while i < n:
-            c = buf[i]
-            if self._in_string:
-                if self._escape:
-                    self._escape = False
-                elif c == 0x5C:  # backslash
-                    self._escape = True
-                elif c == 0x22:
-                    self._in_string = False
-            elif self._depth == 0:
-                if c in _WS:
-                    start = i + 1
-                elif c in _OPEN:
-                    start = i
-                    self._depth = 1
-                else:
-                    raise FramingError(f"unexpected byte {bytes([c])!r} between messages")
-            elif c == 0x22:
-                self._in_string = True
-            elif c in _OPEN:
-                self._depth += 1
-            elif c in _CLOSE:
-                self._depth -= 1
-                if self._depth == 0:
-                    try:
-                        out.append(orjson.loads(bytes(buf[start:i + 1])))
-                    except orjson.JSONDecodeError as e:
-                        raise FramingError(f"bad JSON message: {e}") from e
-                    start = i + 1
-            i += 1
-        # Keep only the unfinished tail so the buffer does not grow with the session.
-        if self._depth == 0 and not self._in_string:
-            start = n
-        del buf[:start]
-        self._pos = i - start
-        if len(buf) > self._max:
-            raise FramingError(f"message longer than {self._max} bytes")
-        return out
 
 
 def parse_remote(remote: str) -> tuple[str, str, int]:

@@ -27,7 +27,7 @@ FORBIDDEN = {
     "harness": {"reference", "simulation", "tests", "bench"},
     "reference": {"harness", "simulation", "tests", "bench"},
     "simulation": {"tests", "bench"},
-    "bench": {"simulation"},
+    "bench": {"simulation", "tests"},
 }
 
 

@@ -19,16 +19,14 @@ __all__ = ["KINDS", "Target", "Unsupported", "make_target"]
 def make_target(kind: str, nodes: int, workdir: Path, schema: Path,
                 external_config: str | None = None, use_netns: bool | None = None) -> Target:
     workdir = Path(workdir)
-    if kind == "ovsdb-server":
-        from harness.targets.ovsdb_server import OvsdbCluster, OvsdbStandalone
-        if nodes == 1:
-            return OvsdbStandalone(workdir=workdir, schema=schema, n=1)
+    if kind == "ovsdb-server" and nodes != 1:
+        from harness.targets.ovsdb_server import OvsdbCluster
         return OvsdbCluster(workdir=workdir, schema=schema, n=nodes, use_netns=use_netns)
-    if kind == "reference":
+    if kind in ("ovsdb-server", "reference"):
         if nodes != 1:
             raise ValueError("the reference target is standalone only (--nodes 1) for now")
-        from harness.targets.reference import ReferenceStandalone
-        return ReferenceStandalone(workdir=workdir, schema=schema, n=1)
+        from harness.targets.standalone import Standalone
+        return Standalone(workdir=workdir, schema=schema, n=1, server_kind=kind)
     if kind == "external":
         if not external_config:
             raise ValueError("the external target needs --external-config FILE.json")

@@ -14,9 +14,9 @@ talking to every node.
 
 No ``tc netem`` here: the test kernel has no sch_netem, so packet loss uses the
 iptables ``statistic`` match, and delay redirects (DNAT) each member's connections to
-its peers into a delaying relay (``harness.nemesis.delay_relay``) run inside the
+its peers into a delaying link (``python -m harness.nemesis.link``) run inside the
 member's own namespace; existing connections are reset so that new ones take the
-relays.
+links.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ import itertools
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from harness.targets.base import run
+from harness.targets.server import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 RELAY_BASE_PORT = 7100
 
 SUBNET = "10.99.0"
@@ -131,7 +130,7 @@ class Netns:
                 port = RELAY_BASE_PORT + self.nodes.index(peer)
                 proc = subprocess.Popen(
                     [*self.exec_prefix(node), sys.executable, "-m",
-                     "harness.nemesis.delay_relay", self.ip(node), str(port), self.ip(peer),
+                     "harness.nemesis.link", self.ip(node), str(port), self.ip(peer),
                      str(raft_port), str(ms), self.relay_ip(node)],
                     cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                     stdin=subprocess.DEVNULL, start_new_session=True)

@@ -1,4 +1,5 @@
-"""The real Open vSwitch ovsdb-server as a target: standalone, or a Raft cluster.
+"""The real Open vSwitch ovsdb-server as a Raft cluster target (standalone servers of
+either kind are ``standalone.py``).
 
 Cluster: ``ovsdb-tool create-cluster`` on the first member, ``ovsdb-tool --cid=CID
 join-cluster`` for the others (always with the cluster id, so a stale file can never
@@ -11,7 +12,6 @@ sockets, which reach into the namespaces.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -33,60 +33,9 @@ from harness.targets.base import (
     run,
     wait_until,
 )
+from harness.targets.server import free_port
 
 RAFT_PORT = 6644
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-@dataclass
-class OvsdbStandalone(Target):
-    """One ovsdb-server on 127.0.0.1 with a standalone database file."""
-
-    name = "ovsdb-server"
-    port: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.n != 1 or len(self.nodes) != 1:
-            raise ValueError("the standalone ovsdb-server target has exactly one node")
-        self.capabilities = frozenset({KILL, PAUSE})
-
-    def setup(self) -> None:
-        node = self.nodes[0]
-        db = self.workdir / f"{node}.db"
-        if not db.exists():
-            run(["ovsdb-tool", "create", str(db), str(self.schema)])
-        self.port = self.port or free_port()
-        w = self.workdir
-        argv = ["ovsdb-server", "--no-chdir", f"--remote=ptcp:{self.port}:127.0.0.1",
-                f"--pidfile={w / (node + '.pid')}", f"--log-file={w / (node + '.log')}",
-                f"--unixctl={w / (node + '.ctl')}", str(db)]
-        self.procs[node] = Proc(argv, w / f"{node}.stderr")
-
-    def remote(self, node: str) -> str:
-        return f"tcp:127.0.0.1:{self.port}"
-
-    def wait_ready(self, node: str, timeout: float = 20.0) -> None:
-        proc = self.procs[node]
-
-        def up() -> bool:
-            if not proc.alive():
-                raise RuntimeError(f"{node} exited; see {proc.log}")
-            return _port_open(self.port)
-        wait_until(up, timeout, f"{node} listening on {self.port}")
 
 
 @dataclass

@@ -25,8 +25,8 @@ from harness.history import Recorder
 from harness.linear import LINEARIZABLE, NOT_LINEARIZABLE
 from harness.linear import check as linear_check
 from harness.proxy import FaultProxy
+from harness.targets.server import REPO
 from harness.workloads.monitor import MonitorConfig, run_monitor_workload
-from tests.servers import REPO, start_server
 
 SCHEMA = REPO / "harness" / "schemas" / "crucible.ovsschema"
 
@@ -34,15 +34,6 @@ pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(shutil.which("ovsdb-server") is None, reason="needs ovsdb-server"),
 ]
-
-
-@pytest.fixture
-def ovsdb(tmp_path):
-    server = start_server("ovsdb-server", tmp_path, [SCHEMA])
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _zoo_config(seed: int) -> MonitorConfig:

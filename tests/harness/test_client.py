@@ -1,4 +1,4 @@
-"""The wire client: framing, request/reply matching, notifications, echo, timeouts."""
+"""The wire client: request/reply matching, notifications, echo, timeouts."""
 
 from __future__ import annotations
 
@@ -7,62 +7,17 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from harness.client import (
     Client,
     ConnectionLost,
-    Framer,
-    FramingError,
     RpcError,
     RpcTimeout,
     parse_remote,
 )
-from tests.servers import kill_all, start_server
+from harness.framing import Framer
 
 SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "schemas" / "crucible.ovsschema"
-
-json_scalars = st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=8)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=4),
-    max_leaves=12,
-)
-messages = st.lists(st.dictionaries(st.text(max_size=5), json_values, max_size=4)
-                    | st.lists(json_values, max_size=4), min_size=1, max_size=6)
-
-
-@settings(max_examples=200, deadline=None)
-@given(msgs=messages, cuts=st.lists(st.integers(0, 10_000), max_size=8),
-       ws=st.sampled_from([b"", b" ", b"\n", b"\r\n\t "]))
-def test_framer_recovers_values_for_any_split(msgs, cuts, ws):
-    stream = ws.join(orjson.dumps(m) for m in msgs) + ws
-    points = sorted({c % (len(stream) + 1) for c in cuts})
-    framer = Framer()
-    got = []
-    prev = 0
-    for p in [*points, len(stream)]:
-        got += framer.feed(stream[prev:p])
-        prev = p
-    assert got == msgs
-
-
-def test_framer_handles_brackets_and_escapes_inside_strings():
-    msgs = [{"a": "}{][\"\\"}, ["\\", "]"], {"b": "\\\"}"}]
-    stream = b"".join(orjson.dumps(m) for m in msgs)
-    framer = Framer()
-    got = []
-    for i in range(len(stream)):  # one byte at a time
-        got += framer.feed(stream[i:i + 1])
-    assert got == msgs
-
-
-@pytest.mark.parametrize("bad", [b"42 ", b'"x"', b"{]", b'{"a":1,}'])
-def test_framer_rejects_garbage(bad):
-    with pytest.raises(FramingError):
-        Framer().feed(bad)
 
 
 def test_parse_remote():
@@ -160,18 +115,9 @@ def test_replies_match_ids_even_out_of_order():
 
 # --- against the real ovsdb-server ---------------------------------------------------
 
-@pytest.fixture
-def real_server(tmp_path):
-    server = start_server("ovsdb-server", tmp_path, [SCHEMA])
-    try:
-        yield server
-    finally:
-        kill_all([server])
-
-
-def test_against_real_ovsdb_server(real_server):
+def test_against_real_ovsdb_server(ovsdb):
     async def main():
-        client = await Client.connect(real_server.remote)
+        client = await Client.connect(ovsdb.remote)
         assert "Crucible" in await client.list_dbs(5)
         schema = await client.get_schema("Crucible", 5)
         assert set(schema["tables"]) == {"Cell", "Item"}

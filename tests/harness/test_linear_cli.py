@@ -12,7 +12,7 @@ from harness.history import Op, dumps_jsonl, write_jsonl
 from harness.jepsen_formats import dumps_edn_history, dumps_jepsen_log
 from harness.linear.cli import main
 from harness.linear.generate import plant_violation, simulate
-from tests.servers import REPO
+from harness.targets.server import REPO
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 
 from harness.checkers.monitor import resolve_unknown
 from harness.proxy import FaultProxy
+from harness.targets.server import REPO, start_server
 from harness.workloads.monitor import MonitorConfig, run_monitor_workload
-from tests.servers import REPO, start_server
 
 SCHEMA = REPO / "harness" / "schemas" / "crucible.ovsschema"
 
@@ -23,15 +23,6 @@ pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(shutil.which("ovsdb-server") is None, reason="needs ovsdb-server"),
 ]
-
-
-@pytest.fixture
-def ovsdb(tmp_path):
-    server = start_server("ovsdb-server", tmp_path, [SCHEMA])
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _kinds(run) -> list[str]:
@@ -218,7 +209,6 @@ def test_cluster_follower_monitors_resume_with_history(tmp_path):
 def test_server_killed_and_restarted_mid_run_checks_clean(ovsdb):
     """kill -9 of a standalone server: writers lose replies, every client reconnects
     and gets a full resync from the restarted server; the run must still check."""
-    import signal
 
     cfg = MonitorConfig(seed=2, clients=3, writers=2, txns=60, cond_changes=1, reconnects=1,
                         write_pause_s=0.02, write_timeout_s=1, time_limit_s=30, settle_s=10)
@@ -226,7 +216,7 @@ def test_server_killed_and_restarted_mid_run_checks_clean(ovsdb):
     async def main():
         work = asyncio.ensure_future(run_monitor_workload(ovsdb.remote, ovsdb.remote, cfg))
         await _wait_for_clock(ovsdb.remote, 5, work)
-        ovsdb.stop(signal.SIGKILL)
+        ovsdb.kill()
         await asyncio.to_thread(ovsdb.start)
         return await work
 

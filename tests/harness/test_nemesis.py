@@ -174,27 +174,41 @@ def test_leader_faults_aim_at_the_leader_of_the_moment(tmp_path: Path):
     assert starts[0]["nodes"] == ["n2"]  # the history names the member actually hit
 
 
-def test_unix_relay_carries_bytes_both_ways_and_closes(tmp_path: Path):
-    from harness.nemesis.relay import UnixRelay
+def test_delaying_link_process_adds_its_delay_each_way():
+    """``python -m harness.nemesis.link`` as netns runs it: says ready, then relays to
+    the peer with DELAY_MS added in each direction."""
+    import subprocess
+    import sys
+    import time
 
-    sock = str(tmp_path / "s.sock")
+    from harness.targets.server import REPO, free_port
 
     async def main():
         async def echo(reader, writer):
             while data := await reader.read(100):
-                writer.write(data.upper())
+                writer.write(data)
                 await writer.drain()
             writer.close()
 
-        server = await asyncio.start_unix_server(echo, sock)
-        relay = await UnixRelay(sock).start()
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        peer_port = server.sockets[0].getsockname()[1]
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "harness.nemesis.link", "127.0.0.1",
+                                 str(port), "127.0.0.1", str(peer_port), "150", "127.0.0.1"],
+                                cwd=REPO, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-            writer.write(b"hello")
-            assert await asyncio.wait_for(reader.readexactly(5), 5) == b"HELLO"
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+            assert line.strip() == b"ready"
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            start = time.monotonic()
+            writer.write(b"ping")
+            assert await asyncio.wait_for(reader.readexactly(4), 5) == b"ping"
+            assert time.monotonic() - start >= 0.3  # 150 ms there, 150 ms back
             writer.close()
         finally:
-            await relay.stop()
+            proc.kill()
+            proc.wait(10)
             server.close()
             await server.wait_closed()
 

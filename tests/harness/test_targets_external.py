@@ -11,7 +11,7 @@ import orjson
 
 from harness.campaign import CampaignConfig, run_campaign
 from harness.nemesis.schedule import parse_kinds
-from tests.servers import free_port
+from harness.targets.server import free_port
 
 SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "schemas" / "crucible.ovsschema"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.targets.server import start_server
 from tests.reference.wire import Conn, ConnectionClosed, normalise
-from tests.servers import start_server
 
 SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
 KINDS = ["ovsdb-server", "reference"]
@@ -123,15 +123,8 @@ KNOWN_MISMATCHES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    started = {}
-    try:
-        for kind in KINDS:
-            started[kind] = start_server(kind, tmp_path_factory.mktemp(kind), [SCHEMA])
-        yield started
-    finally:
-        for s in started.values():
-            s.stop()
+def servers(module_server_factory):
+    return {kind: module_server_factory(kind, [SCHEMA]) for kind in KINDS}
 
 
 def _outcome(server, data: bytes) -> dict:
@@ -259,7 +252,7 @@ def test_ovsdb_server_crash_inputs_do_not_crash_ours(tmp_path):
             # Converting _Server.
             r = c.request("convert", ["_Server", c.call("get_schema", "_Server")])
             assert r.get("error") is not None, r
-        assert server.proc is not None and server.proc.poll() is None
+        assert server.alive()
         with Conn.to(server.remote) as d:
             assert d.call("list_dbs") == [DB, "_Server"]
     finally:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from harness.targets.server import OVN_NB, start_server
 from tests.reference.wire import Conn, ConnectionClosed
-from tests.servers import OVN_NB, start_server
 
 
 def connect(port: int) -> Conn:

@@ -12,19 +12,17 @@ there) and against ours.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
-import socket
 import threading
 import time
 
 import orjson
 import pytest
 
+from harness.targets.server import start_server
 from reference.storage import log_file
-from tests.servers import start_server
+from tests.reference.wire import Conn, ConnectionClosed
 
 SCHEMA = {"name": "Crash", "version": "1.0.0",
           "tables": {"T": {"columns": {"key": {"type": "string"},
@@ -37,44 +35,6 @@ MAX_PER_ROUND = 2000   # bound on one round's writes, whatever happens
 ROUND_DEADLINE = 8.0   # seconds to reach the kill point
 
 
-class Conn:
-    """Just enough JSON-RPC for the test: send objects, receive one at a time."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = ""
-        self.dec = json.JSONDecoder()
-
-    def send(self, obj: object) -> None:
-        self.sock.sendall(orjson.dumps(obj))
-
-    def recv(self) -> dict | None:
-        while True:
-            text = self.buf.lstrip()
-            if text:
-                try:
-                    msg, end = self.dec.raw_decode(text)
-                    self.buf = text[end:]
-                    return msg
-                except json.JSONDecodeError:
-                    pass
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf = text + chunk.decode()
-
-    def call(self, method: str, params: list) -> dict:
-        self.send({"method": method, "params": params, "id": "call"})
-        while True:
-            msg = self.recv()
-            assert msg is not None, "server closed the connection"
-            if msg.get("id") == "call":
-                return msg
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def txn(key: str, round_no: int) -> list:
     return ["Crash", {"op": "insert", "table": "T", "row": {"key": key, "round": round_no}},
             {"op": "commit", "durable": True}]
@@ -83,7 +43,7 @@ def txn(key: str, round_no: int) -> list:
 def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> None:
     """Pipelined durable inserts until the server dies (or the bound is reached)."""
     try:
-        conn = Conn(port)
+        conn = Conn("127.0.0.1", port)
     except OSError as e:
         failures.append(f"connect: {e}")
         return
@@ -100,9 +60,6 @@ def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> 
             msg = conn.recv()
             if msg is None:
                 return
-            if msg.get("method") == "echo":
-                conn.send({"id": msg["id"], "result": msg["params"], "error": None})
-                continue
             in_flight.discard(msg.get("id"))
             result = msg.get("result")
             if msg.get("error") is None and isinstance(result, list) and all(
@@ -110,7 +67,7 @@ def writer(port: int, round_no: int, sent: set, acked: list, failures: list) -> 
                 acked.append(msg["id"])
             else:
                 failures.append(msg)
-    except OSError:
+    except (OSError, ConnectionClosed):
         return  # the kill: connection reset mid-stream
     finally:
         conn.close()
@@ -125,9 +82,9 @@ def keys_on_disk(path: str) -> list[str]:
 
 
 def keys_served(port: int) -> list[str]:
-    conn = Conn(port)
+    conn = Conn("127.0.0.1", port)
     try:
-        reply = conn.call("transact", ["Crash", {"op": "select", "table": "T", "where": [],
+        reply = conn.request("transact", ["Crash", {"op": "select", "table": "T", "where": [],
                                                  "columns": ["key"]}])
     finally:
         conn.close()
@@ -161,9 +118,7 @@ def run_round(kind: str, tmp_path, schema, round_no: int, target: int, sent: set
             time.sleep(0.001)
         assert len(acked) >= target, f"round {round_no}: only {len(acked)} acks, {failures}"
     finally:
-        os.kill(srv.proc.pid, signal.SIGKILL)
-        srv.proc.wait(10)
-        srv.proc = None
+        srv.kill()
         t.join(10)
     assert not t.is_alive()
     assert not failures, failures
@@ -244,7 +199,7 @@ def test_kill_9_during_appends_and_compactions_loses_nothing(tmp_path):
     import subprocess
     import sys
 
-    from tests.servers import REPO
+    from harness.targets.server import REPO
 
     rng = random.Random(f"{SEED}-compaction")
     path = str(tmp_path / "c.db")

@@ -20,7 +20,7 @@ from reference.storage.records import (
 )
 from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
-from tests.servers import kill_all, start_server
+from tests.reference.wire import Conn
 
 SCHEMA = parse_schema(TEST_SCHEMA)
 
@@ -157,18 +157,12 @@ SCRIPT = [
 
 
 @pytest.fixture(scope="module")
-def ovs_file(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ovsfile")
-    schema = d / "t.ovsschema"
-    schema.write_bytes(orjson.dumps(TEST_SCHEMA))
-    server = start_server("ovsdb-server", d, [schema])
-    from tests.reference.test_txn_vs_ovs import OvsClient
-    client = OvsClient(server.port)
+def ovs_file(ovsdb_test_schema):
+    client = Conn.to(ovsdb_test_schema.remote, timeout=20)
     try:
-        yield server, client
+        yield ovsdb_test_schema, client
     finally:
         client.close()
-        kill_all([server])
 
 
 def test_records_match_what_ovsdb_server_writes(ovs_file):
@@ -178,7 +172,7 @@ def test_records_match_what_ovsdb_server_writes(ovs_file):
     compared = 0
     for ops in SCRIPT:
         before = len(read_records(path))
-        reply = client.call("transact", ["T", *ops])
+        reply = client.request("transact", ["T", *ops])
         out = execute(db, ops)
         assert "error" not in str(reply["result"]) and out.result == reply["result"]
         theirs = read_records(path)[before:]

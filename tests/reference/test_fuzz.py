@@ -23,8 +23,9 @@ from typing import Any
 import orjson
 import pytest
 
+from harness.framing import Framer, FramingError
+from harness.targets.server import start_server
 from tests.reference.wire import Conn, ConnectionClosed, normalise
-from tests.servers import start_server
 
 SCHEMA = Path(__file__).parent / "schemas" / "crucible.ovsschema"
 DB = "Crucible"
@@ -135,19 +136,13 @@ def mutate(rng: random.Random) -> bytes:
 
 
 def _values(data: bytes) -> list[Any] | None:
-    """The top-level JSON values in `data`, or None if any part does not parse."""
-    text = data.decode("utf-8", "surrogateescape")
-    dec, i, out = json.JSONDecoder(), 0, []
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        try:
-            v, i = dec.raw_decode(text, i)
-        except (ValueError, RecursionError):
-            return None
-        out.append(v)
-    return out
+    """The messages in `data`, or None if any part does not frame, parse or end."""
+    framer = Framer()
+    try:
+        values = framer.feed(data)
+    except FramingError:
+        return None
+    return None if framer.buffered else values
 
 
 def acceptable(data: bytes) -> bool:
@@ -262,7 +257,7 @@ def test_fuzz_then_server_still_serves_and_db_unchanged(kind, tmp_path):
         assert sent >= min(COUNT, 1000), f"only {sent} inputs within {TIME_BUDGET}s"
         assert replies > sent // 20  # many inputs did reach the method layer
         assert stuck == 0, f"{kind} kept {stuck} half-closed connections open"
-        assert server.proc is not None and server.proc.poll() is None, \
+        assert server.alive(), \
             f"{kind} died: {server.log()[-2000:]}"
         with Conn.to(server.remote) as good:
             assert good.call("list_dbs") == [DB, "_Server"]

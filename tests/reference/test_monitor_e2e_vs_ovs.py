@@ -17,9 +17,9 @@ import uuid
 import orjson
 import pytest
 
+from harness.targets.server import start_server, stop_all
 from tests.reference.test_monitor_vs_ovs import SCHEMA, _ordered, _random_ops
 from tests.reference.wire import Conn
-from tests.servers import kill_all, start_server
 
 pytestmark = pytest.mark.skipif(shutil.which("ovsdb-server") is None,
                                 reason="ovsdb-server not installed")
@@ -100,4 +100,4 @@ def test_monitor_bytes_match_ovsdb_server_end_to_end(tmp_path, seed):
             for c in side:
                 c.close()
     finally:
-        kill_all(servers)
+        stop_all(servers)

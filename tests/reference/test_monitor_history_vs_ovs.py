@@ -18,12 +18,12 @@ import uuid
 import orjson
 import pytest
 
+from harness.targets.server import Server, free_port, stop_all
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from simulation.monitor_db import SimChangeSet
 from tests.reference.test_monitor_vs_ovs import SCHEMA, OracleDB, _in_txn_order, _random_ops
 from tests.reference.wire import Conn
-from tests.servers import Server, free_port, kill_all
 
 pytestmark = pytest.mark.skipif(shutil.which("ovsdb-server") is None,
                                 reason="ovsdb-server not installed")
@@ -143,7 +143,7 @@ def test_resume_from_history_matches_clustered_ovsdb_server(tmp_path, seed):
     finally:
         for c in conns:
             c.close()
-        kill_all([server])
+        stop_all([server])
 
 
 SCENARIOS = {
@@ -192,4 +192,4 @@ def test_history_atom_bound_matches_clustered_ovsdb_server(tmp_path, name):
     finally:
         for c in conns:
             c.close()
-        kill_all([server])
+        stop_all([server])

@@ -13,26 +13,19 @@ from __future__ import annotations
 
 import socket
 import uuid
-from pathlib import Path
 
 import orjson
 
+from harness.framing import Framer
+from harness.targets.server import start_server, stop_all
 from reference.data.schema import parse_schema
 from reference.monitor.replica import Replica
 from tests.reference.test_monitor_vs_ovs import SCHEMA
-from tests.reference.wire import Conn, Framer
-from tests.servers import kill_all, start_server
+from tests.reference.wire import Conn
 
 ROWS = 50
 TXNS = 3000
 PAYLOAD = 8192
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def test_stuck_client_is_merged_and_converges(tmp_path):
@@ -54,7 +47,7 @@ def test_stuck_client_is_merged_and_converges(tmp_path):
         stuck.sendall(orjson.dumps({"id": 1, "method": "monitor_cond",
                                     "params": ["Mon", "m", request]}))
         live.barrier()
-        rss_before = _rss_bytes(server.proc.pid)
+        rss_before = server.rss_bytes()
         live_updates = 0
         for k in range(TXNS):
             name = f"{k:08d}" + "x" * (PAYLOAD - 8)
@@ -63,7 +56,7 @@ def test_stuck_client_is_merged_and_converges(tmp_path):
             if k % 500 == 499:
                 live_updates += sum(m.get("method") == "update2" for m in live.barrier())
         live_updates += sum(m.get("method") == "update2" for m in live.barrier())
-        grown = _rss_bytes(server.proc.pid) - rss_before
+        grown = server.rss_bytes() - rss_before
         missed = TXNS * PAYLOAD
         print(f"server RSS grew {grown >> 10} KiB while the stuck client missed "
               f"{missed >> 20} MiB of updates")
@@ -90,4 +83,4 @@ def test_stuck_client_is_merged_and_converges(tmp_path):
     finally:
         if stuck is not None:
             stuck.close()
-        kill_all([server])
+        stop_all([server])

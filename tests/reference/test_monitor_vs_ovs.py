@@ -21,13 +21,13 @@ import uuid
 import orjson
 import pytest
 
+from harness.targets.server import start_server, stop_all
 from reference.data.datum import datum_from_json
 from reference.data.errors import OvsdbError
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor.replica import Replica
 from tests.reference.wire import Conn
-from tests.servers import kill_all, start_server
 
 pytestmark = pytest.mark.skipif(shutil.which("ovsdb-server") is None,
                                 reason="ovsdb-server not installed")
@@ -392,4 +392,4 @@ def test_monitors_match_ovsdb_server(tmp_path, seed):
     finally:
         if pair is not None:
             pair.close()
-        kill_all([server])
+        stop_all([server])

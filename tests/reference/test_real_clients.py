@@ -17,20 +17,16 @@ import time
 import orjson
 import pytest
 
+from harness.targets.server import OVN_NB, start_server
 from tests.reference.wire import UUID_RE, Conn
-from tests.servers import OVN_NB, start_server
 
 KINDS = ["ovsdb-server", "reference"]
 NB = "OVN_Northbound"
 
 
 @pytest.fixture(params=KINDS)
-def nb(request, tmp_path):
-    server = start_server(request.param, tmp_path, [OVN_NB])
-    try:
-        yield server
-    finally:
-        server.stop()
+def nb(request, server_factory):
+    return server_factory(request.param, [OVN_NB])
 
 
 def run(cmd: list[str], timeout: float = 30) -> str:

@@ -8,10 +8,10 @@ import copy
 import orjson
 import pytest
 
+from harness.targets.server import OVN_NB, OVN_SB, VSWITCH
 from reference.data.errors import OvsdbError
 from reference.data.schema import load_schema, parse_schema
 from reference.data.types import UNLIMITED
-from tests.servers import OVN_NB, OVN_SB, VSWITCH
 
 # A small schema that exercises every kind of type and constraint; the transaction
 # tests (unit and differential) run against it.

@@ -16,25 +16,20 @@ import time
 import orjson
 import pytest
 
-from tests.reference.wire import Framer
-from tests.servers import OVN_NB, REPO, create_db, free_port, start_server, wait_for_port
+from harness.framing import Framer
+from harness.targets.server import OVN_NB, REPO, create_db, free_port, start_server, wait_for_port
 
 KINDS = ["ovsdb-server", "reference"]
 
 
 def recv_json(sock: socket.socket, timeout: float) -> list:
+    """The messages in the first bytes that complete any (empty: none within timeout)."""
     sock.settimeout(timeout)
-    data = b""
+    framer = Framer()
     try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-            try:
-                return [orjson.loads(data)]
-            except orjson.JSONDecodeError:
-                continue
+        while chunk := sock.recv(65536):
+            if msgs := framer.feed(chunk):
+                return msgs
     except socket.timeout:
         pass
     return []
@@ -107,7 +102,7 @@ def test_unixctl_compact_and_exit(tmp_path, kind):
     assert bogus.returncode != 0 and "is not a valid command" in bogus.stderr
     subprocess.run(["ovs-appctl", "-t", ctl, "exit"], check=True, capture_output=True,
                    timeout=10)
-    assert server.proc.wait(10) == 0
+    assert server.wait(10) == 0
     assert not (server.workdir / f"{kind}.pid").exists()
 
 
@@ -125,7 +120,7 @@ def test_punix_and_active_tcp_remotes(tmp_path):
                              f"--remote=ptcp:{ptcp}:127.0.0.1", str(db)], cwd=REPO,
                             stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(ptcp, proc)
+        wait_for_port(ptcp, lambda: proc.poll() is None)
         listener.settimeout(10)
         active, _ = listener.accept()  # the server connected out to us
         with active:
@@ -166,7 +161,7 @@ def test_without_uvloop_serve_falls_back_or_says_what_to_install(tmp_path):
                              f"--remote=ptcp:{port}:127.0.0.1", f"--log-file={log}", str(db)],
                             cwd=REPO, env=env)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, lambda: proc.poll() is None)
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(b'{"method":"list_dbs","params":[],"id":1}')
             assert recv_json(s, 5)[0]["result"] == ["OVN_Northbound", "_Server"]

@@ -25,8 +25,8 @@ import sys
 import orjson
 import pytest
 
+from harness.targets.server import REPO, start_server
 from reference.storage import dbtool, log_file
-from tests.servers import REPO, start_server
 
 pytestmark = pytest.mark.skipif(shutil.which("ovsdb-tool") is None,
                                 reason="Open vSwitch tools are not installed")

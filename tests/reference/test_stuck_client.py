@@ -17,25 +17,18 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.reference.wire import Conn, Framer
-from tests.servers import OVN_NB, start_server
+from harness.framing import Framer
+from harness.targets.server import OVN_NB, start_server
+from tests.reference.wire import Conn
 
 N_TXNS = 10_000
 N_ROWS = 50
 VALUE = "x" * 4000
 RSS_BOUND = 24 * 1024 * 1024
 PIPELINE = 64
-
-
-def rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def apply_update2(replica: dict, updates: dict) -> None:
@@ -106,7 +99,7 @@ def test_stuck_client_bounded_and_converges(tmp_path, kind):
         reader = threading.Thread(target=read_active, daemon=True)
         reader.start()
         time.sleep(0.2)  # let the stuck client's initial reply leave the server
-        baseline = rss(server.proc.pid)
+        baseline = server.rss_bytes()
 
         peak = baseline
         sent = 0
@@ -125,13 +118,13 @@ def test_stuck_client_bounded_and_converges(tmp_path, kind):
                 sent += 1
             writer.wait_reply(pending.pop(0))
             if sent % 500 == 0:
-                peak = max(peak, rss(server.proc.pid))
+                peak = max(peak, server.rss_bytes())
         deadline = time.monotonic() + 60
         while len(seen_values) < N_TXNS and time.monotonic() < deadline:
             time.sleep(0.05)
         stop.set()
         reader.join()
-        peak = max(peak, rss(server.proc.pid))
+        peak = max(peak, server.rss_bytes())
         # Every transaction's update, in commit order (the values were written in order).
         assert [int(v) for v in seen_values] == list(range(N_TXNS))
         assert peak - baseline < RSS_BOUND, (

@@ -11,12 +11,13 @@ import uuid
 import orjson
 import pytest
 
+from harness.targets.server import OVN_NB, VSWITCH, start_server, stop_all
 from reference.data.database import Database
 from reference.data.schema import parse_schema
 from reference.data.types import BaseType, Type
 from reference.txn.engine import execute
-from tests.reference.test_txn_vs_ovs import Normaliser, OvsClient
-from tests.servers import OVN_NB, VSWITCH, kill_all, start_server
+from tests.reference.test_txn_vs_ovs import Normaliser
+from tests.reference.wire import Conn
 
 N_TXNS = 150
 INT_EDGES = [0, 1, -1, 7, 4095, 4096, 65535, 2**31, -(2**31)]
@@ -116,7 +117,7 @@ class Fuzzer:
 @pytest.mark.parametrize("schema_path", [OVN_NB, VSWITCH], ids=["ovn-nb", "vswitch"])
 def test_schema_fuzz_matches_ovsdb_server(tmp_path, schema_path):
     server = start_server("ovsdb-server", tmp_path, [schema_path])
-    client = OvsClient(server.port)
+    client = Conn.to(server.remote, timeout=20)
     try:
         file_schema = orjson.loads(server.dbfiles[0].read_bytes().split(b"\n")[1])
         name = file_schema["name"]
@@ -126,7 +127,7 @@ def test_schema_fuzz_matches_ovsdb_server(tmp_path, schema_path):
         outcomes: dict[str, int] = {}
         for _ in range(N_TXNS):
             ops = [fz.op() for _ in range(fz.rng.randint(1, 3))]
-            theirs = nov.walk(client.call("transact", [name, *ops])["result"])
+            theirs = nov.walk(client.request("transact", [name, *ops])["result"])
             out = execute(db, ops)
             if out.changes is not None:
                 db.apply(out.changes)
@@ -139,4 +140,4 @@ def test_schema_fuzz_matches_ovsdb_server(tmp_path, schema_path):
         assert outcomes.get("ok", 0) > N_TXNS // 10
     finally:
         client.close()
-        kill_all([server])
+        stop_all([server])

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from harness.targets.server import OVN_NB, OVN_SB, VSWITCH
 from reference.data import uuidgen
 from reference.data.database import Database
 from reference.data.schema import parse_schema
@@ -24,7 +25,6 @@ from reference.txn import engine
 from reference.txn.insert_fast_path import _insertable
 from tests.reference import test_txn_fuzz_vs_ovs as fuzz
 from tests.reference.test_txn_fuzz_vs_ovs import Fuzzer
-from tests.servers import OVN_NB, OVN_SB, VSWITCH
 
 CRUCIBLE = Path(__file__).parent / "schemas" / "crucible.ovsschema"
 N_TXNS = 400

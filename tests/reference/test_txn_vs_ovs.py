@@ -10,11 +10,8 @@ covers every error case the engine handles; a seeded random workload follows.
 
 from __future__ import annotations
 
-import json
 import random
 import re
-import socket
-import time
 import uuid
 
 import orjson
@@ -24,47 +21,11 @@ from reference.data.database import Database
 from reference.data.schema import parse_schema
 from reference.txn.engine import execute
 from tests.reference.test_schema import TEST_SCHEMA
-from tests.servers import kill_all, start_server
+from tests.reference.wire import Conn
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 U1 = "11111111-2222-3333-4444-555555555555"
 U2 = "aaaaaaaa-2222-3333-4444-555555555555"
-
-
-class OvsClient:
-    """Minimal blocking JSON-RPC client (OVSDB framing: concatenated JSON values)."""
-
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = ""
-        self.dec = json.JSONDecoder()
-        self.next_id = 0
-
-    def call(self, method: str, params: list) -> dict:
-        self.next_id += 1
-        mid = self.next_id
-        self.sock.sendall(orjson.dumps({"method": method, "params": params, "id": mid}))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            self.buf = self.buf.lstrip()
-            try:
-                msg, end = self.dec.raw_decode(self.buf)
-            except ValueError:
-                chunk = self.sock.recv(1 << 16)
-                if not chunk:
-                    raise ConnectionError("server closed the connection") from None
-                self.buf += chunk.decode()
-                continue
-            self.buf = self.buf[end:]
-            if msg.get("method") == "echo":
-                self.sock.sendall(orjson.dumps({"result": msg["params"], "id": msg["id"],
-                                                "error": None}))
-            elif msg.get("id") == mid:
-                return msg
-        raise TimeoutError(method)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class Ours:
@@ -135,19 +96,15 @@ class Normaliser:
 
 
 @pytest.fixture(scope="module")
-def ovs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ovs")
-    schema = d / "t.ovsschema"
-    schema.write_bytes(orjson.dumps(TEST_SCHEMA))
-    server = start_server("ovsdb-server", d, [schema])
-    client = OvsClient(server.port)
+def ovs(ovsdb_test_schema):
+    server = ovsdb_test_schema
+    client = Conn.to(server.remote, timeout=20)
     # The schema as ovsdb-tool wrote it into the database file (second line).
     client.file_schema = orjson.loads(server.dbfiles[0].read_bytes().split(b"\n")[1])
     try:
         yield client
     finally:
         client.close()
-        kill_all([server])
 
 
 def R(**row):  # noqa: N802 - reads like the op it builds
@@ -436,10 +393,10 @@ SCRIPT: list[list] = [
 ]
 
 
-def _compare(ovs: OvsClient, ours: Ours, nov: Normaliser, nours: Normaliser,
+def _compare(ovs: Conn, ours: Ours, nov: Normaliser, nours: Normaliser,
              ops: list) -> str:
     """Run ops on both sides, assert equal replies; return the outcome's error tag."""
-    reply = ovs.call("transact", ["T", *ops])
+    reply = ovs.request("transact", ["T", *ops])
     assert reply.get("error") is None, reply
     theirs = nov.walk(reply["result"])
     mine = nours.walk(ours.transact(ops))
@@ -449,14 +406,14 @@ def _compare(ovs: OvsClient, ours: Ours, nov: Normaliser, nours: Normaliser,
 
 
 def test_get_schema_matches(ovs):
-    reply = ovs.call("get_schema", ["T"])
+    reply = ovs.request("get_schema", ["T"])
     assert parse_schema(TEST_SCHEMA).to_json() == reply["result"]
 
 
 def test_scripted_transactions_match_ovsdb_server(ovs):
     ours = Ours(ovs.file_schema)
     nov, nours = Normaliser(), Normaliser()
-    ovs.call("transact", ["T", *WIPE])
+    ovs.request("transact", ["T", *WIPE])
     for ops in SCRIPT:
         _compare(ovs, ours, nov, nours, ops)
     print(f"compared {len(SCRIPT)} scripted transactions with ovsdb-server")
@@ -584,7 +541,7 @@ def test_random_transactions_match_ovsdb_server(ovs):
     rng = random.Random(20261124)
     ours = Ours(ovs.file_schema)
     nov, nours = Normaliser(), Normaliser()
-    ovs.call("transact", ["T", *WIPE])
+    ovs.request("transact", ["T", *WIPE])
     outcomes: dict[str, int] = {}
     for _ in range(N_RANDOM):
         ops = _random_ops(rng)
@@ -602,7 +559,7 @@ def test_random_transactions_match_ovsdb_server(ovs):
 
 def test_explicit_uuids_are_kept(ovs):
     u = str(uuid.uuid4())
-    reply = ovs.call("transact", ["T", ins("Kid", R(name="e"), uuid=u),
+    reply = ovs.request("transact", ["T", ins("Kid", R(name="e"), uuid=u),
                                   ins("Root", R(name=u[:8], kids=["uuid", u]))])
     ours = Ours().transact([ins("Kid", R(name="e"), uuid=u),
                             ins("Root", R(name=u[:8], kids=["uuid", u]))])
@@ -615,7 +572,7 @@ def test_select_row_order_matches(ovs):
     ours = Ours(ovs.file_schema)
     ops = [dele("Root"), *[ins("Root", R(name=n, i=i), uuid=f"{k:08x}-0000-4000-8000-000000000000")
                            for k, (n, i) in enumerate([("c", 2), ("a", 3), ("b", 1), ("d", 3)], 1)]]
-    ovs.call("transact", ["T", *ops])
+    ovs.request("transact", ["T", *ops])
     ours.transact(ops)
     for q in [{"op": "select", "table": "Root", "where": [], "columns": ["name", "i"],
                "sort": ["i", "name"]},
@@ -624,22 +581,7 @@ def test_select_row_order_matches(ovs):
               {"op": "select", "table": "Root", "where": [], "columns": ["i"], "sort": ["i"]},
               {"op": "select", "table": "Root", "where": [], "columns": ["name"]},
               {"op": "select", "table": "Root", "where": [], "sort": ["zz"]}]:
-        assert ours.transact([q]) == ovs.call("transact", ["T", q])["result"], q
-
-
-def _next_notification(client: OvsClient, method: str) -> dict:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        client.buf = client.buf.lstrip()
-        try:
-            msg, end = client.dec.raw_decode(client.buf)
-        except ValueError:
-            client.buf += client.sock.recv(1 << 16).decode()
-            continue
-        client.buf = client.buf[end:]
-        if msg.get("method") == method:
-            return msg
-    raise TimeoutError(method)
+        assert ours.transact([q]) == ovs.request("transact", ["T", q])["result"], q
 
 
 def test_update2_modify_is_our_diff(ovs):
@@ -650,16 +592,16 @@ def test_update2_modify_is_our_diff(ovs):
     ours = Ours(ovs.file_schema)
     ts = ours.db.schema.tables["Root"]
     cols = ["i", "opt", "iset", "smap", "sset3", "imap", "e", "r"]
-    mon = OvsClient(int(ovs.sock.getpeername()[1]))
+    mon = Conn.to(f"tcp:127.0.0.1:{ovs.port}", timeout=20)
     try:
         u = "12345678-0000-4000-8000-00000000abcd"
         first = [dele("Root"), ins("Root", R(name="m", i=5, opt=1, iset=["set", [1, 2]],
                                              smap=["map", [["a", "1"], ["b", "2"]]],
                                              sset3=["set", ["x", "y"]], e="b", r=1.5),
                                   uuid=u)]
-        ovs.call("transact", ["T", *first])
+        ovs.request("transact", ["T", *first])
         ours.transact(first)
-        mon.call("monitor_cond", ["T", "m", {"Root": [{"columns": cols}]}])
+        mon.request("monitor_cond", ["T", "m", {"Root": [{"columns": cols}]}])
         steps = [
             R(iset=["set", [2, 3]], smap=["map", [["b", "3"], ["c", "4"]]], opt=["set", []]),
             R(i=6, sset3="x", e=["set", []], r=2),
@@ -671,8 +613,8 @@ def test_update2_modify_is_our_diff(ovs):
             old = ours.db.get_row("Root", uuid.UUID(u))
             ours.transact([op])
             new = ours.db.get_row("Root", uuid.UUID(u))
-            ovs.call("transact", ["T", op])
-            note = _next_notification(mon, "update2")
+            ovs.request("transact", ["T", op])
+            note = mon.wait_for(lambda m: m.get("method") == "update2", 10)
             modify = note["params"][1]["Root"][u]["modify"]
             expect = {c: datum_to_json(diff(old[c], new[c], ts.columns[c].type),
                                        ts.columns[c].type)

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from harness.targets.server import OVN_NB
 from tests.reference.wire import Conn
-from tests.servers import OVN_NB, start_server
 
 BAD = [b"a\xff\xfeb", b"\xc0\xaf", b"\xe2\x82", b"ok\xe2\x82\xacz\xed\xa0\x80", b"\xf0\x90\x80",
        b"\xf4\x90\x80\x80"]
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    started = []
-    try:
-        for kind in ("ovsdb-server", "reference"):
-            started.append(start_server(kind, tmp_path_factory.mktemp(kind), [OVN_NB]))
-        yield started
-    finally:
-        for s in started:
-            s.stop()
+def servers(module_server_factory):
+    return [module_server_factory(kind, [OVN_NB]) for kind in ("ovsdb-server", "reference")]
 
 
 @pytest.mark.parametrize("bad", BAD, ids=[b.hex() for b in BAD])

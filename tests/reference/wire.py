@@ -1,9 +1,8 @@
 """A tiny synchronous JSON-RPC client for tests, and UUID normalisation.
 
-OVSDB frames JSON-RPC as concatenated JSON values with no delimiter, so the reader
-finds the end of each top-level value itself (a byte scanner that tracks nesting and
-strings) and only then hands the slice to orjson.  Everything is synchronous and every
-read has a deadline: tests poll, never sleep.
+Messages are split by the harness's framer (``harness.framing``), the one every test
+and the harness client share.  Everything is synchronous and every read has a
+deadline: tests poll, never sleep.
 
 Normalisation makes replies of two servers comparable: every UUID (in UUID positions
 or inside strings such as error details) is replaced by ``#n``, its first-seen order.
@@ -25,80 +24,17 @@ from typing import Any, Callable
 
 import orjson
 
+from harness.framing import Framer
+
 # Bad-input tests echo values nested ~1000 deep; normalising them recurses per level.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
-_OPEN = frozenset(b"{[")
-_CLOSE = frozenset(b"}]")
-_SPACE = frozenset(b" \t\r\n")
-
 
 class ConnectionClosed(Exception):
     """The server closed the connection (EOF or reset)."""
-
-
-class FramingError(Exception):
-    """The server sent bytes that are not a sequence of JSON values."""
-
-
-def _loads(chunk: bytes) -> Any:
-    try:
-        return orjson.loads(chunk)
-    except orjson.JSONDecodeError as e:
-        # ovsdb-server passes bytes that are not UTF-8 through as they are; keep them
-        # (as surrogate escapes) so that both servers' answers can still be compared.
-        try:
-            return json.loads(chunk.decode("utf-8", "surrogateescape"))
-        except ValueError:
-            raise FramingError(f"{e}: {chunk[:200]!r}") from e
-
-
-class Framer:
-    """Splits a byte stream into top-level JSON values (sans-I/O)."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.pos = 0  # scan position inside buf of the value being read
-        self.depth = 0
-        self.in_str = False
-        self.esc = False
-
-    def feed(self, data: bytes) -> list[Any]:
-        self.buf += data
-        out = []
-        buf = self.buf
-        i = self.pos
-        while i < len(buf):
-            c = buf[i]
-            if self.in_str:
-                if self.esc:
-                    self.esc = False
-                elif c == 0x5C:  # backslash
-                    self.esc = True
-                elif c == 0x22:
-                    self.in_str = False
-            elif c == 0x22:
-                self.in_str = True
-            elif c in _OPEN:
-                self.depth += 1
-            elif c in _CLOSE:
-                self.depth -= 1
-                if self.depth == 0:
-                    chunk = bytes(buf[: i + 1])
-                    del buf[: i + 1]
-                    i = -1
-                    out.append(_loads(chunk))
-            elif self.depth == 0 and c in _SPACE:
-                del buf[: i + 1]
-                i = -1
-            elif self.depth == 0:
-                raise FramingError(f"unexpected byte {bytes([c])!r} between values")
-            i += 1
-        self.pos = len(buf)
-        return out
 
 
 @dataclass
