@@ -314,10 +314,10 @@ class ServerCore:
             outs: list[Out] = self._answer(done, list(done.result) + [done.error])
             if window is None:
                 return outs
-            window.in_flight = False
+            window.in_flight, window.now_ms = False, now_ms
             window.outs += outs
             return self._rerun_next(window)
-        releases = window is None and self.blocked and \
+        releases = window is None and bool(self.blocked) and \
             any(b.hosted is hosted for b in self.blocked)
         if releases:
             window = self.windows.get(hosted.name)
@@ -330,8 +330,9 @@ class ServerCore:
             outs.append(Send(done.session,
                              jsonrpc.encode_reply(done.request_id, done.result)))
         if done.window is not None:
-            # A re-run's updates and reply wait for the window to close.
-            window.in_flight = False
+            # A re-run's updates and reply wait for the window to close; the next
+            # re-runs run at the time this commit came back.
+            window.in_flight, window.now_ms = False, now_ms
             window.outs += outs
             outs = []
         elif not releases:
