@@ -220,3 +220,49 @@ def test_a_rerun_that_commits_first_reruns_those_it_released_again(at_once):
     while h.proposed:
         h.commit()
     assert [m["id"] for _, m in h.sent] == ["w", "b", "a", "c"]
+
+
+def converted_schema() -> dict:
+    schema = orjson.loads(orjson.dumps(SCHEMA))
+    schema["version"] = "2.0.0"
+    schema["tables"]["Pair"]["columns"]["c"] = {"type": {"key": "string", "min": 0}}
+    return schema
+
+
+def test_conversion_is_proposed_and_applied_once_committed():
+    h = Harness()
+    converter = h.session()
+    watcher = h.session()
+    for sid in (converter, watcher):
+        h.request(sid, "set_db_change_aware", [True])
+    h.request(watcher, "monitor_cond", ["_Server", "srv", {"Database": [{"columns": ["schema"]}]}])
+    h.request(watcher, "monitor_cond", ["T", "m", {"Pair": [{}]}])
+    h.transact(converter, insert("x"))
+    h.commit()
+    h.sent = []
+    h.request(converter, "convert", ["T", converted_schema()], rid=5)
+    assert h.sent == [] and h.hosted.schema.version == "1.0.0"
+    h.commit()
+    assert h.hosted.schema.version == "2.0.0" and h.rows() == ["x"]
+    reply, server_update, canceled = h.sent
+    assert reply == (converter, {"id": 5, "result": {}, "error": None})
+    assert server_update[0] == watcher and server_update[1]["method"] == "update2"
+    [row] = server_update[1]["params"][1]["Database"].values()
+    assert '"2.0.0"' in row["modify"]["schema"]
+    assert canceled == (watcher, {"id": None, "method": "monitor_canceled", "params": ["m"]})
+
+
+class FailingCompaction:
+    def compact(self, schema_json, snapshot):
+        raise StorageError("t.db: rename failed (Read-only file system)")
+
+
+def test_a_conversion_storage_cannot_commit_changes_nothing():
+    h = Harness()
+    converter = h.session()
+    h.request(converter, "convert", ["T", converted_schema()], rid=5)
+    failing = StandaloneStorage(h.hosted.schema, FailingCompaction())  # type: ignore[arg-type]
+    h.commit(failing.propose)
+    assert h.hosted.schema.version == "1.0.0"
+    assert h.sent == [(converter, {"id": 5, "error": {
+        "error": "I/O error", "details": "t.db: rename failed (Read-only file system)"}})]
