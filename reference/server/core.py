@@ -43,7 +43,7 @@ from reference.monitor import Delivery
 from reference.server import server_database
 from reference.server.hosted_database import HostedDatabase
 from reference.server.locks import LockTable
-from reference.storage.standalone import Proposal
+from reference.storage.proposal import Proposal
 from reference.wire import jsonrpc
 from reference.wire.jsonrpc import Notification, Reply, Request
 

@@ -21,8 +21,9 @@ from reference.data.errors import OvsdbError
 from reference.data.schema import DatabaseSchema, parse_schema
 from reference.monitor import Delivery, MonitorEngine
 from reference.storage.log_file import LogFile
+from reference.storage.proposal import Proposal
 from reference.storage.records import apply_file_record
-from reference.storage.standalone import Proposal, StandaloneStorage
+from reference.storage.standalone import StandaloneStorage
 from reference.txn.engine import TxnOutcome, execute
 
 log = logging.getLogger("reference.ovsdb_server")

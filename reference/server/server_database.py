@@ -14,7 +14,7 @@ import orjson
 
 from reference.data.schema import parse_schema
 from reference.server.hosted_database import HistoryLimits, HostedDatabase, open_file
-from reference.storage.standalone import Proposal
+from reference.storage.proposal import Proposal
 from reference.txn.engine import execute
 
 NAME = "_Server"

@@ -229,10 +229,11 @@ class ServerShell:
                     conn = connections.get(out.session)
                     if conn is not None:
                         conn.disconnect(out.reason)
-                else:  # a proposal
-                    committed = core.dbs[out.database].storage.propose(out)
-                    stack.append(iter(core.advance(committed, now)))
-                    break
+                else:  # a proposal: standalone storage answers at once
+                    answered = core.dbs[out.database].storage.propose(out)
+                    if answered is not None:
+                        stack.append(iter(core.advance(answered, now)))
+                        break
             else:
                 stack.pop()
 

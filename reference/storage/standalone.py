@@ -1,22 +1,11 @@
 """Standalone storage: every proposed change is committed at once.
 
-The server core never writes a change to its database itself.  It *proposes* the change
-(a ``Proposal``) and applies it only when storage hands it back committed, the way etcd
-raft's ``Ready``/``Advance`` separates deciding from doing.  Storage decides what
-"committed" means and names the commit: it sets the change set's ``txn_id`` and
-``date_ms``, or, when the change cannot be made durable, ``error`` (the extra result
-element ovsdb-server appends to a transaction whose commit failed) and nothing is
-applied.
-
-Standalone storage commits each proposal inside ``propose``: it appends the change to
-the log file (fsynced when the transaction asked for ``durable``), or, without a file
-(the ``_Server`` database), only names it.  Clustered storage (Raft) will answer later,
-after replication, and may refuse a proposal whose prerequisite no longer holds; a relay's
-storage will answer when its source says so.  The core is written for both.
-
-A proposal whose ``schema`` is set is an online conversion: its change set builds the
-whole database under that schema from nothing, and the file is rewritten (compacted)
-with the new schema and those contents.
+``propose`` appends the change to the log file (fsynced when the transaction asked for
+``durable``), or, without a file (the ``_Server`` database), only names it, and hands the
+proposal back committed (``changes.txn_id`` and ``changes.date_ms`` set) or failed
+(``error`` set, nothing written).  See reference/storage/proposal.py for the seam this
+fills.  A conversion proposal rewrites (compacts) the file with the new schema and the
+converted contents.
 """
 
 from __future__ import annotations
@@ -24,32 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from reference.data.database import ChangeSet, Database
 from reference.data.schema import DatabaseSchema
 from reference.data.uuidgen import uuid4
 from reference.storage.log_file import LogFile, StorageError
+from reference.storage.proposal import Proposal
 from reference.storage.records import changes_to_file_record, database_to_file_record
 
 log = logging.getLogger("reference.ovsdb_server")
-
-
-# Mutable on purpose: storage fills in the outcome.  Slotted, not frozen: one is made per
-# transaction, and a frozen dataclass is several times slower to build.
-@dataclass(slots=True, eq=False)
-class Proposal:
-    """A change the core wants committed to ``database``, and how its commit went."""
-
-    database: str
-    changes: ChangeSet
-    durable: bool = False
-    schema: DatabaseSchema | None = None  # set: an online conversion to this schema
-    error: dict | None = None             # set by storage when the commit failed
-
-    @property
-    def committed(self) -> bool:
-        return self.error is None and self.changes.txn_id is not None
 
 
 class StandaloneStorage:

@@ -17,7 +17,8 @@ from reference.server.core import Close, PendingTxn, Send, ServerCore
 from reference.server.hosted_database import HostedDatabase
 from reference.server.server_database import server_database
 from reference.storage.log_file import StorageError
-from reference.storage.standalone import Proposal, StandaloneStorage
+from reference.storage.proposal import Proposal
+from reference.storage.standalone import StandaloneStorage
 from reference.wire.jsonrpc import Request
 
 SCHEMA = {"name": "T", "version": "1.0.0", "tables": {"Pair": {"columns": {
