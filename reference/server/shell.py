@@ -2,9 +2,9 @@
 
 It only moves bytes and carries out effects: each connection feeds a ``StreamDecoder``
 and hands messages to the core; what the core returns is written out, and proposed
-changes go to their database's storage, whose answer goes back to the core.  Standalone
-storage commits at once, so that happens within the same step.  Three things live here because they
-are about time or sockets, not protocol:
+changes go to their database's storage, whose answer goes back to the core (standalone
+storage commits at once, so within the same step).  Three things live here because
+they are about time or sockets, not protocol:
 
 - the inactivity probe (ovsdb-server's: after ``probe_ms`` without input, send an
   ``echo`` request with id "echo"; after as long again with nothing, disconnect);

@@ -267,3 +267,18 @@ def test_a_conversion_storage_cannot_commit_changes_nothing():
     assert h.hosted.schema.version == "1.0.0"
     assert h.sent == [(converter, {"id": 5, "error": {
         "error": "I/O error", "details": "t.db: rename failed (Read-only file system)"}})]
+
+
+def test_a_session_with_unsent_output_stays_merged_across_a_conversion():
+    h = Harness(at_once=True)
+    slow = h.session()
+    h.request(slow, "set_db_change_aware", [True])
+    h.carry_out(h.core.set_backlogged(slow, True))
+    h.request(slow, "convert", ["T", converted_schema()])
+    h.request(slow, "monitor_cond", ["T", "m", {"Pair": [{}]}])
+    h.sent = []
+    writer = h.session()
+    h.transact(writer, insert("x"))
+    assert h.take() == [(writer, "reply")]
+    h.carry_out(h.core.set_backlogged(slow, False))
+    assert h.take() == [(slow, ["x"])]
