@@ -24,17 +24,28 @@ API (one ``MonitorEngine`` per hosted database; sessions are opaque hashable ids
     engine.cancel(session, monitor_id) / engine.drop_session(session)
         Unknown ids are ignored (the session layer answers "unknown monitor").
     engine.commit(changes) -> list[Delivery]
-        ``changes``: a ChangeSet (table -> uuid -> RowChange(old, new), ``.txn_id``),
-        already applied to the database.  Delivery(sessions, data): write ``data`` (one
-        complete JSON-RPC notification: update / update2 / update3) to each session.
-        One notification per monitor per transaction, covering all its tables.
+        ``changes``: a committed ChangeSet (table -> uuid -> RowChange(old, new),
+        ``.txn_id`` as storage named it; one is drawn if None), already applied to the
+        database.  Delivery(sessions, data): write ``data`` (one complete JSON-RPC
+        notification: update / update2 / update3) to each session; the server's one
+        type for "these bytes to these sessions".  One notification per monitor per
+        transaction, covering all its tables.
     engine.set_backlogged(session, flag) -> list[bytes]
         The shell says whether the session has unsent output.  While backlogged its
         updates are not queued but MERGED per row (first old, last new version); memory
         is bounded by one pair of row references per distinct row changed (not by the
         number of transactions; ``pending_rows(session)`` reports it).  Clearing the
         flag returns one notification per monitor that takes the client's replica to
-        exactly the current state.
+        exactly the current state.  The backlog state lives here and only here.
+    engine.open_merge_window(committer) / widen_merge_window(session)
+    engine.close_merge_window() -> list[Delivery]
+        The merge of released ``wait`` transactions: a commit that releases blocked
+        transactions reaches every other session merged with the commits the released
+        ones make.  The server opens the window before applying the releasing commit
+        (every session but the committer's is held, merging as a backlogged one does),
+        widens it to the committer after its reply, and closes it when the re-runs are
+        done: one update per held monitor, before the re-runs' replies.  Sessions that
+        were backlogged stay merged until the shell says they drained.
     engine.last_txn_id  the last-txn-id we put on the wire.
 
 Sharing, and what the bytes look like:

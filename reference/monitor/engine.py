@@ -144,6 +144,7 @@ class MonitorEngine:
         self._members: dict[tuple[Any, bytes], Member] = {}
         self._sessions: dict[Any, dict[bytes, Member]] = {}
         self._backlogged: set = set()
+        self._window: dict[Any, None] = {}  # sessions a merge window holds, in order
         self._tver: dict[str, int] = {}      # per-table commit counters (snapshot keys)
         self._db_atoms: int | None = None    # maintained incrementally once counted
         self._row_index = RowIndex()
@@ -179,7 +180,7 @@ class MonitorEngine:
         else:
             body = self._snapshot(cg)
         member = Member(session, monitor_id, orjson.dumps(monitor_id), kind, cg)
-        if session in self._backlogged:
+        if session in self._backlogged or session in self._window:
             member.pending = {}
         self._join(member, mkey)
         if kind != "monitor_cond_since":
@@ -256,29 +257,74 @@ class MonitorEngine:
             self._leave(m, mkey)
         self._sessions.pop(session, None)
         self._backlogged.discard(session)
+        self._window.pop(session, None)
         self._emit({"action": "Disconnect", "session": session})
 
     def set_backlogged(self, session: Any, backlogged: bool) -> list[bytes]:
         """While backlogged, the session's updates are merged per row (memory: at most
         one (old, new) pair of row references per distinct row changed, whatever the
         number of transactions); on release it gets one update per monitor that takes
-        its replica straight to the current state."""
-        members = list(self._sessions.get(session, {}).values())
-        out: list[bytes] = []
+        its replica straight to the current state (unless a merge window still holds
+        it: then it gets that when the window closes)."""
         if backlogged:
-            if session in self._backlogged:
-                return out
-            self._backlogged.add(session)
-            for m in members:
-                if m.pending is None:
-                    m.pending = {}
-                    m.cg.rebuild()
-            return out
+            if session not in self._backlogged:
+                self._backlogged.add(session)
+                self._hold(session)
+            return []
         if session not in self._backlogged:
-            return out
+            return []
         self._backlogged.discard(session)
+        if session in self._window:
+            return []
+        return self._release(session)
+
+    def backlogged_sessions(self) -> list[Any]:
+        return list(self._backlogged)
+
+    # -- the merge window ---------------------------------------------------------------
+    # A commit that releases transactions blocked in ``wait`` reaches the other sessions
+    # merged with the commits those transactions then make, as one update, before their
+    # replies: ovsdb-server re-runs blocked transactions before it flushes monitors.  The
+    # server opens the window before it applies such a commit, widens it to the committer
+    # once the committer has had that commit (and its reply), and closes it when the
+    # re-runs are done.  Held sessions merge exactly as backlogged ones do.
+
+    def open_merge_window(self, committer: Any) -> None:
+        """From now on, every session but ``committer`` gets its updates merged."""
+        for session in self._sessions:
+            if session != committer:
+                self._hold_in_window(session)
+
+    def widen_merge_window(self, session: Any) -> None:
+        """Hold ``session`` too, if the window holds anyone."""
+        if self._window:
+            self._hold_in_window(session)
+
+    def close_merge_window(self) -> list[Delivery]:
+        """Release every session the window held (backlogged ones stay merged): one
+        update per monitor, taking its replica to the current state."""
+        window, self._window = self._window, {}
+        out: list[Delivery] = []
+        for session in window:
+            if session not in self._backlogged:
+                out += [Delivery((session,), data) for data in self._release(session)]
+        return out
+
+    def _hold_in_window(self, session: Any) -> None:
+        if session not in self._backlogged and session not in self._window:
+            self._window[session] = None
+            self._hold(session)
+
+    def _hold(self, session: Any) -> None:
+        for m in self._sessions.get(session, {}).values():
+            if m.pending is None:
+                m.pending = {}
+                m.cg.rebuild()
+
+    def _release(self, session: Any) -> list[bytes]:
+        out: list[bytes] = []
         last = str(self.history.reported_id())
-        for m in members:
+        for m in list(self._sessions.get(session, {}).values()):
             pending, m.pending = m.pending, None
             m.cg.rebuild()
             if pending:

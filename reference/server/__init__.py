@@ -1,2 +1,3 @@
 """The server layer, highest of all: the protocol core (JSON-RPC methods, sessions, locks,
-blocked transactions), hosted databases, the asyncio shell and the command line."""
+blocked transactions; it proposes changes and applies them once committed), hosted
+databases, the _Server database, the asyncio shell and the command line."""

@@ -92,7 +92,8 @@ def event_loop_factory(name: str | None) -> tuple[str, Callable[[], asyncio.Abst
 
 def serve_main(argv: list[str]) -> int:
     from reference.server.core import ServerCore
-    from reference.server.hosted_database import HistoryLimits, open_databases
+    from reference.server.hosted_database import HistoryLimits
+    from reference.server.server_database import open_databases
     from reference.server.shell import ServerShell, parse_remote
 
     args = serve_parser().parse_args(argv)
@@ -126,14 +127,14 @@ def serve_main(argv: list[str]) -> int:
     gc.set_threshold(10_000, 20, 20)
 
     def compact_command(params: list[str]) -> str:
-        names = params or [h.name for h in hosted if h.storage is not None]
+        names = params or [h.name for h in hosted if h.on_disk]
         for h in hosted:
-            if h.name in names and h.storage is not None:
+            if h.name in names and h.on_disk:
                 h.compact()
         return ""
 
     def list_dbs_command(params: list[str]) -> str:
-        return "".join(f"{h.name}\n" for h in hosted if h.storage is not None)
+        return "".join(f"{h.name}\n" for h in hosted if h.on_disk)
 
     commands = {
         "ovsdb-server/compact": compact_command,

@@ -1,17 +1,28 @@
-"""The server's protocol brain, sans I/O: JSON-RPC methods in, bytes for sessions out.
+"""The server's protocol brain, sans I/O: JSON-RPC methods in, effects out.
 
 ``ServerCore`` holds everything that spans connections (the hosted databases, their
-monitor engines and storage, the lock table, transactions blocked in ``wait``) and the
-per-connection ``Session`` state.  The asyncio shell (reference/server.py) feeds it
-decoded messages and timer ticks and writes out what it returns:
+monitor engines, the lock table, transactions blocked in ``wait``, re-runs in progress)
+and the per-connection ``Session`` state.  The asyncio shell (reference/server/shell.py)
+feeds it decoded messages and timer ticks and carries out what it returns:
 
-    Send(session, bytes)    write these bytes to that session
-    Broadcast(sessions, bytes)  write the same bytes to each of those sessions
-    Close(session, reason)  log the reason and drop the connection
+    Send(session, bytes)          write these bytes to that session
+    Delivery(sessions, bytes)     write the same bytes to each of those sessions
+    Close(session, reason)        log the reason and drop the connection
+    PendingTxn (a Proposal)       propose this change to its database's storage, and
+                                  hand it back to ``advance`` once storage has committed
+                                  it (or failed to)
+
+The core never changes a database itself: a transaction that changes something becomes
+a proposal, and its effects (applying it, monitor updates, the reply, re-running blocked
+``wait`` transactions) happen in ``advance``, when the commit comes back.  Standalone
+storage commits at once, so the shell advances in the same step; clustered storage will
+commit later, with other proposals in flight meanwhile.
 
 Ordering follows ovsdb-server: a transaction's monitor updates are sent to every session
 (its own included) before the transact reply; the updates caused by a condition change
-go out before the monitor_cond_change reply.
+go out before the monitor_cond_change reply; a commit that releases blocked transactions
+reaches the other sessions merged with the commits the released ones make (the monitor
+engine's merge window), before their replies.
 """
 
 from __future__ import annotations
@@ -28,10 +39,11 @@ import orjson
 
 from reference.data.errors import OvsdbError, json_text
 from reference.data.ovs_hash import ovs_order
-from reference.server.hosted_database import HostedDatabase, schema_text
+from reference.monitor import Delivery
+from reference.server import server_database
+from reference.server.hosted_database import HostedDatabase
 from reference.server.locks import LockTable
-from reference.storage.log_file import StorageError
-from reference.txn.engine import execute
+from reference.storage.proposal import Proposal
 from reference.wire import jsonrpc
 from reference.wire.jsonrpc import Notification, Reply, Request
 
@@ -49,20 +61,24 @@ class Send:
 
 
 @dataclass(slots=True)
-class Broadcast:
-    """One serialised monitor update for many sessions (composed and encoded once)."""
-
-    sessions: tuple[SessionId, ...]
-    data: bytes
-
-
-@dataclass(slots=True)
 class Close:
     session: SessionId
     reason: str
 
 
-Out = Send | Broadcast | Close
+@dataclass(slots=True, eq=False)
+class PendingTxn(Proposal):
+    """A transaction whose change is proposed to storage, with what the core needs once
+    it comes back: whom to answer (no one for the server's own changes to _Server), the
+    operations' results, and the re-run window it belongs to, if any."""
+
+    session: SessionId | None = None
+    request_id: Any = None
+    result: Any = None
+    window: RerunWindow | None = None
+
+
+Out = Send | Delivery | Close | PendingTxn
 
 
 def key_of(value: Any) -> bytes:
@@ -87,6 +103,21 @@ class BlockedTxn:
     deadline_ms: float
 
 
+@dataclass(slots=True, eq=False)
+class RerunWindow:
+    """The blocked transactions one commit released, re-run one at a time, each against
+    the committed result of the one before (so with clustered storage, one re-run in
+    flight at a time).  While it is open the database's monitor engine merges the other
+    sessions' updates, and what the re-runs produce (monitor updates for sessions the
+    window does not hold, replies) waits in ``outs`` until it closes."""
+
+    hosted: HostedDatabase
+    queue: list[BlockedTxn]
+    now_ms: float
+    outs: list[Out] = field(default_factory=list)
+    in_flight: bool = False  # a re-run's proposal is with storage
+
+
 @dataclass
 class Session:
     id: SessionId
@@ -96,16 +127,15 @@ class Session:
 
 
 class ServerCore:
-    def __init__(self, hosted: list[HostedDatabase], server_id: uuid.UUID | None = None,
-                 clock_ms: Callable[[], float] | None = None) -> None:
+    def __init__(self, hosted: list[HostedDatabase],
+                 server_id: uuid.UUID | None = None) -> None:
         self.dbs: dict[str, HostedDatabase] = {h.name: h for h in hosted}
         self.server_id = server_id or uuid.uuid4()
         self.sessions: dict[SessionId, Session] = {}
         self.locks = LockTable()
         self.blocked: list[BlockedTxn] = []
-        self.backlogged: set[SessionId] = set()  # as the shell last told us
+        self.windows: dict[str, RerunWindow] = {}  # database name -> open re-run window
         self._next_session = 1
-        self._clock = clock_ms
 
     # -- connections -------------------------------------------------------------
 
@@ -120,6 +150,8 @@ class ServerCore:
         if session is None:
             return []
         self.blocked = [b for b in self.blocked if b.session != sid]
+        for window in self.windows.values():
+            window.queue = [b for b in window.queue if b.session != sid]
         for hosted in self.dbs.values():
             hosted.monitors.drop_session(sid)
         return self._lock_notices(self.locks.drop_session(sid))
@@ -127,7 +159,6 @@ class ServerCore:
     def set_backlogged(self, sid: SessionId, backlogged: bool) -> list[Out]:
         """The shell says whether ``sid`` has unsent output; while it does, its monitor
         updates are merged instead of queued (and released when it drains)."""
-        (self.backlogged.add if backlogged else self.backlogged.discard)(sid)
         outs: list[Out] = []
         for hosted in self.dbs.values():
             for data in hosted.monitors.set_backlogged(sid, backlogged):
@@ -251,58 +282,95 @@ class ServerCore:
                              now_ms, now_ms)
 
     def _run_txn(self, sid: SessionId, request_id: Any, hosted: HostedDatabase, ops: list,
-                 started_ms: float, now_ms: float, rerun: bool = False) -> list[Out]:
+                 started_ms: float, now_ms: float,
+                 window: RerunWindow | None = None) -> list[Out]:
+        """Execute against the committed contents: block, answer, or propose."""
         outcome = hosted.execute(ops, owns_lock=lambda name: self.locks.owns(sid, name),
                                  now_ms=now_ms, started_ms=started_ms)
         if outcome.blocked_until is not None:
             self.blocked.append(BlockedTxn(sid, request_id, hosted, ops, started_ms,
                                            outcome.blocked_until))
             return []
-        outs: list[Out] = []
-        result, committed = outcome.result, False
-        # A commit that will re-run blocked transactions: like ovsdb-server, which
-        # re-runs them before it flushes monitors, every other session gets one update
-        # merging this commit with those the re-runs make (held meanwhile as if
-        # backlogged), and the re-runs' replies follow it.
-        held = [] if rerun or outcome.changes is None or not self.blocked or \
-            not any(b.hosted is hosted for b in self.blocked) else \
-            [s for s in hosted.monitors.sessions() if s != sid and s not in self.backlogged]
-        for s in held:
-            hosted.monitors.set_backlogged(s, True)
-        if outcome.changes is not None:
-            try:
-                outs += self._commit(hosted, outcome.changes, outcome.durable, now_ms)
-                committed = True
-            except StorageError as e:
-                # Nothing was applied; say so the way ovsdb-server reports a failed
-                # commit: one extra result element carrying the error.
-                log.error("%s: commit failed: %s", hosted.name, e)
-                result = list(result) + [{"error": "I/O error", "details": str(e)}]
-        outs.append(Send(sid, jsonrpc.encode_reply(request_id, result)))
-        replies: list[Out] = []
-        if committed and self.blocked:
-            # The committer's own monitors had this commit before its reply; what the
-            # re-runs change reaches it merged, with everyone else's.
-            if held and sid not in self.backlogged:
-                held.append(sid)
-                hosted.monitors.set_backlogged(sid, True)
-            replies = self._rerun_blocked(hosted, now_ms)
-        for s in held:
-            outs += [Send(s, d) for d in hosted.monitors.set_backlogged(s, False)]
-        return outs + replies
+        if outcome.changes is None:
+            reply = Send(sid, jsonrpc.encode_reply(request_id, outcome.result))
+            if window is not None:
+                window.outs.append(reply)
+                return []
+            return [reply]
+        return [PendingTxn(hosted.name, outcome.changes, outcome.durable, None, None,
+                           sid, request_id, outcome.result, window)]
 
-    def _commit(self, hosted: HostedDatabase, changes, durable: bool, now_ms: float) -> list[Out]:
-        return [Broadcast(members, data)
-                for members, data in hosted.commit(changes, durable, now_ms)]
+    def advance(self, done: PendingTxn, now_ms: float) -> list[Out]:
+        """Storage has committed ``done`` (or failed to: ``done.error``): apply it, then
+        what follows from it (monitor updates, the reply, re-runs of blocked
+        transactions).  ``now_ms``: the time, for the re-runs' ``wait`` timeouts."""
+        hosted = self.dbs[done.database]
+        if done.schema is not None:
+            return self._converted(hosted, done, now_ms)
+        window = done.window
+        if done.error is not None:
+            # Nothing was applied; say so the way ovsdb-server reports a failed commit:
+            # one extra result element carrying the error.
+            outs: list[Out] = self._answer(done, list(done.result) + [done.error])
+            if window is None:
+                return outs
+            window.in_flight, window.now_ms = False, now_ms
+            window.outs += outs
+            return self._rerun_next(window)
+        releases = window is None and bool(self.blocked) and \
+            any(b.hosted is hosted for b in self.blocked)
+        if releases:
+            window = self.windows.get(hosted.name)
+            if window is None:
+                # Every other session gets this commit merged with what the re-runs
+                # commit, in one update, before their replies.
+                hosted.monitors.open_merge_window(done.session)
+        outs = hosted.apply(done)
+        if done.session is not None:
+            outs.append(Send(done.session,
+                             jsonrpc.encode_reply(done.request_id, done.result)))
+        if done.window is not None:
+            # A re-run's updates and reply wait for the window to close; the next
+            # re-runs run at the time this commit came back.
+            window.in_flight, window.now_ms = False, now_ms
+            window.outs += outs
+            outs = []
+        elif not releases:
+            return outs
+        elif window is None:
+            # The committer has had this commit; what the re-runs change reaches it
+            # merged, with everyone else's.
+            hosted.monitors.widen_merge_window(done.session)
+            window = self.windows[hosted.name] = RerunWindow(hosted, [], now_ms)
+        # Released in the order they blocked, ahead of the rest of the window's queue:
+        # those were released by an earlier commit and are re-run after these.
+        if self.blocked:
+            released = [b for b in self.blocked if b.hosted is hosted]
+            self.blocked = [b for b in self.blocked if b.hosted is not hosted]
+            window.queue[:0] = released
+        if window.in_flight:  # (clustered storage) the window's next re-run will do
+            return outs
+        return outs + self._rerun_next(window)
 
-    def _rerun_blocked(self, hosted: HostedDatabase, now_ms: float) -> list[Out]:
-        waiting = [b for b in self.blocked if b.hosted is hosted]
-        self.blocked = [b for b in self.blocked if b.hosted is not hosted]
-        outs: list[Out] = []
-        for b in waiting:
-            outs += self._run_txn(b.session, b.request_id, hosted, b.ops, b.started_ms,
-                                  now_ms, rerun=True)
-        return outs
+    def _rerun_next(self, window: RerunWindow) -> list[Out]:
+        """Re-run the window's queue until one proposes (then wait for its commit); once
+        the queue is empty, close the window: the held sessions' merged updates, then
+        everything the re-runs produced."""
+        hosted = window.hosted
+        while window.queue:
+            b = window.queue.pop(0)
+            proposed = self._run_txn(b.session, b.request_id, hosted, b.ops, b.started_ms,
+                                     window.now_ms, window)
+            if proposed:
+                window.in_flight = True
+                return proposed
+        del self.windows[hosted.name]
+        return [*hosted.monitors.close_merge_window(), *window.outs]
+
+    def _answer(self, done: PendingTxn, result: Any) -> list[Out]:
+        if done.session is None:
+            return []
+        return [Send(done.session, jsonrpc.encode_reply(done.request_id, result))]
 
     def _cancel(self, session: Session, params: list) -> list[Out]:
         if len(params) != 1:
@@ -383,8 +451,15 @@ class ServerCore:
         hosted = self._db_param(request, "convert")
         if len(request.params) != 2 or not isinstance(request.params[1], dict):
             raise MethodError(method_error(request.params, "array expected"))
-        hosted.convert(request.params[1])  # OvsdbError -> error reply, nothing changed
-        outs = self._reply(session, request, {})
+        # OvsdbError -> error reply, nothing changed
+        schema, changes = hosted.conversion(request.params[1])
+        return [PendingTxn(hosted.name, changes, True, schema, None, session.id, request.id)]
+
+    def _converted(self, hosted: HostedDatabase, done: PendingTxn, now_ms: float) -> list[Out]:
+        if done.error is not None:
+            return [Send(done.session, jsonrpc.encode_error(done.request_id, done.error))]
+        hosted.apply(done)
+        outs = self._answer(done, {})
         outs += self._publish_schema(hosted, now_ms)
         # As ovsdb-server: change-aware sessions lose their monitors on this database
         # with monitor_canceled; every other session is disconnected.
@@ -401,16 +476,14 @@ class ServerCore:
         return outs
 
     def _publish_schema(self, hosted: HostedDatabase, now_ms: float) -> list[Out]:
-        """Update _Server's Database row for ``hosted`` after a conversion."""
-        server = self.dbs.get("_Server")
+        """Propose the update of _Server's Database row for ``hosted`` after a conversion."""
+        server = self.dbs.get(server_database.NAME)
         if server is None:
             return []
-        ops = [{"op": "update", "table": "Database", "where": [["name", "==", hosted.name]],
-                "row": {"schema": schema_text(hosted.schema_json)}}]
-        outcome = execute(server.db, ops, now_ms=now_ms, started_ms=now_ms)
-        if outcome.changes is None:
+        changes = server_database.schema_update(server, hosted, now_ms)
+        if changes is None:
             return []
-        return self._commit(server, outcome.changes, False, now_ms)
+        return [PendingTxn(server.name, changes)]
 
     _METHODS: dict[str, Callable] = {}
 

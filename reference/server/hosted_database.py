@@ -1,53 +1,32 @@
 """One database as the server hosts it: schema, contents, storage and monitors together.
 
-``HostedDatabase`` is where the pieces meet on a commit, in this order: the change set is
-written to storage (fsynced when the transaction asked for ``durable``), applied to the
-in-memory database, then handed to the monitor engine, which returns what to send.
-Nothing here does network I/O; storage writes are plain blocking file writes.
-
-``_Server`` is hosted the same way, read-only to clients, without storage.
+The contents change only by committed changes: the core executes a transaction
+(``execute``, which never mutates), proposes its change set to ``storage``, and once
+storage hands it back committed calls ``apply``, which changes the in-memory database and
+hands the change to the monitor engine, which returns what to send.  Online conversion
+takes the same path (``conversion`` builds the change set, ``apply`` swaps schema and
+contents).  Nothing here does network I/O.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from reference.data.database import Database
+from reference.data.database import ChangeSet, Database
 from reference.data.datum import datum_to_json
 from reference.data.errors import OvsdbError
 from reference.data.schema import DatabaseSchema, parse_schema
-from reference.monitor import MonitorEngine
-from reference.storage.log_file import LogFile, StorageError
-from reference.storage.records import (
-    apply_file_record,
-    changes_to_file_record,
-    database_to_file_record,
-)
-from reference.txn.engine import execute
+from reference.monitor import Delivery, MonitorEngine
+from reference.storage.log_file import LogFile
+from reference.storage.proposal import Proposal
+from reference.storage.records import apply_file_record
+from reference.storage.standalone import StandaloneStorage
+from reference.txn.engine import TxnOutcome, execute
 
 log = logging.getLogger("reference.ovsdb_server")
-
-# The _Server database's schema, as ovsdb-server 3.1 reports it.
-SERVER_SCHEMA_JSON: dict[str, Any] = {
-    "cksum": "3009684573 744", "name": "_Server", "version": "1.2.0",
-    "tables": {"Database": {"columns": {
-        "cid": {"type": {"key": "uuid", "min": 0}},
-        "connected": {"type": "boolean"},
-        "index": {"type": {"key": "integer", "min": 0}},
-        "leader": {"type": "boolean"},
-        "model": {"type": {"key": {"enum": ["set", ["clustered", "relay", "standalone"]],
-                                   "type": "string"}}},
-        "name": {"type": "string"},
-        "schema": {"type": {"key": "string", "min": 0}},
-        "sid": {"type": {"key": "uuid", "min": 0}},
-    }}},
-}
 
 
 @dataclass(frozen=True)
@@ -59,14 +38,14 @@ class HistoryLimits:
 
 
 class HostedDatabase:
-    def __init__(self, schema: DatabaseSchema, *, storage: LogFile | None = None,
+    def __init__(self, schema: DatabaseSchema, *, storage: StandaloneStorage | None = None,
                  read_only: bool = False, model: str = "standalone",
                  limits: HistoryLimits = HistoryLimits()) -> None:
         self.schema = schema
         self.name = schema.name
         self.schema_json = schema.to_json()
         self.db = Database(schema)
-        self.storage = storage
+        self.storage = storage if storage is not None else StandaloneStorage(schema)
         self.read_only = read_only
         self.model = model
         self.limits = limits
@@ -77,35 +56,34 @@ class HostedDatabase:
                              history_max_txns=self.limits.max_txns,
                              history_max_atoms=self.limits.max_atoms)
 
+    @property
+    def on_disk(self) -> bool:
+        return self.storage.on_disk
+
     # -- transactions ------------------------------------------------------------
 
-    def execute(self, ops: list, *, owns_lock, now_ms: float, started_ms: float):
-        """Run a transaction against the current contents (no mutation)."""
+    def execute(self, ops: list, *, owns_lock, now_ms: float, started_ms: float) -> TxnOutcome:
+        """Run a transaction against the committed contents (no mutation)."""
         return execute(self.db, ops, owns_lock=owns_lock, now_ms=now_ms,
-                           started_ms=started_ms, read_only=self.read_only)
+                       started_ms=started_ms, read_only=self.read_only)
 
-    def commit(self, changes, durable: bool, now_ms: float) -> list[tuple[Any, bytes]]:
-        """Store, apply and publish a change set; returns monitor deliveries.
-
-        Raises StorageError, with nothing applied, when the change cannot be written.
-        """
-        if self.storage is not None:
-            record = changes_to_file_record(changes, self.schema,
-                                                  date_ms=int(time.time() * 1000))
-            if record is not None:
-                self.storage.append(record, durable=durable)
-        self.db.apply(changes)
-        return self.monitors.commit(changes)
+    def apply(self, committed: Proposal) -> list[Delivery]:
+        """Apply a change storage has committed; returns the monitor deliveries."""
+        if committed.schema is not None:
+            self._converted(committed.schema, committed.changes)
+            return []
+        self.db.apply(committed.changes)
+        return self.monitors.commit(committed.changes)
 
     # -- online schema conversion ---------------------------------------------------
 
-    def convert(self, new_schema_json: Any) -> None:
-        """Replace schema and contents with ``new_schema_json`` (the ``convert`` method).
+    def conversion(self, new_schema_json: Any) -> tuple[DatabaseSchema, ChangeSet]:
+        """The change that converts to ``new_schema_json`` (the ``convert`` method): the
+        new schema, and a change set that builds the converted contents from nothing.
 
         Rows of tables the new schema keeps are re-inserted with their columns that it
         keeps, through the transaction engine, so every constraint of the new schema is
-        checked; a failure leaves everything as it was.  Monitors are not carried over:
-        the caller cancels them (monitor_canceled) or disconnects their sessions.
+        checked (OvsdbError otherwise).  Nothing changes until it is committed.
         """
         if self.read_only:
             raise OvsdbError("not allowed", f"the {self.name} database cannot be converted")
@@ -113,7 +91,6 @@ class HostedDatabase:
         if new_schema.name != self.name:
             raise OvsdbError("invalid parameters", f"new schema name ({new_schema.name}) "
                              f"does not match database name ({self.name})")
-        new_db = Database(new_schema)
         ops = []
         for table_name, new_table in new_schema.tables.items():
             old_table = self.schema.tables.get(table_name)
@@ -124,78 +101,44 @@ class HostedDatabase:
                 ops.append({"op": "insert", "table": table_name, "uuid": str(row_uuid),
                             "row": {c: datum_to_json(row[c], old_table.columns[c].type)
                                     for c in kept}})
-        outcome = execute(new_db, ops, now_ms=0, started_ms=0)
+        outcome = execute(Database(new_schema), ops, now_ms=0, started_ms=0)
         for slot in outcome.result or ():
             if isinstance(slot, dict) and "error" in slot:
                 raise OvsdbError(slot["error"], slot.get("details"))
-        if outcome.changes is not None:
-            new_db.apply(outcome.changes)
-        schema_json = new_schema.to_json()
-        if self.storage is not None:
-            self.storage.compact(schema_json, database_to_file_record(new_db))
-        self.schema, self.schema_json, self.db = new_schema, schema_json, new_db
+        return new_schema, outcome.changes or ChangeSet()
+
+    def _converted(self, new_schema: DatabaseSchema, changes: ChangeSet) -> None:
+        # The change set was made against an empty database of the new schema (row
+        # order steps included), so it applies to a fresh one exactly.  Monitors are
+        # not carried over (the core cancels them or disconnects their sessions); which
+        # sessions have unsent output is.
+        new_db = Database(new_schema)
+        new_db.apply(changes)
+        backlogged = self.monitors.backlogged_sessions()
+        self.schema, self.schema_json, self.db = new_schema, new_schema.to_json(), new_db
         self.monitors = self._new_monitors()
+        for session in backlogged:
+            self.monitors.set_backlogged(session, True)
         log.info("%s: converted to schema version %s", self.name, new_schema.version)
 
     # -- storage -------------------------------------------------------------------
 
     def compact(self) -> None:
-        if self.storage is not None:
-            snapshot = database_to_file_record(
-                self.db, comment="compacting database online")
-            self.storage.compact(self.schema_json, snapshot)
-            log.info("%s: compacted database", self.name)
+        self.storage.compact(self.db)
 
     def maybe_compact(self) -> None:
-        """Automatic compaction; a failure is logged and retried later by the policy."""
-        if self.storage is not None and self.storage.should_compact():
-            try:
-                self.compact()
-            except StorageError as e:
-                log.error("%s: compaction failed: %s", self.name, e)
+        self.storage.maybe_compact(self.db)
 
     def close(self) -> None:
-        if self.storage is not None:
-            self.storage.close()
-            self.storage = None
+        self.storage.close()
 
 
 def open_file(path: str | Path, limits: HistoryLimits) -> HostedDatabase:
-    storage, schema_json, records = LogFile.open(str(path))
-    hosted = HostedDatabase(parse_schema(schema_json), storage=storage, limits=limits)
+    log_file, schema_json, records = LogFile.open(str(path))
+    schema = parse_schema(schema_json)
+    hosted = HostedDatabase(schema, storage=StandaloneStorage(schema, log_file), limits=limits)
     for record in records:
         apply_file_record(hosted.db, record)
     log.info("%s: opened database %s (%d records)", path, hosted.name, len(records))
     return hosted
 
-
-def schema_text(schema_json: Any) -> str:
-    return orjson.dumps(schema_json, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def server_database(hosted: list[HostedDatabase]) -> HostedDatabase:
-    """Build _Server with one Database row per hosted database, itself included."""
-    server = HostedDatabase(parse_schema(SERVER_SCHEMA_JSON), read_only=True,
-                    limits=HistoryLimits(0, 0))
-    rows = [(h.name, h.model, h.schema_json) for h in hosted]
-    rows.append((server.name, "standalone", SERVER_SCHEMA_JSON))
-    ops = [{"op": "insert", "table": "Database", "row": {
-        "name": name, "model": model, "connected": True, "leader": True,
-        "schema": schema_text(schema_json)}}
-        for name, model, schema_json in rows]
-    outcome = execute(server.db, ops, owns_lock=lambda name: False, now_ms=0,
-                          started_ms=0, read_only=False)
-    if outcome.changes is None:
-        raise RuntimeError(f"cannot build _Server database: {outcome.result}")
-    server.db.apply(outcome.changes)
-    return server
-
-
-def open_databases(paths: list[str], limits: HistoryLimits) -> list[HostedDatabase]:
-    hosted = [open_file(p, limits) for p in paths]
-    names = [h.name for h in hosted]
-    if len(set(names)) != len(names) or "_Server" in names:
-        for h in hosted:
-            h.close()
-        raise ValueError(f"duplicate or reserved database names: {names}")
-    return hosted + [server_database(hosted)]

@@ -1,8 +1,10 @@
 """The asyncio shell around ``ServerCore``: listeners, connections, timers, unixctl.
 
-It only moves bytes: each connection feeds a ``StreamDecoder`` and hands messages to the
-core; whatever the core returns is written out.  Three things live here because they
-are about time or sockets, not protocol:
+It only moves bytes and carries out effects: each connection feeds a ``StreamDecoder``
+and hands messages to the core; what the core returns is written out, and proposed
+changes go to their database's storage, whose answer goes back to the core (standalone
+storage commits at once, so within the same step).  Three things live here because
+they are about time or sockets, not protocol:
 
 - the inactivity probe (ovsdb-server's: after ``probe_ms`` without input, send an
   ``echo`` request with id "echo"; after as long again with nothing, disconnect);
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from reference.server.core import Broadcast, Close, Out, Send, ServerCore
+from reference.monitor import Delivery
+from reference.server.core import Close, Out, Send, ServerCore
 from reference.wire import jsonrpc
 
 log = logging.getLogger("reference.server")
@@ -115,7 +118,7 @@ class Connection(asyncio.Protocol):
                     return
                 if type(msg) is jsonrpc.Reply and msg.id == "echo":
                     continue  # the answer to our inactivity probe
-                server.deliver(core.receive(sid, msg, now))
+                server.deliver(core.receive(sid, msg, now), now)
         finally:
             server.uncork()
 
@@ -200,26 +203,39 @@ class ServerShell:
         self._tasks: list[asyncio.Task] = []
 
     def dispatch(self, outs: list[Out]) -> None:
-        self.deliver(outs)
+        self.deliver(outs, now_ms())
         self._arm_wait_timer()
 
-    def deliver(self, outs: list[Out]) -> None:
-        """Carry out what the core asked (dispatch also re-arms the wait timer)."""
-        connections = self.connections
-        for out in outs:
-            if type(out) is Broadcast:
-                for sid in out.sessions:
-                    conn = connections.get(sid)
+    def deliver(self, outs: list[Out], now: float) -> None:
+        """Carry out what the core asked (dispatch also re-arms the wait timer).  A
+        proposal's commit is handed back to the core and what that yields is carried
+        out before the rest of ``outs``: a loop over a stack, not recursion, as one
+        commit may release a long chain of blocked transactions."""
+        connections, core = self.connections, self.core
+        stack = [iter(outs)]
+        while stack:
+            for out in stack[-1]:
+                kind = type(out)
+                if kind is Delivery:
+                    for sid in out.sessions:
+                        conn = connections.get(sid)
+                        if conn is not None:
+                            conn.write(out.data)
+                elif kind is Send:
+                    conn = connections.get(out.session)
                     if conn is not None:
                         conn.write(out.data)
-                continue
-            conn = connections.get(out.session)
-            if conn is None:
-                continue
-            if type(out) is Send:
-                conn.write(out.data)
-            elif type(out) is Close:
-                conn.disconnect(out.reason)
+                elif kind is Close:
+                    conn = connections.get(out.session)
+                    if conn is not None:
+                        conn.disconnect(out.reason)
+                else:  # a proposal: standalone storage answers at once
+                    answered = core.dbs[out.database].storage.propose(out)
+                    if answered is not None:
+                        stack.append(iter(core.advance(answered, now)))
+                        break
+            else:
+                stack.pop()
 
     def uncork(self) -> None:
         self.corked = False

@@ -264,3 +264,48 @@ def test_resume_carries_exactly_the_missed_transactions(seed):
         assert msg["params"][2] == body
     else:
         assert body == {}
+
+
+def test_merge_window_holds_all_but_the_committer_and_keeps_backlogged_sessions_merged():
+    """The wait re-run merge: while the window is open, held sessions get one merged
+    update on close; the committer sees the opening commit live; a session that was
+    backlogged before stays merged after the window closes."""
+    db = _setup(4, 2)
+    eng = MonitorEngine(SCHEMA, lambda: db)
+    req = {"Port": [{"columns": ["counter"]}]}
+    for sid in ("committer", "other", "stuck"):
+        eng.add(sid, "m", "monitor_cond", req)
+    eng.set_backlogged("stuck", True)
+
+    def counters(data: bytes) -> dict:
+        rows = orjson.loads(data)["params"][1]["Port"]
+        return {u: next(iter(ch.values())).get("counter") for u, ch in rows.items()}
+
+    eng.open_merge_window("committer")
+    first = _deliveries_by_session(eng.commit(db.commit({"Port": {_uuid(0): {"counter": A(1)}}})))
+    assert set(first) == {"committer"}
+    eng.widen_merge_window("committer")
+    assert eng.commit(db.commit({"Port": {_uuid(1): {"counter": A(2)}}})) == []
+    # Going idle while the window holds it does not release the session early.
+    eng.set_backlogged("other", True)
+    assert eng.set_backlogged("other", False) == []
+    released = {d.sessions: d.data for d in eng.close_merge_window()}
+    assert set(released) == {("committer",), ("other",)}
+    assert counters(released[("committer",)]) == {str(_uuid(1)): 2}
+    assert counters(released[("other",)]) == {str(_uuid(0)): 1, str(_uuid(1)): 2}
+    assert eng.pending_rows("stuck") == 2
+    later = eng.commit(db.commit({"Port": {_uuid(2): {"counter": A(3)}}}))
+    assert {s for d in later for s in d.sessions} == {"committer", "other"}
+    [stuck] = eng.set_backlogged("stuck", False)
+    assert counters(stuck) == {str(_uuid(0)): 1, str(_uuid(1)): 2, str(_uuid(2)): 3}
+
+
+def test_a_merge_window_opened_with_nobody_else_watching_does_not_hold_the_committer():
+    db = _setup(2, 1)
+    eng = MonitorEngine(SCHEMA, lambda: db)
+    eng.add("committer", "m", "monitor_cond", {"Port": [{"columns": ["counter"]}]})
+    eng.open_merge_window("committer")
+    eng.commit(db.commit({"Port": {_uuid(0): {"counter": A(1)}}}))
+    eng.widen_merge_window("committer")
+    assert len(eng.commit(db.commit({"Port": {_uuid(1): {"counter": A(2)}}}))) == 1
+    assert eng.close_merge_window() == []
