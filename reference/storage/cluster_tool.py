@@ -21,6 +21,10 @@ from uuid import UUID
 
 import orjson
 
+from reference.data.datum import datum_from_json, datum_to_string
+from reference.data.errors import OvsdbError
+from reference.data.ovs_hash import ovs_order
+from reference.data.schema import DatabaseSchema, parse_schema
 from reference.storage import cluster_file, log_file
 from reference.storage.cluster_data import load_database, standalone_records
 from reference.storage.cluster_file import ClusterLog
@@ -236,15 +240,22 @@ def is_clustered(path: str) -> bool:
 
 
 class _Printer:
-    """ovsdb-tool show-log's layout for a clustered file (ovsdb-tool.c print_raft_*)."""
+    """ovsdb-tool show-log's layout for a clustered file (ovsdb-tool.c print_raft_*),
+    written piece by piece as ovsdb-tool writes it: a transaction's date and comment end
+    without a newline, which the record's closing newline supplies.  Tables, rows and
+    columns come in the order OVS's hash tables hold them."""
 
     def __init__(self, verbosity: int) -> None:
         self.verbosity = verbosity
         self.names: dict[str, str] = {}
         self.out: list[str] = []
+        self.schema: DatabaseSchema | None = None
+
+    def write(self, text: str) -> None:
+        self.out.append(text)
 
     def line(self, text: str) -> None:
-        self.out.append(text)
+        self.out.append(text + "\n")
 
     def servers(self, what: str, servers: dict[str, str] | None) -> None:
         if servers is not None:
@@ -260,51 +271,70 @@ class _Printer:
             return
         schema, txn = data
         if isinstance(schema, dict):
+            try:
+                self.schema = parse_schema(schema)
+            except OvsdbError:
+                self.schema = None
             self.line(f' {prefix}schema: "{schema.get("name", "")}", '
                       f'version="{schema.get("version", "")}", '
                       f'cksum="{schema.get("cksum", "")}"')
         if not isinstance(txn, dict):
             return
-        head = ""
         date = txn.get("_date")
         if type(date) is int:
-            ms = date * 1000 if date < 2**31 - 1 else date
-            when = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
-            head += " " + when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
+            ms = date * 1000 if date < 2**31 - 1 else date  # old files: seconds
+            when = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+            self.write(" " + when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}")
         if isinstance(txn.get("_comment"), str):
-            head += f' "{txn["_comment"]}"'
-        if head:
-            self.line(head)
+            self.write(f' "{txn["_comment"]}"')
         if self.verbosity > 0:
             self.changes(txn)
 
     def changes(self, txn: dict) -> None:
         diff = txn.get("_is_diff") is True
-        for table, rows in txn.items():
+        first = True
+        for table in ovs_order(txn):
+            rows = txn[table]
             if table.startswith("_") or not isinstance(rows, dict):
                 continue
-            for u, cols in rows.items():
-                old = self.names.get(u)
-                new = None
-                if isinstance(cols, dict) and "name" in cols:
-                    new = orjson.dumps(cols["name"], option=orjson.OPT_SORT_KEYS).decode()
-                if old is None:
-                    self.line(f"  table {table} insert row {new} ({u[:8]}):" if new else
-                              f"  table {table} insert row {u[:8]}:")
-                else:
-                    self.line(f"  table {table} row {old} ({u[:8]}){' diff' if diff else ''}:")
-                if isinstance(cols, dict):
-                    if self.verbosity > 1:
-                        for c, v in cols.items():
-                            self.line(f"    {c}="
-                                      f"{orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()}")
-                    if new is not None and new != old:
-                        self.names[u] = new
-                    elif old is None:
-                        self.names[u] = u[:8]
-                elif cols is None:
-                    self.line("    delete row")
-                    self.names.pop(u, None)
+            if first:
+                self.write("\n")
+                first = False
+            for u in ovs_order(rows):
+                self.row(table, u, rows[u], diff)
+
+    def row(self, table: str, u: str, cols: object, diff: bool) -> None:
+        old = self.names.get(u)
+        new = None
+        if isinstance(cols, dict) and "name" in cols:
+            new = orjson.dumps(cols["name"], option=orjson.OPT_SORT_KEYS).decode()
+        if old is None:
+            self.line(f"  table {table} insert row {new} ({u[:8]}):" if new else
+                      f"  table {table} insert row {u[:8]}:")
+        else:
+            self.line(f"  table {table} row {old} ({u[:8]}){' diff' if diff else ''}:")
+        if isinstance(cols, dict):
+            if self.verbosity > 1:
+                for c in ovs_order(cols):
+                    self.line(f"    {c}={self.value(table, c, cols[c])}")
+            if new is not None and new != old:
+                self.names[u] = new
+            elif old is None:
+                self.names[u] = u[:8]
+        elif cols is None:
+            self.line("    delete row")
+            self.names.pop(u, None)
+
+    def value(self, table: str, column: str, value: object) -> str:
+        """The value in OVS's datum syntax when the schema knows the column, else JSON."""
+        ts = self.schema.tables.get(table) if self.schema else None
+        col = ts.columns.get(column) if ts else None
+        if col is not None:
+            try:
+                return datum_to_string(datum_from_json(col.type, value), col.type)
+            except OvsdbError:
+                pass
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
     def header(self, h: ClusterHeader) -> None:
         self.line(f" name: \"{h.name}'")  # sic: ovsdb-tool's quotes
@@ -360,8 +390,8 @@ def cluster_show_log(path: str, verbosity: int) -> int:
                 p.record(parse_record(obj))
         except StorageError as e:
             p.line(str(e))
-        p.line("")
-    print("\n".join(p.out))
+        p.write("\n")
+    sys.stdout.write("".join(p.out))
     if parsed.bad:
         print(f"crucible db: {parsed.bad.message}", file=sys.stderr)
         return 1
