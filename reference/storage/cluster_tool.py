@@ -343,7 +343,8 @@ class _Printer:
         if h.cid is not None and h.cid.int:
             self.line(f" cluster_id: {str(h.cid)[:4]}")
         if h.remote_addresses:
-            self.line(" remote_addresses: " + " ".join(h.remote_addresses))
+            # a set in OVS: shown in its hash order, whatever the file's order
+            self.line(" remote_addresses: " + " ".join(ovs_order(h.remote_addresses)))
         if h.prev_index:
             self.line(f" prev_index: {h.prev_index}")
             self.line(f" prev_term: {h.prev_term}")
