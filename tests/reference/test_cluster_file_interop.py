@@ -13,6 +13,8 @@ ovsdb-server 3.1 cluster on loopback.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -24,7 +26,7 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from reference.storage import log_file
+from reference.storage import dbtool, log_file
 from reference.storage.cluster_data import load_database, snapshot_data
 from reference.storage.cluster_file import ClusterFile, read_cluster
 from reference.storage.log_file import CLUSTER_MAGIC
@@ -56,6 +58,15 @@ def tool(*args: str) -> subprocess.CompletedProcess:
 
 
 def ours(*args: str) -> subprocess.CompletedProcess:
+    """`crucible db ARGS`, run in this process (quicker than a new interpreter per call;
+    the command line's own path is covered by cli_ours)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = dbtool.main(list(args))
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+
+
+def cli_ours(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness.cli", "db", *args],
                           capture_output=True, text=True, timeout=60, cwd=REPO)
 
@@ -110,7 +121,7 @@ def test_ovsdb_tool_reads_our_create_cluster(tmp_path, schema_file, timer):
     db = str(tmp_path / "c.db")
     args = ([f"--election-timer={timer}"] if timer else []) + [
         "create-cluster", db, schema_file, "tcp:127.0.0.1:6641"]
-    r = ours(*args)
+    r = cli_ours(*args)
     assert r.returncode == 0, r.stderr
     assert "from ephemeral to persistent" in r.stderr
     h = header_of(db)
@@ -193,7 +204,7 @@ def test_errors_exit_as_ovsdb_tool_does(tmp_path, schema_file, args):
              "CLUSTERED": clustered, "MISSING": str(tmp_path / "nope.db"),
              "OUT.db": str(tmp_path / "out.db")}
     args = [subst.get(a, a) for a in args]
-    theirs, mine = tool(*args), ours(*args)
+    theirs, mine = tool(*args), cli_ours(*args)
     assert mine.returncode == theirs.returncode != 0, (mine.stderr, theirs.stderr)
     assert "Traceback" not in mine.stderr and len(mine.stderr.strip().splitlines()) <= 1
     assert not os.path.exists(subst["X.db"])
@@ -271,7 +282,7 @@ def live_files(tmp_path, schema_file) -> tuple[Path, list[str]]:
     files = [str(tmp_path / f"s{i}.db") for i in range(3)]
     ports = [free_port() for _ in files]
     addr = [f"tcp:127.0.0.1:{p}" for p in ports]
-    assert ours("create-cluster", files[0], schema_file, addr[0]).returncode == 0
+    assert cli_ours("create-cluster", files[0], schema_file, addr[0]).returncode == 0
     assert tool("join-cluster", files[1], "K", addr[1], addr[0]).returncode == 0
     assert ours("join-cluster", files[2], "K", addr[2], addr[0], addr[1]).returncode == 0
     return tmp_path, files
