@@ -219,8 +219,9 @@ def test_append_reopen_and_load_database(tmp_path):
         f.append([Entry(2, 2), Entry(2, 3, txn(1), uuid4()), Entry(2, 4, txn(2), e4 := uuid4()),
                   CommitIndex(3)])
         with pytest.raises(ClusterFormatError, match="skips past"):
-            f.append([Entry(2, 6)])
-        assert f.state.log_end == 5  # the refused batch left no trace
+            f.append([Entry(2, 5), Entry(2, 7)])
+        assert f.state.log_end == 5  # the refused batch left no trace, in memory ...
+    assert read_cluster(path).log_end == 5  # ... or on disk
     s = read_cluster(path)
     assert (s.term, s.vote, s.commit_index, s.log_end) == (2, sid, 3, 5)
     assert s.eid_at(4) == e4 and s.eid_at(2) == s.header.prev_eid
