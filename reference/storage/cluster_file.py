@@ -308,12 +308,13 @@ class ClusterFile:
         return self, state
 
     # -- write -------------------------------------------------------------------------
-    def append(self, records: Iterable[Record], durable: bool = True) -> None:
+    def append(self, records: Iterable[Record | dict], durable: bool = True) -> None:
         """Append records in one write; with `durable` (the default: Raft acknowledges
-        only what is on disk) fsync before returning.  Each record is first checked by
-        the replay rules; a refused record raises ClusterFormatError and nothing of the
-        batch is written."""
-        records = list(records)
+        only what is on disk) fsync before returning.  A record may also come as its
+        JSON object (OVS's shape), parsed as strictly as on read.  Each record is first
+        checked by the replay rules; a refused record raises ClusterFormatError and
+        nothing of the batch is written."""
+        records = [parse_record(r) if isinstance(r, dict) else r for r in records]
         trial = _copy_state(self.state)
         for r in records:
             trial.apply(r)

@@ -27,7 +27,6 @@ from reference.data.ovs_hash import ovs_order
 from reference.data.schema import DatabaseSchema, parse_schema
 from reference.storage import cluster_file, log_file
 from reference.storage.cluster_data import load_database, standalone_records
-from reference.storage.cluster_file import ClusterLog
 from reference.storage.cluster_records import (
     ClusterHeader,
     CommitIndex,
@@ -397,12 +396,6 @@ def cluster_show_log(path: str, verbosity: int) -> int:
         print(f"crucible db: {parsed.bad.message}", file=sys.stderr)
         return 1
     return 0
-
-
-def describe_state(state: ClusterLog) -> str:
-    """One line summing up a replayed file (for logs and tests)."""
-    return (f"{state.header.name}: entries {state.log_start}..{state.log_end - 1}, "
-            f"term {state.term}, commit index {state.commit_index}")
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

@@ -215,7 +215,9 @@ def test_append_reopen_and_load_database(tmp_path):
     f, s = ClusterFile.open(path)
     sid = s.header.sid
     with f:
-        f.append([Term(2), Vote(2, sid)])
+        f.append([Term(2), {"term": 2, "vote": str(sid)}])  # a value or OVS's JSON
+        with pytest.raises(ClusterFormatError, match="'x' is present"):
+            f.append([{"term": 2, "x": 1}])
         f.append([Entry(2, 2), Entry(2, 3, txn(1), uuid4()), Entry(2, 4, txn(2), e4 := uuid4()),
                   CommitIndex(3)])
         with pytest.raises(ClusterFormatError, match="skips past"):
@@ -374,3 +376,16 @@ def test_state_helpers():
     assert s.term_at(4) == 2 and s.eid_at(4) == h.prev_eid
     with pytest.raises(IndexError):
         s.entry(5)
+
+
+def test_a_conversion_entry_starts_the_contents_over(tmp_path):
+    schema2 = {**SCHEMA, "version": "2.0.0"}
+    conversion = [schema2, {"A": {ROW: {"n": 7}}, "_date": 5}]
+    s = replay(header(), [Entry(1, 2, txn(1), uuid4()), Entry(1, 3, conversion, uuid4()),
+                          Entry(1, 4, txn(8), uuid4())])
+    assert standalone_records(s) == [schema2, conversion[1], txn(8)[1]]
+    db = load_database(s, upto=3)
+    assert db.schema.version == "2.0.0"
+    assert [r["n"].keys[0] for r in db.tables["A"].rows.values()] == [7]
+    with pytest.raises(log_file.StorageError, match="without the converted data"):
+        load_database(replay(header(), [Entry(1, 2, [schema2, None], uuid4())]))
