@@ -27,9 +27,15 @@ import orjson
 import pytest
 
 from reference.storage import dbtool, log_file
-from reference.storage.cluster_data import load_database, snapshot_data
+from reference.storage.cluster_data import (
+    apply_data,
+    change_data,
+    load_database,
+    snapshot_data,
+)
 from reference.storage.cluster_file import ClusterFile, read_cluster
 from reference.storage.log_file import CLUSTER_MAGIC
+from reference.storage.records import apply_file_record
 from tests.servers import REPO, free_port, start_server, wait_for_port
 
 pytestmark = pytest.mark.skipif(
@@ -321,6 +327,14 @@ def test_live_cluster_files_both_ways(live_files):
         assert r.returncode == 0, r.stderr
         assert log_file.read(out_o).records == log_file.read(out_t).records
     assert tool("check-cluster", *files).returncode == 0
+
+    # What a commit of ours would append is what ovsdb-server appended for each change.
+    db = apply_data(None, states[0].header.prev_data)
+    data_entries = [e for e in states[0].entries if e.data is not None]
+    assert len(data_entries) == 5
+    for e in data_entries:
+        changes = apply_file_record(db, e.data[1])
+        assert change_data(changes, db.schema, e.data[1]["_date"]) == e.data, e.index
 
     # Our standalone conversion opens in ovsdb-server and in ours with the same contents.
     for kind in ("ovsdb-server", "reference"):
