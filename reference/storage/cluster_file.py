@@ -81,10 +81,10 @@ class ClusterLog:
     n_records: int = 0          # records after the header, for error messages
 
     def __post_init__(self) -> None:
-        h = self.header
-        if not h.joining:
-            self.term = max(self.term, h.prev_term)
-            self.commit_index = max(self.commit_index, h.prev_index)
+        # As raft_read_header: the snapshot is committed, but the current term comes
+        # only from the records (a new cluster's file has none: term 0 until its first
+        # election; compaction always writes a term record).
+        self.commit_index = max(self.commit_index, self.header.prev_index)
 
     # -- the log -------------------------------------------------------------------------
     @property

@@ -372,7 +372,7 @@ def test_a_standalone_file_is_not_a_cluster(tmp_path):
 def test_state_helpers():
     h = header(prev_index=4, prev_term=2)
     s = ClusterLog(h)
-    assert (s.log_start, s.log_end, s.term, s.commit_index) == (5, 5, 2, 4)
+    assert (s.log_start, s.log_end, s.term, s.commit_index) == (5, 5, 0, 4)
     assert s.term_at(4) == 2 and s.eid_at(4) == h.prev_eid
     with pytest.raises(IndexError):
         s.entry(5)
