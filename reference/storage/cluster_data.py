@@ -37,7 +37,12 @@ def change_data(changes: ChangeSet, schema: DatabaseSchema,
 
 def snapshot_data(db: Database, comment: str | None = None,
                   date_ms: int | None = None) -> list:
-    return [db.schema.to_json(), database_to_file_record(db, comment, date_ms)]
+    """The whole database as ovsdb-server 3.1 snapshots it: every row in full, marked
+    ``_is_diff`` as its writer marks every record (for an inserted row a diff and the
+    full value are the same thing)."""
+    txn = database_to_file_record(db, comment, date_ms)
+    txn["_is_diff"] = True
+    return [db.schema.to_json(), txn]
 
 
 def _split(data: Any) -> tuple[Any, Any]:

@@ -26,7 +26,7 @@ from reference.data.errors import OvsdbError
 from reference.data.ovs_hash import ovs_order
 from reference.data.schema import DatabaseSchema, parse_schema
 from reference.storage import cluster_file, log_file
-from reference.storage.cluster_data import load_database, standalone_records
+from reference.storage.cluster_data import load_database, snapshot_data, standalone_records
 from reference.storage.cluster_records import (
     ClusterHeader,
     CommitIndex,
@@ -113,17 +113,18 @@ def _cluster_contents(path: str, read_schema: ReadSchema) -> tuple[str, list]:
         magic = None
     if magic == MAGIC:
         from reference.data.database import Database
-        from reference.data.schema import parse_schema
-        from reference.storage.records import apply_file_record, database_to_file_record
+        from reference.storage.records import apply_file_record
 
         parsed = log_file.read(path)
         if parsed.bad is not None or not parsed.records:
             raise StorageError(parsed.bad.message if parsed.bad else f"{path}: empty")
-        db = Database(parse_schema(parsed.records[0]))
-        for rec in parsed.records[1:]:
-            apply_file_record(db, rec)
-        schema = db.schema.to_json()
-        txn = database_to_file_record(db, comment=f"created from {path}")
+        try:
+            db = Database(parse_schema(parsed.records[0]))
+            for rec in parsed.records[1:]:
+                apply_file_record(db, rec)
+        except OvsdbError as e:
+            raise StorageError(f"{path}: {e}") from None
+        schema, txn = snapshot_data(db, comment=f"created from {path}")
     else:
         schema, txn = read_schema(path), {}
     _persist_ephemeral(path, schema)

@@ -148,6 +148,22 @@ def test_ovsdb_tool_reads_our_create_cluster(tmp_path, schema_file, timer):
     assert records[0]["name"] == "K" and records[1:] == [{}]
 
 
+def test_create_cluster_from_a_standalone_database(tmp_path, schema_file):
+    src = str(tmp_path / "src.db")
+    assert tool("create", src, schema_file).returncode == 0
+    r = tool("transact", src, orjson.dumps(["K", insert("a", 1, [1, 2], {"k": "v"}),
+                                                insert("b", 2, [], {})]).decode())
+    assert r.returncode == 0, r.stderr
+    theirs, mine = str(tmp_path / "t.db"), str(tmp_path / "o.db")
+    assert tool("create-cluster", theirs, src, "tcp:127.0.0.1:1").returncode == 0
+    assert ours("create-cluster", mine, src, "tcp:127.0.0.1:1").returncode == 0
+    t, o = header_of(theirs)["prev_data"], header_of(mine)["prev_data"]
+    assert o[0] == t[0]
+    assert {**o[1], "_date": 0} == {**t[1], "_date": 0}
+    assert contents_of_db(load_database(read_cluster(mine))) == {
+        "a": (1, [1, 2], [("k", "v")]), "b": (2, [], [])}
+
+
 def test_ovsdb_tool_reads_our_join_cluster(tmp_path):
     db, cid_db = str(tmp_path / "j.db"), str(tmp_path / "jc.db")
     cid = str(uuid4())
