@@ -228,7 +228,8 @@ def parse_file(data: bytes, name: str) -> tuple[log_file.ParsedLog, ClusterLog]:
     except ClusterFormatError as e:
         raise ClusterFormatError(f"{name}: header: {e}") from None
     records = []
-    for i, obj in enumerate(parsed.records[1:], 1):
+    # A server that has not joined yet reads nothing after its header (raft_open).
+    for i, obj in enumerate([] if header.joining else parsed.records[1:], 1):
         try:
             records.append(parse_record(obj))
         except ClusterFormatError as e:
