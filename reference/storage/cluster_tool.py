@@ -36,6 +36,7 @@ from reference.storage.cluster_records import (
     Record,
     Term,
     Vote,
+    address_problem,
     is_uuid,
     parse_header,
     parse_record,
@@ -156,7 +157,7 @@ def cmd_create_cluster(args: list[str], read_schema: ReadSchema) -> int:
         problem = cluster_file.election_timer_problem(timer)
         if problem:
             raise StorageError(problem)
-    problem = cluster_file.address_problem(local)
+    problem = address_problem(local)
     if problem:
         raise StorageError(problem)
     name, data = _cluster_contents(src, read_schema)
