@@ -1,13 +1,19 @@
-"""``crucible db ...``: small tools for standalone database files (cf. ``ovsdb-tool``).
+"""``crucible db ...``: small tools for database files (cf. ``ovsdb-tool``).
 
     crucible db create DBFILE SCHEMA     new file holding only SCHEMA (like ovsdb-tool create)
     crucible db show-log [-m] DBFILE     one line per record (-m: also the rows it touches)
     crucible db repair DBFILE            drop everything from the first damaged record on
     crucible db compact DBFILE [DST]     rewrite as schema + one snapshot (in place or to DST)
-    crucible db db-name DBFILE           the schema's name
+    crucible db db-name DBFILE           the schema's name (standalone or clustered)
     crucible db db-version DBFILE        the schema's version
+    crucible db create-cluster DBFILE SCHEMA LOCAL [--election-timer=MS]
+    crucible db join-cluster DBFILE NAME LOCAL REMOTE... [--cid=UUID]
+    crucible db cluster-to-standalone STANDALONE-DBFILE CLUSTERED-DBFILE
+    crucible db db-cid|db-sid|db-local-address DBFILE    from a clustered file's header
+    crucible db db-is-clustered|db-is-standalone DBFILE  exit 0 if so, 2 if not
 
-Exit status 0 on success, 1 on a failure the message explains, 2 on bad usage.
+Exit status 0 on success, 1 on a failure the message explains, 2 on bad usage (the
+cluster commands answer bad arguments with one line and status 1, as ovsdb-tool does).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import sys
 
 import orjson
 
-from reference.storage import log_file
+from reference.storage import cluster_tool, log_file
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -125,12 +131,15 @@ def _describe(i: int, rec: dict, verbose: bool) -> list[str]:
 
 
 def cmd_show_log(args: list[str]) -> int:
-    verbose = False
-    while args and args[0].startswith("-m"):
-        verbose = True
+    verbosity = 0
+    while args and (args[0].startswith("-m") or args[0] == "--more"):
+        verbosity += 1 if args[0] == "--more" else len(args[0]) - 1
         args = args[1:]
     if len(args) != 1:
         return _usage("show-log needs DBFILE")
+    if cluster_tool.is_clustered(args[0]):
+        return cluster_tool.cluster_show_log(args[0], verbosity)
+    verbose = verbosity > 0
     parsed = log_file.read(args[0])
     for i, rec in enumerate(parsed.records):
         print("\n".join(_describe(i, rec, verbose)))
@@ -180,6 +189,12 @@ def cmd_compact(args: list[str]) -> int:
 def cmd_schema_field(field: str, args: list[str]) -> int:
     if len(args) != 1:
         return _usage(f"db-{field} needs DBFILE")
+    if cluster_tool.is_clustered(args[0]):
+        if field != "name":
+            raise log_file.StorageError(f"{args[0]}: is a clustered database; its schema "
+                                        f"is in the log, not in a header")
+        print(cluster_tool.cluster_db_name(args[0]))
+        return 0
     parsed = log_file.read(args[0])
     if not parsed.records:
         raise log_file.CorruptLogError(parsed.bad.message if parsed.bad else "no schema record")
@@ -194,6 +209,8 @@ COMMANDS = {
     "compact": cmd_compact,
     "db-name": lambda a: cmd_schema_field("name", a),
     "db-version": lambda a: cmd_schema_field("version", a),
+    "create-cluster": lambda a: cluster_tool.cmd_create_cluster(a, _read_schema),
+    **cluster_tool.COMMANDS,
 }
 
 
@@ -204,6 +221,14 @@ def _usage(problem: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # ovsdb-tool takes options before the command (--election-timer, --cid, -m): let
+    # them come first here too, by moving them behind the command name.
+    lead = 0
+    while lead < len(argv) and argv[lead].startswith("-") and argv[lead] not in (
+            "-h", "--help"):
+        lead += 1
+    if 0 < lead < len(argv):
+        argv = [argv[lead], *argv[:lead], *argv[lead + 1:]]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
@@ -212,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         return _usage(f"unknown command {argv[0]!r}")
     try:
         return cmd(argv[1:])
+    except cluster_tool.UsageError as e:
+        print(f"crucible db: {e}", file=sys.stderr)
+        return 1
     except log_file.StorageError as e:
         print(f"crucible db: {e}", file=sys.stderr)
         return 1

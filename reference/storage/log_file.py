@@ -22,6 +22,8 @@ API (the server calls these on its event loop thread; all are plain blocking fil
 
 Pure helpers: ``encode_record(obj)``, ``parse_log(data, name)`` (sans-I/O: bytes in,
 records and a verdict out), ``create(path, schema_json)`` for ``crucible db create``.
+The framing, the damage rules and the lock are shared with the clustered file
+(``reference.storage.cluster_file``): the same functions with ``magic=CLUSTER_MAGIC``.
 
 Damage on open.  ``ovsdb-server`` 3.1 stops reading at the first bad record, logs the
 error (``syntax error: F: ... have SHA-1 hash X but should have hash Y``, ``I/O error:
@@ -70,7 +72,8 @@ CLUSTER_MAGIC = b"OVSDB CLUSTER"
 # ovsdb-server reads the header line with fgets into a small buffer; a longer "line"
 # is a parse error there too.
 MAX_HEADER = 128
-_HEADER_RE = re.compile(rb"OVSDB JSON ([0-9]{1,20}) ([0-9a-f]{40})\n")
+_HEADER_RES = {magic: re.compile(re.escape(magic) + rb" ([0-9]{1,20}) ([0-9a-f]{40})\n")
+               for magic in (MAGIC, CLUSTER_MAGIC)}
 
 
 class StorageError(Exception):
@@ -89,18 +92,27 @@ class LockedError(StorageError):
 # Pure framing
 # ---------------------------------------------------------------------------
 
-def frame(body: bytes) -> bytes:
-    """Frame already-serialised JSON (without or with its trailing newline)."""
+def frame(body: bytes, magic: bytes = MAGIC) -> bytes:
+    """Frame already-serialised JSON (without or with its trailing newline).  `magic` is
+    MAGIC for a standalone file, CLUSTER_MAGIC for a clustered one."""
     if not body.endswith(b"\n"):
         body += b"\n"
-    return b"%s %d %s\n%s" % (MAGIC, len(body), hashlib.sha1(body).hexdigest().encode(), body)
+    return b"%s %d %s\n%s" % (magic, len(body), hashlib.sha1(body).hexdigest().encode(), body)
 
 
-def encode_record(obj: Any) -> bytes:
+def encode_record(obj: Any, magic: bytes = MAGIC) -> bytes:
     """One framed record for a JSON object, exactly as ovsdb-server lays it out."""
     if not isinstance(obj, dict):
         raise TypeError(f"an OVSDB file record must be a JSON object, not {type(obj).__name__}")
-    return frame(orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE))
+    return frame(orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE), magic)
+
+
+def identify(data: bytes) -> bytes | None:
+    """The magic of a file that starts with `data` (MAGIC or CLUSTER_MAGIC), or None."""
+    for magic in (MAGIC, CLUSTER_MAGIC):
+        if data.startswith(magic + b" "):
+            return magic
+    return None
 
 
 @dataclass
@@ -123,11 +135,12 @@ class ParsedLog:
         return self.bad is not None and self.valid_after_bad is None
 
 
-def _parse_one(data: bytes, pos: int, name: str) -> tuple[dict | None, int, str | None]:
+def _parse_one(data: bytes, pos: int, name: str,
+               magic: bytes = MAGIC) -> tuple[dict | None, int, str | None]:
     """Parse the record at `pos`: (object, end offset, None) or (None, pos, error)."""
     nl = data.find(b"\n", pos, pos + MAX_HEADER)
     line = data[pos:nl + 1] if nl >= 0 else data[pos:pos + MAX_HEADER - 1]
-    m = _HEADER_RE.fullmatch(line)
+    m = _HEADER_RES[magic].fullmatch(line)
     if not m:
         shown = line.rstrip(b"\n").decode("utf-8", "replace")
         return None, pos, f'syntax error: {name}: parse error at offset {pos} in header line "{shown}"'
@@ -152,8 +165,9 @@ def _parse_one(data: bytes, pos: int, name: str) -> tuple[dict | None, int, str 
     return obj, start + length, None
 
 
-def parse_log(data: bytes, name: str = "db") -> ParsedLog:
-    """Split a whole standalone file into records; never raises on damage.
+def parse_log(data: bytes, name: str = "db", magic: bytes = MAGIC) -> ParsedLog:
+    """Split a whole file (standalone, or clustered with CLUSTER_MAGIC) into records;
+    never raises on damage.
 
     After the first bad record, look for any *valid* record further on: that is what
     tells a torn tail (repairable) from damage in the middle (refuse).
@@ -162,10 +176,10 @@ def parse_log(data: bytes, name: str = "db") -> ParsedLog:
     offsets: list[int] = []
     pos = 0
     while pos < len(data):
-        obj, end, err = _parse_one(data, pos, name)
+        obj, end, err = _parse_one(data, pos, name, magic)
         if err is not None:
             bad = BadRecord(pos, err)
-            later = _find_valid_record(data, pos + 1, name)
+            later = _find_valid_record(data, pos + 1, name, magic)
             return ParsedLog(records, offsets, pos, bad, later)
         assert obj is not None
         records.append(obj)
@@ -174,13 +188,13 @@ def parse_log(data: bytes, name: str = "db") -> ParsedLog:
     return ParsedLog(records, offsets, pos)
 
 
-def _find_valid_record(data: bytes, start: int, name: str) -> int | None:
-    pos = data.find(MAGIC + b" ", start)
+def _find_valid_record(data: bytes, start: int, name: str, magic: bytes) -> int | None:
+    pos = data.find(magic + b" ", start)
     while pos >= 0:
-        obj, _, err = _parse_one(data, pos, name)
+        obj, _, err = _parse_one(data, pos, name, magic)
         if err is None:
             return pos
-        pos = data.find(MAGIC + b" ", pos + 1)
+        pos = data.find(magic + b" ", pos + 1)
     return None
 
 
@@ -242,7 +256,7 @@ def lockfile_path(path: str) -> str:
 _LOCKED: set[str] = set()
 
 
-def _take_lock(path: str) -> int:
+def take_lock(path: str) -> int:
     lock_path = lockfile_path(path)
     if lock_path in _LOCKED:
         raise LockedError(f"{path}: failed to lock lockfile {lock_path} "
@@ -260,12 +274,12 @@ def _take_lock(path: str) -> int:
     return fd
 
 
-def _release_lock(path: str, fd: int) -> None:
+def release_lock(path: str, fd: int) -> None:
     _LOCKED.discard(lockfile_path(path))
     os.close(fd)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(os.path.dirname(os.path.realpath(path)) or ".", os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -273,7 +287,7 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     n = os.write(fd, data)
     if n < len(data):  # a short write: rare, so only then slice without copying
         view = memoryview(data)[n:]
@@ -291,17 +305,17 @@ def create(path: str, schema_json: dict, *, mode: int = 0o640) -> None:
     except OSError as e:
         raise StorageError(f"{path}: create failed ({e.strerror})") from None
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path)
+    fsync_dir(path)
 
 
-def read(path: str) -> ParsedLog:
+def read(path: str, magic: bytes = MAGIC) -> ParsedLog:
     """Read-only look at a file (no lock, no repair), as ``ovsdb-tool show-log`` does."""
     with open(path, "rb") as f:
-        return parse_log(f.read(), path)
+        return parse_log(f.read(), path, magic)
 
 
 class LogFile:
@@ -330,14 +344,14 @@ class LogFile:
         A torn or corrupt last record is logged at ERROR and truncated away (fsynced);
         damage followed by valid records raises CorruptLogError unless `repair`.
         """
-        lock_fd = _take_lock(path) if lock else None
+        lock_fd = take_lock(path) if lock else None
         try:
             try:
                 fd = os.open(path, os.O_RDWR | os.O_APPEND)
             except OSError as e:
                 raise StorageError(f"{path}: open failed ({e.strerror})") from None
             try:
-                data = _read_fd(fd)
+                data = read_fd(fd)
                 parsed = parse_log(data, path)
                 _check_opened(path, data, parsed, repair)
                 if parsed.bad is not None:
@@ -355,7 +369,7 @@ class LogFile:
                 raise
         except BaseException:
             if lock_fd is not None:
-                _release_lock(path, lock_fd)
+                release_lock(path, lock_fd)
             raise
         return self, parsed.records[0], parsed.records[1:]
 
@@ -365,7 +379,7 @@ class LogFile:
         process (it is in the kernel); with `durable` it also survives power loss."""
         data = frame(record) if isinstance(record, (bytes, bytearray)) else encode_record(record)
         try:
-            _write_all(self._fd, data)
+            write_all(self._fd, data)
             if durable:
                 os.fsync(self._fd)
         except OSError as e:
@@ -406,12 +420,12 @@ class LogFile:
                 pass
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.rename(tmp, real)
-            _fsync_dir(real)
+            fsync_dir(real)
             new_fd = os.open(real, os.O_RDWR | os.O_APPEND)
         except OSError as e:
             try:
@@ -432,7 +446,7 @@ class LogFile:
             os.close(self._fd)
             self._fd = -1
         if self._lock_fd is not None:
-            _release_lock(self.path, self._lock_fd)
+            release_lock(self.path, self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> "LogFile":
@@ -442,7 +456,7 @@ class LogFile:
         self.close()
 
 
-def _read_fd(fd: int) -> bytes:
+def read_fd(fd: int) -> bytes:
     chunks = []
     while True:
         chunk = os.read(fd, 1 << 20)
