@@ -26,6 +26,7 @@ from uuid import uuid4
 import orjson
 import pytest
 
+from harness.targets.server import REPO, free_port, start_server, wait_for_port
 from reference.storage import dbtool, log_file
 from reference.storage.cluster_data import (
     apply_data,
@@ -36,7 +37,6 @@ from reference.storage.cluster_data import (
 from reference.storage.cluster_file import ClusterFile, read_cluster
 from reference.storage.log_file import CLUSTER_MAGIC
 from reference.storage.records import apply_file_record
-from tests.servers import REPO, free_port, start_server, wait_for_port
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["which", "ovsdb-tool"], capture_output=True).returncode != 0,
@@ -258,7 +258,7 @@ class LiveCluster:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for i, p in enumerate(self.procs):
             assert p is not None
-            wait_for_port(self.ports[i], p)
+            wait_for_port(self.ports[i], lambda p=p: p.poll() is None)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             status = [self.appctl(i, "cluster/status", "K") for i in range(len(self.files))]
