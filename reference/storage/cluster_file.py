@@ -261,16 +261,13 @@ def _check_damage(path: str, parsed: log_file.ParsedLog) -> None:
 # The open file
 # ---------------------------------------------------------------------------
 
-class ClusterFile:
+class ClusterFile(log_file.AppendOnlyFile):
     """An open clustered file, locked, positioned for appends, with its replayed state
     kept current as records are appended."""
 
     def __init__(self, path: str, fd: int, lock_fd: int | None, size: int,
                  state: ClusterLog) -> None:
-        self.path = path
-        self._fd = fd
-        self._lock_fd = lock_fd
-        self.size = size
+        super().__init__(path, fd, lock_fd, size)
         self.state = state
 
     @classmethod
@@ -279,34 +276,22 @@ class ClusterFile:
         a file OVS would refuse (bad record, replay error, `left` note, a server not in
         its own configuration) raises ClusterFormatError; damage in the middle raises
         CorruptLogError."""
-        lock_fd = log_file.take_lock(path) if lock else None
-        try:
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_APPEND)
-            except OSError as e:
-                raise StorageError(f"{path}: open failed ({e.strerror})") from None
-            try:
-                data = log_file.read_fd(fd)
-                parsed, state = parse_file(data, path)
-                _check_damage(path, parsed)
-                h = state.header
-                if not h.joining and str(h.sid) not in (state.servers or {}):
-                    raise ClusterFormatError(f"{path}: server does not belong to cluster")
-                if parsed.bad is not None:
-                    log.warning("%s", parsed.bad.message)
-                    log.warning("%s: truncating %d bytes of a torn last record at offset %d",
-                                path, len(data) - parsed.good_end, parsed.good_end)
-                    os.ftruncate(fd, parsed.good_end)
-                    os.fsync(fd)
-                self = cls(path, fd, lock_fd, parsed.good_end, state)
-            except BaseException:
-                os.close(fd)
-                raise
-        except BaseException:
-            if lock_fd is not None:
-                log_file.release_lock(path, lock_fd)
-            raise
-        return self, state
+        def load(fd: int, lock_fd: int | None) -> tuple[ClusterFile, ClusterLog]:
+            data = log_file.read_fd(fd)
+            parsed, state = parse_file(data, path)
+            _check_damage(path, parsed)
+            h = state.header
+            if not h.joining and str(h.sid) not in (state.servers or {}):
+                raise ClusterFormatError(f"{path}: server does not belong to cluster")
+            if parsed.bad is not None:
+                log.warning("%s", parsed.bad.message)
+                log.warning("%s: truncating %d bytes of a torn last record at offset %d",
+                            path, len(data) - parsed.good_end, parsed.good_end)
+                os.ftruncate(fd, parsed.good_end)
+                os.fsync(fd)
+            return cls(path, fd, lock_fd, parsed.good_end, state), state
+
+        return cls._open_locked(path, lock, load)
 
     # -- write -------------------------------------------------------------------------
     def append(self, records: Iterable[Record | dict], durable: bool = True) -> None:
@@ -321,22 +306,8 @@ class ClusterFile:
             trial.apply(r)
         data = b"".join(log_file.encode_record(record_to_json(r), CLUSTER_MAGIC)
                         for r in records)
-        try:
-            log_file.write_all(self._fd, data)
-            if durable:
-                os.fsync(self._fd)
-        except OSError as e:
-            try:
-                os.ftruncate(self._fd, self.size)
-            except OSError:
-                pass
-            raise StorageError(f"{self.path}: write failed ({e.strerror})") from None
-        self.size += len(data)
+        self._append_bytes(data, durable)
         self.state = trial
-
-    def commit(self) -> None:
-        """Make everything appended so far durable (fsync)."""
-        os.fsync(self._fd)
 
     # -- compaction --------------------------------------------------------------------
     def compact(self, applied_index: int, data: Any) -> None:
@@ -389,48 +360,8 @@ class ClusterFile:
             new.leader = old.leader
         blob = log_file.encode_record(header_to_json(header), CLUSTER_MAGIC) + b"".join(
             log_file.encode_record(record_to_json(r), CLUSTER_MAGIC) for r in records)
-        real = os.path.realpath(self.path)
-        tmp = real + ".tmp"
-        try:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                log_file.write_all(fd, blob)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, real)
-            log_file.fsync_dir(real)
-            new_fd = os.open(real, os.O_RDWR | os.O_APPEND)
-        except OSError as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise StorageError(f"{self.path}: compaction failed ({e.strerror}); the old "
-                               f"file is unchanged") from None
-        os.close(self._fd)
-        self._fd = new_fd
-        self.size = len(blob)
+        self._replace(blob)
         self.state = new
-
-    # -- close -------------------------------------------------------------------------
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        if self._lock_fd is not None:
-            log_file.release_lock(self.path, self._lock_fd)
-            self._lock_fd = None
-
-    def __enter__(self) -> "ClusterFile":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _copy_state(s: ClusterLog) -> ClusterLog:

@@ -60,12 +60,14 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import orjson
 
 log = logging.getLogger("reference.storage")
+T = TypeVar("T")
 
 MAGIC = b"OVSDB JSON"
 CLUSTER_MAGIC = b"OVSDB CLUSTER"
@@ -318,32 +320,21 @@ def read(path: str, magic: bytes = MAGIC) -> ParsedLog:
         return parse_log(f.read(), path, magic)
 
 
-class LogFile:
-    """An open standalone database file positioned for appends."""
+class AppendOnlyFile:
+    """A database file open for appends under its lock: what the standalone file and
+    the clustered file share (opening under the lock, appending whole records or
+    nothing, replacing the contents crash-safely, closing)."""
 
-    def __init__(self, path: str, fd: int, lock_fd: int | None, size: int, n_records: int,
-                 policy: CompactionPolicy, clock: Any) -> None:
+    def __init__(self, path: str, fd: int, lock_fd: int | None, size: int) -> None:
         self.path = path
         self._fd = fd
         self._lock_fd = lock_fd
         self.size = size                # bytes in the file (= offset of the next record)
-        self.base = size                # size right after open / the last compaction
-        self.n_records = n_records      # transaction records read + written since open
-        self.policy = policy
-        self._clock = clock
-        self._when = CompactionClock(policy)
-        self._when.schedule(clock())
 
-    # -- open --------------------------------------------------------------------------
-    @classmethod
-    def open(cls, path: str, *, repair: bool = False, lock: bool = True,
-             policy: CompactionPolicy | None = None,
-             clock: Any = time.monotonic) -> tuple["LogFile", dict, list[dict]]:
-        """Open for reading and appending.  Returns (log, schema_json, records after it).
-
-        A torn or corrupt last record is logged at ERROR and truncated away (fsynced);
-        damage followed by valid records raises CorruptLogError unless `repair`.
-        """
+    @staticmethod
+    def _open_locked(path: str, lock: bool, load: Callable[[int, int | None], T]) -> T:
+        """Take the lock (if asked), open ``path`` for appends and hand both to ``load``;
+        if anything fails, what was taken is given back before the error goes on."""
         lock_fd = take_lock(path) if lock else None
         try:
             try:
@@ -351,19 +342,7 @@ class LogFile:
             except OSError as e:
                 raise StorageError(f"{path}: open failed ({e.strerror})") from None
             try:
-                data = read_fd(fd)
-                parsed = parse_log(data, path)
-                _check_opened(path, data, parsed, repair)
-                if parsed.bad is not None:
-                    log.error("%s", parsed.bad.message)
-                    dropped = len(data) - parsed.good_end
-                    log.error("%s: truncating %d bytes of damaged data at offset %d "
-                              "(keeping %d good records)", path, dropped, parsed.good_end,
-                              len(parsed.records))
-                    os.ftruncate(fd, parsed.good_end)
-                    os.fsync(fd)
-                self = cls(path, fd, lock_fd, parsed.good_end, len(parsed.records) - 1,
-                           policy or CompactionPolicy(), clock)
+                return load(fd, lock_fd)
             except BaseException:
                 os.close(fd)
                 raise
@@ -371,13 +350,9 @@ class LogFile:
             if lock_fd is not None:
                 release_lock(path, lock_fd)
             raise
-        return self, parsed.records[0], parsed.records[1:]
 
-    # -- write -------------------------------------------------------------------------
-    def append(self, record: dict | bytes, durable: bool = False) -> None:
-        """Append one record.  Once this returns the record survives a crash of this
-        process (it is in the kernel); with `durable` it also survives power loss."""
-        data = frame(record) if isinstance(record, (bytes, bytearray)) else encode_record(record)
+    def _append_bytes(self, data: bytes, durable: bool) -> None:
+        """Write ``data`` (whole records) at the end; with ``durable`` fsync it."""
         try:
             write_all(self._fd, data)
             if durable:
@@ -390,19 +365,13 @@ class LogFile:
                 pass
             raise StorageError(f"{self.path}: write failed ({e.strerror})") from None
         self.size += len(data)
-        self.n_records += 1
 
     def commit(self) -> None:
         """Make everything appended so far durable (fsync)."""
         os.fsync(self._fd)
 
-    # -- compaction ----------------------------------------------------------------------
-    def should_compact(self, now: float | None = None) -> bool:
-        now = self._clock() if now is None else now
-        return self._when.due(now, self.n_records, self.size, self.base)
-
-    def compact(self, schema_json: dict, snapshot_record: dict | None) -> None:
-        """Atomically replace the file by the schema and one snapshot record.
+    def _replace(self, data: bytes) -> None:
+        """Atomically replace the file's contents by ``data``.
 
         Crash-safe at every instant: the new contents go to NAME.tmp, are fsynced, then
         renamed over the old file and the directory is fsynced.  Until the rename the
@@ -410,9 +379,6 @@ class LogFile:
         """
         real = os.path.realpath(self.path)
         tmp = real + ".tmp"
-        data = encode_record(schema_json)
-        if snapshot_record is not None:
-            data += encode_record(snapshot_record)
         try:
             try:
                 os.unlink(tmp)
@@ -432,15 +398,12 @@ class LogFile:
                 os.unlink(tmp)
             except OSError:
                 pass
-            self._when.schedule(self._clock(), quick=True)
             raise StorageError(f"{self.path}: compaction failed ({e.strerror}); "
                                f"the old file is unchanged") from None
         os.close(self._fd)
         self._fd = new_fd
-        self.size = self.base = len(data)
-        self._when.schedule(self._clock())
+        self.size = len(data)
 
-    # -- close ---------------------------------------------------------------------------
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -449,11 +412,80 @@ class LogFile:
             release_lock(self.path, self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> "LogFile":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LogFile(AppendOnlyFile):
+    """An open standalone database file positioned for appends."""
+
+    def __init__(self, path: str, fd: int, lock_fd: int | None, size: int, n_records: int,
+                 policy: CompactionPolicy, clock: Any) -> None:
+        super().__init__(path, fd, lock_fd, size)
+        self.base = size                # size right after open / the last compaction
+        self.n_records = n_records      # transaction records read + written since open
+        self.policy = policy
+        self._clock = clock
+        self._when = CompactionClock(policy)
+        self._when.schedule(clock())
+
+    # -- open --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str, *, repair: bool = False, lock: bool = True,
+             policy: CompactionPolicy | None = None,
+             clock: Any = time.monotonic) -> tuple["LogFile", dict, list[dict]]:
+        """Open for reading and appending.  Returns (log, schema_json, records after it).
+
+        A torn or corrupt last record is logged at ERROR and truncated away (fsynced);
+        damage followed by valid records raises CorruptLogError unless `repair`.
+        """
+        def load(fd: int, lock_fd: int | None) -> tuple[LogFile, dict, list[dict]]:
+            data = read_fd(fd)
+            parsed = parse_log(data, path)
+            _check_opened(path, data, parsed, repair)
+            if parsed.bad is not None:
+                log.error("%s", parsed.bad.message)
+                dropped = len(data) - parsed.good_end
+                log.error("%s: truncating %d bytes of damaged data at offset %d "
+                          "(keeping %d good records)", path, dropped, parsed.good_end,
+                          len(parsed.records))
+                os.ftruncate(fd, parsed.good_end)
+                os.fsync(fd)
+            opened = cls(path, fd, lock_fd, parsed.good_end, len(parsed.records) - 1,
+                         policy or CompactionPolicy(), clock)
+            return opened, parsed.records[0], parsed.records[1:]
+
+        return cls._open_locked(path, lock, load)
+
+    # -- write -------------------------------------------------------------------------
+    def append(self, record: dict | bytes, durable: bool = False) -> None:
+        """Append one record.  Once this returns the record survives a crash of this
+        process (it is in the kernel); with `durable` it also survives power loss."""
+        data = frame(record) if isinstance(record, (bytes, bytearray)) else encode_record(record)
+        self._append_bytes(data, durable)
+        self.n_records += 1
+
+    # -- compaction ----------------------------------------------------------------------
+    def should_compact(self, now: float | None = None) -> bool:
+        now = self._clock() if now is None else now
+        return self._when.due(now, self.n_records, self.size, self.base)
+
+    def compact(self, schema_json: dict, snapshot_record: dict | None) -> None:
+        """Atomically replace the file by the schema and one snapshot record (see
+        ``AppendOnlyFile._replace``); a failure leaves the old file and retries soon."""
+        data = encode_record(schema_json)
+        if snapshot_record is not None:
+            data += encode_record(snapshot_record)
+        try:
+            self._replace(data)
+        except StorageError:
+            self._when.schedule(self._clock(), quick=True)
+            raise
+        self.base = self.size
+        self._when.schedule(self._clock())
 
 
 def read_fd(fd: int) -> bytes:
