@@ -1,0 +1,80 @@
+"""The node's output: one ``Ready`` batch per call, etcd-raft style.
+
+The shell (or the simulator) must, in this order: write ``persist`` (each op in order,
+then report ``node.persisted(op.seq)`` once it is durable: messages that must wait for
+durability are held inside the node until then); load ``snapshot`` if set, then apply
+``committed``; send ``messages``; hand ``replies`` to whoever proposed; keep ``events``
+for traces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference.raft.log import Snapshot
+from reference.raft.messages import Message
+
+# Statuses of command replies (execute_command_reply's strings).
+IN_PROGRESS = "operation still in progress"
+SUCCESS = "success"
+NOT_LEADER = "not leader"
+BAD_PREREQ = "prerequisite check failed"
+LOST_LEADERSHIP = "lost leadership"
+SHUTDOWN = "server shutdown"
+TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class PersistOp:
+    """Records to write, in the clustered file's shapes.  ``rewrite``: replace the
+    whole file by ``records`` (header first) atomically, as compaction does."""
+
+    seq: int
+    records: tuple[dict[str, Any], ...]
+    rewrite: bool = False
+
+
+@dataclass(frozen=True)
+class Send:
+    """A message to a peer: by sid, or by address when the sid is unknown (joining)."""
+
+    message: Message
+    address: str | None = None
+
+    @property
+    def to(self) -> str | None:
+        return self.message.to
+
+
+@dataclass(frozen=True)
+class Committed:
+    index: int
+    term: int
+    eid: str | None
+    data: Any
+    servers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    """The outcome of ``propose`` (keyed by its result eid) or of a membership command
+    (keyed by the command's name)."""
+
+    result: str
+    status: str
+    commit_index: int = 0
+
+
+@dataclass
+class Ready:
+    persist: list[PersistOp] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    committed: list[Committed] = field(default_factory=list)
+    messages: list[Send] = field(default_factory=list)
+    replies: list[CommandReply] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.persist or self.snapshot or self.committed or self.messages
+                    or self.replies or self.events)
