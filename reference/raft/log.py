@@ -29,11 +29,11 @@ class Snapshot:
 class RaftLog:
     def __init__(self, snapshot: Snapshot, entries: list[Entry] | None = None) -> None:
         self.snapshot = snapshot
-        self.entries: list[Entry] = list(entries or [])
-
-    @property
-    def start(self) -> int:
-        return self.snapshot.index + 1
+        self.start = snapshot.index + 1        # first index held as an entry
+        self.entries: list[Entry] = []
+        self._confs: list[int] = []            # indexes of entries with servers
+        for e in entries or []:
+            self.append(e)
 
     @property
     def end(self) -> int:
@@ -63,11 +63,15 @@ class RaftLog:
 
     def append(self, entry: Entry) -> int:
         self.entries.append(entry)
+        if entry.servers is not None:
+            self._confs.append(self.last_index)
         return self.last_index
 
     def truncate(self, index: int) -> None:
         """Drops entries from ``index`` on."""
         del self.entries[index - self.start:]
+        while self._confs and self._confs[-1] >= index:
+            self._confs.pop()
 
     def eid_through(self, index: int) -> str:
         """The eid of the last entry with data at or before ``index``."""
@@ -84,10 +88,9 @@ class RaftLog:
 
     def servers_through(self, index: int) -> dict[str, str]:
         """The configuration in force at ``index``: the last servers entry up to it."""
-        for i in range(min(index, self.last_index), self.start - 1, -1):
-            e = self.entries[i - self.start]
-            if e.servers is not None:
-                return e.servers
+        for i in reversed(self._confs):
+            if i <= index:
+                return self.entries[i - self.start].servers  # type: ignore[return-value]
         return self.snapshot.servers
 
     def election_timer_through(self, index: int) -> int:
@@ -104,7 +107,11 @@ class RaftLog:
         if self.term_at(snapshot.index) == snapshot.term and snapshot.index <= self.last_index:
             keep = self.entries[snapshot.index + 1 - self.start:]
         self.snapshot = snapshot
-        self.entries = keep
+        self.start = snapshot.index + 1
+        self.entries = []
+        self._confs = []
+        for e in keep:
+            self.append(e)
 
     def copy_snapshot(self, **changes: Any) -> Snapshot:
         return replace(self.snapshot, **changes)
