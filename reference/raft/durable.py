@@ -26,6 +26,8 @@ from typing import Any
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.messages import Entry, RaftParseError
 
+JOIN_HEADER_KEYS = {"server_id", "cluster_id", "name", "local_address", "remote_addresses",
+                    "comment"}
 HEADER_KEYS = {"server_id", "cluster_id", "name", "local_address", "prev_servers",
                "prev_index", "prev_term", "prev_eid", "prev_data", "prev_election_timer",
                "comment"}
@@ -46,6 +48,15 @@ def header_record(sid: str, cid: str, name: str, local_address: str,
     return rec
 
 
+def join_header_record(sid: str, name: str, local_address: str,
+                       remote_addresses: list[str], cid: str | None = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {"server_id": sid, "name": name, "local_address": local_address,
+                           "remote_addresses": list(remote_addresses)}
+    if cid is not None:
+        rec["cluster_id"] = cid
+    return rec
+
+
 def term_record(term: int, vote: str | None) -> dict[str, Any]:
     return {"term": term} if vote is None else {"term": term, "vote": vote}
 
@@ -56,7 +67,7 @@ class DurableState:
     commit index it last recorded."""
 
     sid: str
-    cid: str
+    cid: str | None      # None: a joiner that has not learnt it yet
     name: str
     local_address: str
     log: RaftLog
@@ -64,6 +75,7 @@ class DurableState:
     vote: str | None = None
     commit_index: int = 0
     notes: list[str] = field(default_factory=list)
+    remote_addresses: list[str] = field(default_factory=list)   # a joiner's remotes
 
 
 def replay(records: list[dict[str, Any]]) -> DurableState:
@@ -71,12 +83,20 @@ def replay(records: list[dict[str, Any]]) -> DurableState:
     if not records:
         raise ReplayError("empty clustered log: no header")
     h = records[0]
-    if not isinstance(h, dict) or set(h) - HEADER_KEYS or "prev_index" not in h:
+    if isinstance(h, dict) and "remote_addresses" in h and not set(h) - JOIN_HEADER_KEYS:
+        # join-cluster's header: no log yet, and maybe no cid.
+        snap = Snapshot(0, 0, "00000000-0000-0000-0000-000000000000", {}, 0, None)
+        st = DurableState(h["server_id"], h.get("cluster_id"), h["name"],
+                          h["local_address"], RaftLog(snap),
+                          remote_addresses=list(h["remote_addresses"]))
+    elif not isinstance(h, dict) or set(h) - HEADER_KEYS or "prev_index" not in h:
         raise ReplayError(f"bad header record: {h!r}")
-    snap = Snapshot(h["prev_index"], h["prev_term"], h["prev_eid"], dict(h["prev_servers"]),
-                    h.get("prev_election_timer", 0), h["prev_data"])
-    st = DurableState(h["server_id"], h["cluster_id"], h["name"], h["local_address"],
-                      RaftLog(snap), commit_index=snap.index)
+    else:
+        snap = Snapshot(h["prev_index"], h["prev_term"], h["prev_eid"],
+                        dict(h["prev_servers"]), h.get("prev_election_timer", 0),
+                        h["prev_data"])
+        st = DurableState(h["server_id"], h["cluster_id"], h["name"], h["local_address"],
+                          RaftLog(snap), commit_index=snap.index)
     log = st.log
     for n, rec in enumerate(records[1:], 1):
         rec = {k: v for k, v in rec.items() if k != "comment"}

@@ -28,7 +28,9 @@ from typing import Any
 from reference.raft import messages as M
 from reference.raft.durable import DurableState, header_record, term_record
 from reference.raft.log import RaftLog, Snapshot
+from reference.raft.membership import Membership
 from reference.raft.messages import Entry
+from reference.raft.progress import Command, Peer
 from reference.raft.ready import (
     BAD_PREREQ,
     IN_PROGRESS,
@@ -69,36 +71,6 @@ class NodeOptions:
             raise ValueError(f"unknown planted bugs: {sorted(unknown)}")
 
 
-@dataclass
-class Peer:
-    """What a leader knows about one follower."""
-
-    sid: str
-    next_index: int
-    match_index: int = 0
-    inflight: int = 0          # append_requests with entries not yet answered
-    progress: bool = False     # answered since the last heartbeat
-    sent_at: int = 0           # when the last append with entries left
-    replied: bool = False      # answered since the last election timeout
-    snapshot_sent: bool = False
-
-
-@dataclass
-class Command:
-    """A proposal in progress.  On a leader ``origin`` is the follower that forwarded
-    it (None for our own); on a follower ``forwarded`` is true."""
-
-    result: str
-    data: Any
-    prereq: str | None
-    timestamp: int
-    origin: str | None = None
-    index: int = 0             # log index (leader) or the commit index to wait for
-    forwarded: bool = False
-    sent_at: int = 0
-    retries: int = 0
-
-
 def bootstrap_state(sid: str, cid: str, name: str, address: str,
                     servers: dict[str, str], data: Any, eid: str,
                     election_timer: int = 1000) -> DurableState:
@@ -108,7 +80,7 @@ def bootstrap_state(sid: str, cid: str, name: str, address: str,
     return DurableState(sid, cid, name, address, RaftLog(snap), term=1, commit_index=1)
 
 
-class RaftNode:
+class RaftNode(Membership):
     def __init__(self, state: DurableState, *, now_ms: int, rng: random.Random,
                  options: NodeOptions | None = None, restarted: bool = False) -> None:
         self.sid = state.sid
@@ -124,7 +96,8 @@ class RaftNode:
         self.role = FOLLOWER
         self.leader_sid: str | None = None
         self.commit_index = max(state.commit_index, self.log.snapshot.index)
-        self.election_timer = self.log.election_timer_through(self.commit_index)
+        # A joiner knows no timer until its snapshot arrives: OVS's default meanwhile.
+        self.election_timer = self.log.election_timer_through(self.commit_index) or 1000
         self.election_base = now_ms
         self.election_deadline = 0
         self.ping_deadline = now_ms + self.election_timer // 3
@@ -139,6 +112,7 @@ class RaftNode:
         self._held: list[tuple[int, Send]] = []
         self._index_seq: list[list[int]] = []   # [seq, last index it makes durable]
         self.durable_index = self.log.last_index
+        self._init_membership(state)
         self._reset_election_timer()
         if restarted:
             self._event("Restart", commit=self.commit_index)
@@ -186,6 +160,9 @@ class RaftNode:
 
     def tick(self, now_ms: int) -> None:
         self.now = max(self.now, now_ms)
+        if self.left:
+            return
+        self._membership_tick()
         if self.now >= self.election_deadline and self.sid in self.servers:
             if self.role == LEADER:
                 self._check_quorum()
@@ -199,6 +176,10 @@ class RaftNode:
 
     def step(self, msg: M.Message) -> None:
         """Handles one received message (parsed by messages.parse_message)."""
+        if self.left:
+            return self._drop(msg, "left the cluster")
+        if self.cid is None and msg.cluster is not None:
+            self.cid = msg.cluster        # a joiner learns the cid from its first message
         if msg.cluster is not None and msg.cluster != self.cid:
             return self._drop(msg, "wrong cluster")
         if msg.to is not None and msg.to != self.sid:
@@ -394,7 +375,8 @@ class RaftNode:
         self.leader_sid = self.sid
         self.leadership_transfer = False
         self._write({"term": self.term, "leader": self.sid})
-        self.peers = {s: Peer(s, self.log.end) for s in self.servers if s != self.sid}
+        self.peers = {}
+        self._sync_peers()
         self._event("BecomeLeader", last_index=self.log.last_index)
         self._reset_election_timer()
         self._append(Entry(self.term))
@@ -540,6 +522,7 @@ class RaftNode:
             p.match_index = max(p.match_index, rpy.prev_log_index + rpy.n_entries)
             p.next_index = max(p.next_index, p.match_index + 1)
             self._advance_commit_index()
+            self._joiner_caught_up(p)
         elif rpy.result == "inconsistency" and rpy.prev_log_index >= p.match_index:
             p.next_index = max(p.match_index + 1, min(rpy.log_end, rpy.prev_log_index))
             p.inflight = 0
@@ -605,6 +588,7 @@ class RaftNode:
         p.next_index = max(p.next_index, p.match_index + 1)
         p.inflight = 0
         self._advance_commit_index()
+        self._joiner_caught_up(p)
         self._replicate(p)
 
     # --- forwarded commands ---------------------------------------------------------
@@ -708,13 +692,9 @@ class RaftNode:
         self._on_committed(first, last)
 
     def _on_committed(self, first: int, last: int) -> None:
-        """Hook for membership (a committed configuration completes a change)."""
+        self._membership_committed(first, last)
 
     # --- plumbing -------------------------------------------------------------------
-
-    def _accepts_stranger(self, msg: M.Message) -> bool:
-        """Messages from outside the configuration we still handle (membership)."""
-        return False
 
     def _become_follower(self) -> None:
         if self.role != FOLLOWER:
@@ -722,6 +702,8 @@ class RaftNode:
             self.votes = set()
             self.peers = {}
             self.leadership_transfer = False
+            self.add_servers = {}         # joiners ask again; removals are re-requested
+            self.remove_server = None
 
     def _learn_leader(self, sid: str) -> None:
         if self.leader_sid != sid:

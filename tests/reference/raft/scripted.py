@@ -8,9 +8,10 @@ import random
 from typing import Any
 
 from reference.raft import messages as M
-from reference.raft.durable import header_record
+from reference.raft.durable import header_record, join_header_record
+from reference.raft.membership import join_state
 from reference.raft.node import NodeOptions, RaftNode, bootstrap_state
-from reference.raft.ready import CommandReply, Committed, PersistOp
+from reference.raft.ready import CommandReply, Committed, PersistOp, Send
 
 CID = "c1d00000-0000-4000-8000-000000000000"
 GENESIS = "e1d00000-0000-4000-8000-000000000000"
@@ -30,12 +31,13 @@ class Scripted:
         self.now = 0   # the test's clock: a message arrives at it; only tick fires timers
         self.cut: set[str] = set()   # names cut off: their messages are lost
         self.nodes: dict[str, RaftNode] = {}
-        self.outbox: list[M.Message] = []
+        self.outbox: list[Send] = []
         self.records: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
         self.unsynced: dict[str, list[PersistOp]] = {n: [] for n in names}
         self.committed: dict[str, list[Committed]] = {n: [] for n in names}
         self.replies: dict[str, list[CommandReply]] = {n: [] for n in names}
         self.events: list[dict[str, Any]] = []
+        self.delivered: list[M.Message] = []
         for i, n in enumerate(names):
             st = bootstrap_state(SIDS[n], CID, "T", servers[SIDS[n]], servers,
                                  [None, {"kv": {}}], GENESIS, timer)
@@ -53,7 +55,7 @@ class Scripted:
         self.committed[n] += r.committed
         self.replies[n] += r.replies
         self.events += r.events
-        self.outbox += [s.message for s in r.messages]
+        self.outbox += r.messages
         if self.auto_sync and self.unsynced[n]:
             self.sync(n)
 
@@ -76,31 +78,51 @@ class Scripted:
         self.flush(n)
         return out
 
+    def _sends(self, method: str | None, src: str | None, dst: str | None) -> list[Send]:
+        return [s for s in self.outbox
+                if (method is None or s.message.METHOD == method)
+                and (src is None or s.message.sender == SIDS[src])
+                and (dst is None or self.dest(s) == dst)]
+
     def sent(self, method: str | None = None, src: str | None = None,
              dst: str | None = None) -> list[M.Message]:
-        return [m for m in self.outbox
-                if (method is None or m.METHOD == method)
-                and (src is None or m.sender == SIDS[src])
-                and (dst is None or m.to == SIDS[dst])]
+        return [s.message for s in self._sends(method, src, dst)]
+
+    def dest(self, send: Send) -> str:
+        """The name a message goes to: by sid, or by address (tcp:NAME:6644)."""
+        if send.message.to is not None:
+            return NAMES[send.message.to]
+        return send.address.split(":")[1]  # type: ignore[union-attr]
+
+    def add(self, n: str, remotes: str) -> None:
+        """A new server n made by join-cluster, with the addresses of ``remotes``."""
+        st = join_state(SIDS[n], "T", f"tcp:{n}:6644", [f"tcp:{r}:6644" for r in remotes])
+        self.records[n] = [join_header_record(SIDS[n], "T", f"tcp:{n}:6644",
+                                              st.remote_addresses)]
+        for d in (self.unsynced, self.committed, self.replies):
+            d[n] = []
+        self.nodes[n] = RaftNode(st, now_ms=self.now, rng=random.Random(len(self.nodes)))
+        self.flush(n)
 
     def deliver(self, method: str | None = None, src: str | None = None,
                 dst: str | None = None, *, drop: bool = False) -> list[M.Message]:
         """Delivers (or drops) the matching messages in the outbox, oldest first,
         through OVS's JSON and back."""
-        chosen = self.sent(method, src, dst)
-        for m in chosen:
-            self.outbox.remove(m)
+        chosen = self._sends(method, src, dst)
+        for send in chosen:
+            self.outbox.remove(send)
         if not drop:
-            for m in chosen:
-                if {NAMES[m.sender], NAMES.get(m.to or "")} & self.cut:
+            for send in chosen:
+                name = self.dest(send)
+                if {NAMES[send.message.sender], name} & self.cut or name not in self.nodes:
                     continue
-                back = M.parse_message(*M.message_to_json(m))
-                name = NAMES[m.to]  # type: ignore[index]
+                back = M.parse_message(*M.message_to_json(send.message))
+                self.delivered.append(back)
                 node = self.nodes[name]
                 node.now = max(node.now, self.now)
                 node.step(back)
                 self.flush(name)
-        return chosen
+        return [send.message for send in chosen]
 
     def settle(self, rounds: int = 50) -> None:
         """Delivers everything until nothing is left (bounded)."""
