@@ -170,13 +170,16 @@ class SafetyChecker:
         if not self.committed:
             return
         for x in nodes:
+            config = x.log.servers_through(x.log.last_index)
+            if x.sid not in config:
+                continue                    # not a voting member: never a candidate
             missing = self._first_missing(x)
             if missing is None:
                 continue
             mine = (x.log.last_term, x.log.last_index)
             grant = [y.sid[:8] for y in nodes
-                     if mine >= (y.log.last_term, y.log.last_index)]
-            if 2 * len(grant) > len(nodes):
+                     if y.sid in config and mine >= (y.log.last_term, y.log.last_index)]
+            if 2 * len(grant) > len(config):
                 raise Violation(f"electable complete: {x.sid[:8]} lacks committed index "
                                 f"{missing} yet its log is as up to date as those of "
                                 f"{grant}, a majority")

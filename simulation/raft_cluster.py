@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from reference.raft.durable import ReplayError, header_record, replay
+from reference.raft.durable import ReplayError, header_record, join_header_record, replay
+from reference.raft.membership import join_state
 from reference.raft.messages import Message, VoteReply, message_to_json, parse_message
 from reference.raft.node import LEADER, NodeOptions, RaftNode, bootstrap_state
 from reference.raft.ready import SUCCESS
@@ -91,6 +92,9 @@ class Member:
         self.incarnation = 0
         self.last_sync_at = 0
         self.on_disk: Any = None     # while crashed: the state its disk holds
+        self.address = ""
+        self.joined = True           # in a committed configuration once
+        self.removed = False         # out of the cluster for good (kicked, left)
 
 
 class Cluster:
@@ -106,13 +110,14 @@ class Cluster:
         self.check = SafetyChecker()
         self.stats = {"nodes": opts.nodes, "drop%": int(opts.drop * 100), "batch": opts.node.max_batch,
                       "inflight": opts.node.max_inflight, "proposed": 0, "acked": 0, "failed": 0, "elections": 0,
-                      "crashes": 0, "snapshots": 0, "installs": 0, "transfers": 0,
+                      "crashes": 0, "joins": 0, "snapshots": 0, "installs": 0, "transfers": 0,
                       "messages": 0}
         self._uuid_rng = random.Random(seed * 7919 + 1)
         self.cid = self._uuid()
         sids = sorted(self._uuid() for _ in range(opts.nodes))
         servers = {s: f"tcp:10.0.0.{i + 1}:6641" for i, s in enumerate(sids)}
         self.members: dict[str, Member] = {}
+        self.by_address = {a: s for s, a in servers.items()}
         self.network = Network(sids, random.Random(self.rng.random()), drop=opts.drop,
                                duplicate=opts.duplicate, max_delay_ms=opts.max_delay_ms)
         genesis = self._uuid()
@@ -122,6 +127,7 @@ class Cluster:
             disk = Disk([header_record(sid, self.cid, "Sim", servers[sid],
                                        st.log.snapshot), {"term": 1}])
             m = self.members[sid] = Member(sid, disk)
+            m.address = servers[sid]
             self._start(m, st, restarted=False)
         self._push(0, "tick", ())
         self._push(self._between(opts.client_every_ms), "client", ())
@@ -146,6 +152,9 @@ class Cluster:
 
     def up(self) -> list[Member]:
         return [m for m in self.members.values() if m.node is not None]
+
+    def active(self) -> list[Member]:
+        return [m for m in self.members.values() if not m.removed]
 
     def all_logs(self) -> list[Any]:
         """Every member's log as it would be after a restart: a running member's, or
@@ -224,7 +233,7 @@ class Cluster:
             msg = send.message
             if isinstance(msg, VoteReply) and not msg.is_prevote and msg.vote == msg.to:
                 self.check.on_vote_sent(m.sid, msg.term, msg.vote)
-            self._send(m, msg)
+            self._send(m, msg, send.address)
         if commits:
             self.check.check_electable_complete(self.all_logs())
         for rep in r.replies:
@@ -235,8 +244,8 @@ class Cluster:
             else:
                 self.stats["failed"] += 1
 
-    def _send(self, src: Member, msg: Message) -> None:
-        dst = msg.to
+    def _send(self, src: Member, msg: Message, address: str | None = None) -> None:
+        dst = msg.to or self.by_address.get(address or "")
         if dst not in self.members or not self.network.can_send(src.sid, dst):
             return
         target = self.members[dst]
@@ -301,6 +310,8 @@ class Cluster:
 
     def _do_restart(self, sid: str) -> None:
         m = self.members[sid]
+        if m.removed:
+            return
         try:
             state = replay(m.disk.image())
         except ReplayError as e:
@@ -314,12 +325,13 @@ class Cluster:
     def _do_nemesis(self) -> None:
         self._push(self._between(self.opts.nemesis_every_ms), "nemesis", ())
         rng = self.rng
+        self._decommission([m for m in self.up() if m.node.role == LEADER])  # type: ignore[union-attr]
         up = self.up()
         leaders = [m for m in up if m.node.role == LEADER]  # type: ignore[union-attr]
         roll = rng.random()
         if roll < 0.25:
-            down = len(self.members) - len(up)
-            if down < (len(self.members) - 1) // 2 + 1 and up:
+            down = len(self.active()) - len(up)
+            if down < (len(self.active()) - 1) // 2 + 1 and up:
                 victim = rng.choice(leaders if leaders and rng.random() < 0.5 else up)
                 self._crash(victim)
         elif roll < 0.45:
@@ -342,6 +354,55 @@ class Cluster:
                     self._log(f"snapshot {m.sid[:4]} at {m.app.index}")
                     self.stats["snapshots"] += 1
                     self._drain(m)
+        elif leaders:
+            self._change_membership(leaders[0])
+
+    def _change_membership(self, leader: Member) -> None:
+        """Kick a follower, let one leave, or add a new server (3 to 5 members)."""
+        rng, node = self.rng, leader.node
+        assert node is not None
+        if node._config_uncommitted() or node.remove_server or node.add_servers:
+            return
+        config = sorted(node.servers)
+        if len(config) > 3 and rng.random() < 0.6:
+            victim = self.members[rng.choice([s for s in config if s != leader.sid])]
+            if rng.random() < 0.5 or victim.node is None:
+                self._log(f"kick {victim.sid[:4]}: {node.kick(victim.sid)}")
+                self._drain(leader)
+            else:
+                self._log(f"leave {victim.sid[:4]}")
+                victim.node.leave()
+                self._drain(victim)
+        elif len(config) < 5:
+            self._add_member([self.members[s].address for s in config])
+
+    def _add_member(self, addresses: list[str]) -> None:
+        sid = self._uuid()
+        address = f"tcp:10.0.1.{len(self.members) + 1}:6641"
+        remotes = self.rng.sample(addresses, self.rng.randint(1, len(addresses)))
+        m = self.members[sid] = Member(sid, Disk([join_header_record(sid, "Sim", address,
+                                                                     remotes)]))
+        m.address, m.joined = address, False
+        self.by_address[address] = sid
+        self.network.sids.append(sid)
+        self.stats["joins"] += 1
+        self._log(f"join {sid[:4]} at {address} via {len(remotes)} remote(s)")
+        self._start(m, join_state(sid, "Sim", address, remotes), restarted=False)
+
+    def _decommission(self, leaders: list[Member]) -> None:
+        """Stops members the committed configuration no longer holds (or that left)."""
+        committed: set[str] = set()
+        for lm in leaders:
+            n = lm.node
+            committed |= set(n.log.servers_through(n.commit_index))  # type: ignore[union-attr]
+        for m in self.active():
+            if m.sid in committed:
+                m.joined = True
+            gone = m.node is not None and m.node.left
+            if gone or (leaders and m.joined and m.sid not in committed):
+                self._log(f"decommission {m.sid[:4]}")
+                m.node, m.removed = None, True
+                m.incarnation += 1
 
     def _do_strike(self, sid: str) -> None:
         m = self.members[sid]

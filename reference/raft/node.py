@@ -192,8 +192,10 @@ class RaftNode(Membership):
         if term is not None:
             if term > self.term:
                 self._set_term(term, None)
-                self._event("StepDown", sender=msg.sender, msg=msg.METHOD)
                 self._become_follower()
+                if not isinstance(msg, (M.VoteRequest, M.VoteReply)):
+                    # (the vote handlers take a newer term themselves, as in the spec)
+                    self._event("StepDown", sender=msg.sender, msg=msg.METHOD)
             elif term < self.term:
                 if isinstance(msg, M.AppendRequest):
                     self._reply_append(msg, "inconsistency", comment="stale term")
@@ -283,11 +285,12 @@ class RaftNode(Membership):
 
     def timeout(self) -> None:
         """Timeout: no leader heard for an election timeout; pre-vote or stand."""
-        self._event("Timeout", prevote=self.opts.prevote)
-        self._start_election(prevote=self.opts.prevote and len(self.servers) > 1,
-                             transfer=False)
+        prevote = self.opts.prevote and len(self.servers) > 1
+        self._start_election(prevote=prevote, transfer=False, action="Timeout")
 
-    def _start_election(self, prevote: bool, transfer: bool) -> None:
+    def _start_election(self, prevote: bool, transfer: bool, action: str) -> None:
+        """Stands (or, with ``prevote``, asks for pre-votes); the trace event is
+        ``action``: Timeout, StartElection (after pre-votes) or HandleTimeoutNow."""
         if self.sid not in self.servers:
             return
         if not prevote:
@@ -297,8 +300,7 @@ class RaftNode(Membership):
         self.leadership_transfer = transfer
         self.votes = {self.sid}
         self._reset_election_timer()
-        if not prevote:
-            self._event("StartElection", transfer=transfer)
+        self._event(action, prevote=prevote, transfer=transfer)
         for sid in sorted(self.servers):
             if sid != self.sid:
                 self._send(M.VoteRequest(
@@ -355,7 +357,7 @@ class RaftNode(Membership):
         if rpy.is_prevote and self.role == PRECANDIDATE:
             self.votes.add(rpy.sender)
             if self._quorum(self.votes):
-                self._start_election(prevote=False, transfer=False)
+                self._start_election(prevote=False, transfer=False, action="StartElection")
         elif not rpy.is_prevote and self.role == CANDIDATE:
             self.votes.add(rpy.sender)
             self._check_votes()
@@ -398,9 +400,10 @@ class RaftNode(Membership):
 
     def _on_become_leader(self, msg: M.BecomeLeader) -> None:
         """HandleTimeoutNow: the leader hands over to us; stand at once."""
-        self._event("HandleTimeoutNow", sender=msg.sender, acted=self.role == FOLLOWER)
         if self.role == FOLLOWER:
-            self._start_election(prevote=False, transfer=True)
+            self._start_election(prevote=False, transfer=True, action="HandleTimeoutNow")
+        else:
+            self._event("HandleTimeoutNow", sender=msg.sender, ignored=True)
 
     # --- replication ----------------------------------------------------------------
 
@@ -763,5 +766,6 @@ class RaftNode(Membership):
                                    "role": self.role, **fields})
 
     def _drop(self, msg: M.Message, why: str) -> None:
-        self._ready.events.append({"action": "Drop", "server": self.sid, "msg": msg.METHOD,
-                                   "sender": msg.sender, "why": why})
+        # Not a spec action: a log line for the shell ("logged and dropped").
+        self._ready.dropped.append({"server": self.sid, "msg": msg.METHOD,
+                                    "sender": msg.sender, "why": why})

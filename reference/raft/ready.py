@@ -4,7 +4,17 @@ The shell (or the simulator) must, in this order: write ``persist`` (each op in 
 then report ``node.persisted(op.seq)`` once it is durable: messages that must wait for
 durability are held inside the node until then); load ``snapshot`` if set, then apply
 ``committed``; send ``messages``; hand ``replies`` to whoever proposed; keep ``events``
-for traces.
+for traces; log ``dropped`` (messages refused: wrong cluster, unknown server, ...).
+
+Trace events: one dict per spec/OvsdbRaft.tla action the node took, in order:
+``{"action": NAME, "server": sid, "term": term after, "role": role after, ...details}``
+with NAME one of Timeout, StartElection, HandleRequestVote, HandleRequestVoteResponse,
+BecomeLeader, TransferLeadership, HandleTimeoutNow, ClientRequest, Forward,
+HandleForward, ChangeMembership, AppendEntries (install_snapshot included),
+HandleAppendEntriesRequest, HandleInstallSnapshot, HandleAppendEntriesResponse,
+AdvanceCommitIndex, TakeSnapshot, Restart, StepDown.  Where raft.c goes beyond the spec
+the event says so in a field: StepDown with ``reason: "lost quorum"`` (a leader's
+step-down), Timeout with ``prevote``, HandleTimeoutNow with ``ignored``.
 """
 
 from __future__ import annotations
@@ -74,7 +84,8 @@ class Ready:
     messages: list[Send] = field(default_factory=list)
     replies: list[CommandReply] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (self.persist or self.snapshot or self.committed or self.messages
-                    or self.replies or self.events)
+                    or self.replies or self.events or self.dropped)

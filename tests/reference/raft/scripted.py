@@ -38,6 +38,7 @@ class Scripted:
         self.replies: dict[str, list[CommandReply]] = {n: [] for n in names}
         self.events: list[dict[str, Any]] = []
         self.delivered: list[M.Message] = []
+        self.dropped: list[dict[str, Any]] = []
         for i, n in enumerate(names):
             st = bootstrap_state(SIDS[n], CID, "T", servers[SIDS[n]], servers,
                                  [None, {"kv": {}}], GENESIS, timer)
@@ -55,6 +56,7 @@ class Scripted:
         self.committed[n] += r.committed
         self.replies[n] += r.replies
         self.events += r.events
+        self.dropped += r.dropped
         self.outbox += r.messages
         if self.auto_sync and self.unsynced[n]:
             self.sync(n)

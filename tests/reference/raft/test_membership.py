@@ -73,7 +73,7 @@ def test_kick_removes_a_follower_and_the_removed_one_cannot_disrupt():
     s.do("c", "timeout")
     s.settle()
     assert s.nodes["a"].is_leader and s.nodes["a"].term == 2
-    assert any(e.get("why") == "unknown server" for e in s.events)
+    assert any(d["why"] == "unknown server" and d["sender"] == C for d in s.dropped)
 
 
 def test_follower_forwards_a_kick_and_gets_the_reply_with_target_server():
