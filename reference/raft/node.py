@@ -415,7 +415,7 @@ class RaftNode(Membership):
         """AppendEntries: pipelines up to max_inflight appends of up to max_batch
         entries each; sends a snapshot to a follower behind our log start."""
         if p.next_index < self.log.start:
-            if not p.snapshot_sent or heartbeat:
+            if not p.snapshot_sent:       # one at a time; resent when it seems lost
                 self._send_snapshot(p)
             return
         sent = False
@@ -444,6 +444,7 @@ class RaftNode(Membership):
     def _send_snapshot(self, p: Peer) -> None:
         snap = self.log.snapshot
         p.snapshot_sent = True
+        p.sent_at = self.now
         self._event("AppendEntries", follower=p.sid, snapshot=snap.index)
         self._send(M.InstallSnapshotRequest(
             sender=self.sid, to=p.sid, cluster=self.cid, term=self.term,
@@ -453,13 +454,14 @@ class RaftNode(Membership):
 
     def _send_heartbeats(self) -> None:
         for p in self.peers.values():
-            if (p.inflight and not p.progress
-                    and self.now - p.sent_at >= self.election_timer // 3):
+            if (p.inflight or p.snapshot_sent) and not p.progress and (
+                    self.now - p.sent_at >= self.election_timer // 3):
                 # Nothing answered for a heartbeat interval: appends were lost; send
                 # again from what the follower is known to hold (not below our log
                 # start: an inconsistency reply tells if it needs the snapshot).
                 p.next_index = max(p.match_index + 1, min(p.next_index, self.log.start))
                 p.inflight = 0
+                p.snapshot_sent = False
             p.progress = False
         self._replicate_all(heartbeat=True)
         for cmd in self.commands.values():
@@ -660,9 +662,9 @@ class RaftNode(Membership):
             self._reply(cmd.result, status, commit_index)
 
     def _complete_committed_commands(self, upto: int) -> None:
-        # Commands whose entries are now inside an installed snapshot: they succeeded
-        # if their eid is the snapshot's... unknowable in general, so a forwarded
-        # command waiting for a commit index we passed completes.
+        # An installed snapshot jumps over entries without applying them one by one:
+        # a forwarded command the leader already reported committed at an index the
+        # snapshot covers is done.  (Others learn their fate from the timeout.)
         for cmd in list(self.commands.values()):
             if cmd.forwarded and cmd.index and cmd.index <= upto:
                 self._complete(cmd, SUCCESS, cmd.index)

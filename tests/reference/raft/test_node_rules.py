@@ -444,3 +444,18 @@ def test_restart_replays_term_vote_log_and_commit_index():
     assert r.snapshot is not None and r.events[0]["action"] == "Restart"
     assert node.commit_index == 3 and [c.eid for c in r.committed if c.eid] == [eid(1)]
     assert node.role != LEADER
+
+
+def test_change_election_timer_is_appended_and_takes_effect_on_commit():
+    s = Scripted()
+    s.elect("a")
+    assert s.do("b", "change_election_timer", 2000) == "not leader"
+    assert s.do("a", "change_election_timer", 5000) == "bad value"   # more than doubling
+    assert s.do("a", "change_election_timer", 2000) == "change in progress"
+    assert s.do("a", "change_election_timer", 1500) == "in progress"
+    a = s.nodes["a"]
+    assert a.log.entry(a.log.last_index).to_json() == {"term": 2, "election_timer": 2000}
+    assert a.election_timer == 1000
+    s.settle()
+    s.heartbeat("a")
+    assert a.election_timer == 2000 and s.nodes["b"].election_timer == 2000
