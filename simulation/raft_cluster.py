@@ -1,8 +1,9 @@
 """A deterministic whole-cluster simulator for the sans-I/O Raft node, driven by one
-seed: N members, each with a disk and a state machine; a network that drops, delays,
-duplicates, reorders and partitions; crashes that lose unsynced writes and tear the last
-record; restarts; leadership transfers; follower compaction; client commands through
-any member.  After every step the properties of ``raft_checks`` are checked.
+seed: N members, each with a disk, a drifting clock and a state machine; a network that
+drops, delays, duplicates, reorders and partitions (every shape, leader-targeted too);
+crashes that lose unsynced writes and tear the last record; restarts; leadership
+transfers; follower compaction; joins, kicks and leaves; client commands through any
+member.  After every step the properties of ``raft_checks`` are checked.
 
     simulate(seed, steps, ...) -> SimResult      the schedule, the trace and a verdict
     python -m simulation.raft_cluster --seeds 1-300 [--steps N] [--bug NAME]
@@ -95,6 +96,7 @@ class Member:
         self.address = ""
         self.joined = True           # in a committed configuration once
         self.removed = False         # out of the cluster for good (kicked, left)
+        self.clock_rate = 0.0        # drawn at first use
 
 
 class Cluster:
@@ -113,6 +115,7 @@ class Cluster:
                       "crashes": 0, "joins": 0, "snapshots": 0, "installs": 0, "transfers": 0,
                       "messages": 0}
         self._uuid_rng = random.Random(seed * 7919 + 1)
+        self._clock_rng = random.Random(seed * 7919 + 2)
         self.cid = self._uuid()
         sids = sorted(self._uuid() for _ in range(opts.nodes))
         servers = {s: f"tcp:10.0.0.{i + 1}:6641" for i, s in enumerate(sids)}
@@ -153,6 +156,13 @@ class Cluster:
     def up(self) -> list[Member]:
         return [m for m in self.members.values() if m.node is not None]
 
+    def clock(self, m: Member) -> int:
+        """m's own clock: it runs a little fast or slow (members measure timeouts on
+        their own clocks), and restarts from wherever it stood."""
+        if m.clock_rate == 0.0:
+            m.clock_rate = self._clock_rng.uniform(0.9, 1.1)
+        return int(self.now * m.clock_rate)
+
     def active(self) -> list[Member]:
         return [m for m in self.members.values() if not m.removed]
 
@@ -169,7 +179,7 @@ class Cluster:
 
     def _start(self, m: Member, state: Any, restarted: bool) -> None:
         m.app = App(m.sid[:8])
-        m.node = RaftNode(state, now_ms=self.now, rng=random.Random(self.rng.random()),
+        m.node = RaftNode(state, now_ms=self.clock(m), rng=random.Random(self.rng.random()),
                           options=self.opts.node, restarted=restarted)
         self._drain(m)
 
@@ -277,7 +287,7 @@ class Cluster:
 
     def _do_tick(self) -> None:
         for m in self.up():
-            m.node.tick(self.now)  # type: ignore[union-attr]
+            m.node.tick(self.clock(m))  # type: ignore[union-attr]
             self._drain(m)
         self._push(self.now + self.opts.tick_ms, "tick", ())
 

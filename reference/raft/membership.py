@@ -204,7 +204,11 @@ class Membership:
             self._write({"note": "left"})
 
     def _accepts_stranger(self: Any, msg: M.Message) -> bool:
-        """Messages from outside our configuration we still handle: join traffic."""
-        if self.joining or isinstance(msg, M.AddServerRequest):
+        """Messages from outside our configuration we still handle: join traffic, and,
+        as raft.c (thesis 4.1), a leader's appends and snapshots: a leader our log does
+        not know yet is how we learn of the configuration that has it.  Votes from
+        outside the configuration are dropped, so a removed server cannot disrupt."""
+        if self.joining or isinstance(msg, (M.AddServerRequest, M.AppendRequest,
+                                            M.InstallSnapshotRequest)):
             return True
         return msg.sender in self.add_servers

@@ -472,8 +472,10 @@ class RaftNode(Membership):
 
     def _on_append_request(self, rq: M.AppendRequest) -> None:
         """HandleAppendEntriesRequest."""
-        if self.role == LEADER:
-            return self._drop(rq, "append_request to a leader of the same term")
+        if self.role == LEADER or self.leader_sid not in (None, rq.sender):
+            # Another leader of this term: refuse, as raft.c does.
+            self._reply_append(rq, "inconsistency", comment="usurped leadership")
+            return
         self._become_follower()
         self._learn_leader(rq.sender)
         self._reset_election_timer()
@@ -487,7 +489,8 @@ class RaftNode(Membership):
         self._event("HandleAppendEntriesRequest", leader=rq.sender, prev=rq.prev_log_index,
                     n=len(rq.log), ok=prev < self.log.end and prev_term == want)
         if prev >= self.log.end or prev_term != want:
-            self._reply_append(rq, "inconsistency")
+            self._reply_append(rq, "inconsistency", comment=(
+                "mismatch past end of log" if prev >= self.log.end else "term mismatch"))
             return
         records = []
         for i, e in enumerate(entries, prev + 1):
@@ -500,14 +503,16 @@ class RaftNode(Membership):
         if records:
             self._write(*records, last_index=self.log.last_index)
         self._advance_follower_commit(min(rq.leader_commit, prev + len(entries)))
-        self._reply_append(rq, "OK", durable=True)
+        comment = ("log updated" if records else
+                   "heartbeat" if rq.comment == "heartbeat" else "no change")
+        self._reply_append(rq, "OK", durable=True, comment=comment)
 
-    def _reply_append(self, rq: M.AppendRequest, result: str, durable: bool = False,
-                      comment: str | None = None) -> None:
+    def _reply_append(self, rq: M.AppendRequest, result: str, comment: str,
+                      durable: bool = False) -> None:
         rpy = M.AppendReply(sender=self.sid, to=rq.sender, cluster=self.cid, term=self.term,
                             log_end=self.log.end, prev_log_index=rq.prev_log_index,
                             prev_log_term=rq.prev_log_term, n_entries=len(rq.log),
-                            result=result, comment=comment or rq.comment)
+                            result=result, comment=comment)
         if durable:
             self._send_when_durable(rpy)
         else:
@@ -557,8 +562,8 @@ class RaftNode(Membership):
     def _on_install_snapshot_request(self, rq: M.InstallSnapshotRequest) -> None:
         """HandleInstallSnapshot: replace what we have by the leader's snapshot, keeping
         our suffix only when it continues the snapshot."""
-        if self.role == LEADER:
-            return self._drop(rq, "install_snapshot_request to a leader")
+        if self.role == LEADER or self.leader_sid not in (None, rq.sender):
+            return self._drop(rq, "install_snapshot_request from a usurper")
         self._become_follower()
         self._learn_leader(rq.sender)
         self._reset_election_timer()

@@ -459,3 +459,49 @@ def test_change_election_timer_is_appended_and_takes_effect_on_commit():
     s.settle()
     s.heartbeat("a")
     assert a.election_timer == 2000 and s.nodes["b"].election_timer == 2000
+
+
+def test_append_reply_comments_are_raft_cs():
+    s = Scripted()
+    s.elect("a")
+    s.do("a", "propose", data(1), None, eid(1))
+    s.deliver("append_request", dst="b")
+    assert [m.comment for m in s.sent("append_reply", src="b")] == ["log updated"]
+    s.settle()
+    s.heartbeat("a")
+    s.heartbeat("a")
+    assert {m.comment for m in s.delivered if m.METHOD == "append_reply"} >= {
+        "heartbeat", "log updated"}
+    s.nodes["c"].step(M.AppendRequest(sender=A, to=C, cluster=CID, term=2,
+                                      prev_log_index=40, prev_log_term=2, leader_commit=1))
+    s.flush("c")
+    (rp,) = s.sent("append_reply", src="c")
+    assert rp.result == "inconsistency" and rp.comment == "mismatch past end of log"
+
+
+def test_a_second_leader_in_a_term_is_refused_as_usurper():
+    s = Scripted()
+    s.elect("a")
+    s.nodes["b"].step(M.AppendRequest(sender=C, to=B, cluster=CID, term=2,
+                                      prev_log_index=2, prev_log_term=2, leader_commit=2))
+    s.flush("b")
+    (rp,) = s.sent("append_reply", src="b")
+    assert rp.comment == "usurped leadership" and rp.result == "inconsistency"
+    assert s.nodes["b"].leader_sid == A
+
+
+def test_appends_from_a_leader_outside_our_configuration_are_accepted():
+    # Thesis 4.1: a follower whose log lacks the entry that added its new leader must
+    # still take that leader's appends, or it never learns the configuration.
+    s = Scripted()
+    stranger = SIDS["e"]
+    s.nodes["b"].step(M.AppendRequest(sender=stranger, to=B, cluster=CID, term=5,
+                                      prev_log_index=1, prev_log_term=1, leader_commit=1,
+                                      log=(M.Entry(5),)))
+    s.flush("b")
+    assert s.nodes["b"].leader_sid == stranger and s.nodes["b"].log.last_index == 2
+    s.nodes["b"].step(M.VoteRequest(sender=stranger, to=B, cluster=CID, term=9,
+                                    last_log_index=9, last_log_term=9,
+                                    leadership_transfer=True))
+    s.flush("b")
+    assert s.nodes["b"].term == 5 and s.dropped[-1]["why"] == "unknown server"
