@@ -4,8 +4,9 @@
     log.py         the log with its snapshot; Entry lives in messages.py (the wire form)
     durable.py     the clustered file's record shapes and their replay
     node.py        RaftNode: step / tick / persisted / commands -> Ready
+    commands.py    proposals and forwarded commands (a mixin of RaftNode)
     membership.py  join, kick, leave (a mixin of RaftNode)
-    progress.py    what a leader tracks per follower; commands in progress
+    progress.py    roles; what a leader tracks per follower; commands in progress
     ready.py       the Ready batch and the command statuses
 
 The node replicates opaque data (OVS's [schema|null, txn|null]) with eids; it knows

@@ -25,7 +25,7 @@ from reference.raft import messages as M
 from reference.raft.durable import DurableState
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.messages import Entry
-from reference.raft.progress import Peer
+from reference.raft.progress import LEADER, Peer
 
 ZERO_EID = "00000000-0000-0000-0000-000000000000"
 JOIN_RETRY_MS = 1000  # RAFT_JOIN_TIMEOUT_MS
@@ -63,7 +63,7 @@ class Membership:
 
     def kick(self: Any, sid: str, requester: str | None = None) -> str:
         """cluster/kick on the leader: remove ``sid``.  Returns OVS's comment."""
-        if self.role != "Leader":
+        if self.role != LEADER:
             return "not leader"
         if sid not in self.servers:
             return "already not in cluster"
@@ -79,7 +79,7 @@ class Membership:
     def leave(self: Any) -> None:
         """cluster/leave: hand leadership over if leading, then ask to be removed."""
         self.leaving = True
-        if self.role == "Leader":
+        if self.role == LEADER:
             self.transfer_leadership()
         self.leave_deadline = self.now
 
@@ -93,7 +93,7 @@ class Membership:
                                               address=self.address), address=address)
         if self.leaving and not self.left and self.now >= self.leave_deadline:
             self.leave_deadline = self.now + self.election_timer
-            if self.role == "Leader":
+            if self.role == LEADER:
                 self.transfer_leadership()
             for sid in sorted(self.servers):
                 if sid != self.sid:
@@ -108,7 +108,7 @@ class Membership:
             self._send(M.AddServerReply(sender=self.sid, to=rq.sender, cluster=self.cid,
                                         success=success, comment=comment,
                                         remote_addresses=others if addresses else None))
-        if self.role != "Leader":
+        if self.role != LEADER:
             return reply(False, "not leader", addresses=True)
         if rq.sender in self.servers:
             return reply(True, "already in cluster")
@@ -164,7 +164,7 @@ class Membership:
         committed = self.log.servers_through(last)
         if self.joining and self.sid in committed:
             self.joining = False
-        if self.role != "Leader":
+        if self.role != LEADER:
             return
         for sid, (_address, phase) in list(self.add_servers.items()):
             if phase == "committing" and sid in committed:

@@ -2,8 +2,8 @@
 
 Inputs: ``step(message)`` for a received message, ``tick(now_ms)`` for time,
 ``persisted(seq)`` when the records of ``PersistOp.seq`` (and every earlier one) are
-durable, and commands: ``propose``, ``transfer_leadership``, ``take_snapshot``,
-``change_election_timer`` and the membership commands of ``membership.py``.
+durable, and commands: ``propose`` (commands.py), ``transfer_leadership``,
+``take_snapshot``, ``change_election_timer``, and ``kick``/``leave`` (membership.py).
 Output: ``ready()`` returns one ``Ready`` batch (records, messages, committed entries,
 command replies, trace events) and starts a new one.
 
@@ -16,7 +16,8 @@ HandleAppendEntriesResponse, AdvanceCommitIndex, TakeSnapshot, Restart, StepDown
 Durability: a vote_reply and an append_reply (and install_snapshot_reply) leave only
 after the records they vouch for are durable; a candidate counts its own vote, and a
 leader its own log, only once durable.  This module is over 600 lines on purpose: one
-Raft state machine whose handlers share all of its state; membership lives apart.
+Raft state machine (elections, replication, snapshots, commit) whose handlers share all
+of its state; commands and membership live apart as mixins.
 """
 
 from __future__ import annotations
@@ -26,26 +27,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from reference.raft import messages as M
+from reference.raft.commands import Commands
 from reference.raft.durable import DurableState, header_record, term_record
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.membership import Membership
 from reference.raft.messages import Entry
-from reference.raft.progress import Command, Peer
+from reference.raft.progress import CANDIDATE, FOLLOWER, LEADER, PRECANDIDATE, Command, Peer
 from reference.raft.ready import (
-    BAD_PREREQ,
     IN_PROGRESS,
-    LOST_LEADERSHIP,
-    NOT_LEADER,
     SUCCESS,
-    TIMEOUT,
-    CommandReply,
     Committed,
     PersistOp,
     Ready,
     Send,
 )
 
-FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = "Follower", "PreCandidate", "Candidate", "Leader"
 ELECTION_RANGE_MS = 1000  # timeout = timer + random 0-999 ms, as raft.c
 
 # Planted bugs, for the simulator to catch (never on outside tests of bugs).
@@ -80,7 +76,7 @@ def bootstrap_state(sid: str, cid: str, name: str, address: str,
     return DurableState(sid, cid, name, address, RaftLog(snap), term=1, commit_index=1)
 
 
-class RaftNode(Membership):
+class RaftNode(Commands, Membership):
     def __init__(self, state: DurableState, *, now_ms: int, rng: random.Random,
                  options: NodeOptions | None = None, restarted: bool = False) -> None:
         self.sid = state.sid
@@ -204,41 +200,7 @@ class RaftNode(Membership):
         if handler is not None:
             handler(msg)
 
-    # --- commands -------------------------------------------------------------------
-
-    def propose(self, data: Any, prereq: str | None, result: str) -> None:
-        """Proposes ``data`` with eid ``result``; its outcome is a CommandReply keyed by
-        ``result``.  ``prereq`` (None: no check) must equal the leader's current eid."""
-        if self.role == LEADER:
-            self.client_request(data, prereq, result, origin=None)
-        elif self.leader_sid is not None and self.leader_sid != self.sid:
-            cmd = Command(result, data, prereq or self.applied_eid, self.now, forwarded=True)
-            self.commands[result] = cmd
-            self.forward(cmd)
-        else:
-            self._reply(result, NOT_LEADER)
-
-    def client_request(self, data: Any, prereq: str | None, result: str,
-                       origin: str | None) -> str | None:
-        """Appends a command on the leader; returns the failure status, if any."""
-        if prereq is not None and prereq != self.log.current_eid and not (
-                origin is not None and "prereq_unchecked" in self.opts.bugs):
-            return self._fail(result, origin, BAD_PREREQ)
-        index = self._append(Entry(self.term, data, result))
-        self.commands[result] = Command(result, data, prereq, self.now, origin, index)
-        self._event("ClientRequest", index=index, eid=result, origin=origin)
-        self._replicate_all()
-        return None
-
-    def forward(self, cmd: Command) -> None:
-        """Forward: a follower sends a command to its leader."""
-        assert self.leader_sid is not None
-        cmd.sent_at = self.now
-        self._event("Forward", leader=self.leader_sid, eid=cmd.result, prereq=cmd.prereq,
-                    retry=cmd.retries)
-        self._send(M.ExecuteCommandRequest(sender=self.sid, to=self.leader_sid,
-                                           cluster=self.cid, data=cmd.data,
-                                           prereq=cmd.prereq, result=cmd.result))
+    # --- commands (proposals and forwards: commands.py) --------------------------------
 
     def transfer_leadership(self) -> str | None:
         """TransferLeadership: the leader asks its most caught-up follower to stand now
@@ -600,82 +562,6 @@ class RaftNode(Membership):
         self._advance_commit_index()
         self._joiner_caught_up(p)
         self._replicate(p)
-
-    # --- forwarded commands ---------------------------------------------------------
-
-    def _on_execute_command_request(self, rq: M.ExecuteCommandRequest) -> None:
-        """HandleForward: the leader appends the command if the prereq is its current
-        eid (uncommitted entries included)."""
-        self._event("HandleForward", sender=rq.sender, eid=rq.result, prereq=rq.prereq,
-                    current=self.log.current_eid)
-        if self.role != LEADER:
-            self._send_command_reply(rq.sender, rq.result, NOT_LEADER)
-        elif rq.result in self.commands:
-            pass  # a duplicate of a command in progress: its reply will come
-        else:
-            self.client_request(rq.data, rq.prereq, rq.result, origin=rq.sender)
-
-    def _on_execute_command_reply(self, rpy: M.ExecuteCommandReply) -> None:
-        cmd = self.commands.get(rpy.result)
-        if cmd is None or not cmd.forwarded:
-            return
-        if rpy.status == IN_PROGRESS:
-            cmd.timestamp = self.now
-        elif rpy.status == SUCCESS:
-            cmd.index = rpy.commit_index or 0
-            if cmd.index <= self.commit_index:
-                self._complete(cmd, SUCCESS, cmd.index)
-        elif cmd.retries == 0:
-            # A failure is final only for a command sent once: after a retry an
-            # earlier copy may still commit, so only its commit or the timeout tell.
-            self._complete(cmd, rpy.status)
-
-    def _run_commands(self) -> None:
-        for cmd in list(self.commands.values()):
-            if self.now - cmd.timestamp > 2 * self.election_timer:
-                status = (LOST_LEADERSHIP if cmd.index and not cmd.forwarded
-                          and self.role != LEADER else TIMEOUT)
-                self._complete(cmd, status)
-            elif (cmd.forwarded and not cmd.index and self.role != LEADER
-                  and self.leader_sid not in (None, self.sid)
-                  and self.now - cmd.sent_at >= self.election_timer):
-                cmd.retries += 1
-                if "forward_retry_after_commit" in self.opts.bugs:
-                    cmd.prereq = self.applied_eid
-                self.forward(cmd)
-
-    def _send_command_reply(self, to: str, result: str, status: str,
-                            commit_index: int | None = None) -> None:
-        self._send(M.ExecuteCommandReply(sender=self.sid, to=to, cluster=self.cid,
-                                         result=result, status=status,
-                                         commit_index=commit_index))
-
-    def _fail(self, result: str, origin: str | None, status: str) -> str:
-        if origin is None:
-            self._reply(result, status)
-        else:
-            self._send_command_reply(origin, result, status)
-        return status
-
-    def _complete(self, cmd: Command, status: str, commit_index: int = 0) -> None:
-        self.commands.pop(cmd.result, None)
-        if cmd.origin is not None:
-            if self.role == LEADER:
-                self._send_command_reply(cmd.origin, cmd.result, status,
-                                         commit_index if status == SUCCESS else None)
-        else:
-            self._reply(cmd.result, status, commit_index)
-
-    def _complete_committed_commands(self, upto: int) -> None:
-        # An installed snapshot jumps over entries without applying them one by one:
-        # a forwarded command the leader already reported committed at an index the
-        # snapshot covers is done.  (Others learn their fate from the timeout.)
-        for cmd in list(self.commands.values()):
-            if cmd.forwarded and cmd.index and cmd.index <= upto:
-                self._complete(cmd, SUCCESS, cmd.index)
-
-    def _reply(self, result: str, status: str, commit_index: int = 0) -> None:
-        self._ready.replies.append(CommandReply(result, status, commit_index))
 
     # --- commit ---------------------------------------------------------------------
 

@@ -1,10 +1,13 @@
-"""What a leader tracks per follower (Peer) and what a node tracks per command in
-progress (Command)."""
+"""A node's roles, what a leader tracks per follower (Peer) and what a node tracks per
+command in progress (Command)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+# Roles, named as in spec/OvsdbRaft.tla.
+FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = "Follower", "PreCandidate", "Candidate", "Leader"
 
 
 @dataclass
