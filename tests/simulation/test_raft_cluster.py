@@ -20,8 +20,8 @@ STEPS = 3000
 
 # Planted bug -> the number of seeds (from 1) within which the simulator catches it.
 # Measured over seeds 1-200 (first failing seed, and how many of the 200 fail):
-# figure8_commit 55 (9), forward_retry_after_commit 25 (8), vote_before_persist 5 (15),
-# install_snapshot_keeps_old_data 1 (84), prereq_unchecked 1 (195).  With margin:
+# figure8_commit 67 (6), forward_retry_after_commit 13 (14), vote_before_persist 14 (11),
+# install_snapshot_keeps_old_data 1 (90), prereq_unchecked 1 (198).  With margin:
 CAUGHT_WITHIN = {
     "figure8_commit": 150,
     "vote_before_persist": 50,
