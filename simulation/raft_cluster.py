@@ -325,6 +325,10 @@ class Cluster:
         try:
             state = replay(m.disk.image())
         except ReplayError as e:
+            if "has left the cluster" in str(e):
+                self._log(f"decommission {sid[:4]} (left before it crashed)")
+                m.removed = True
+                return
             raise Violation(f"{sid[:8]} cannot restart: {e}") from None
         self.check.on_restart(sid, state.term, state.vote)
         self._log(f"restart {sid[:4]} (term {state.term}, log to {state.log.last_index}, "
