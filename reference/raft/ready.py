@@ -1,10 +1,12 @@
 """The node's output: one ``Ready`` batch per call, etcd-raft style.
 
-The shell (or the simulator) must, in this order: write ``persist`` (each op in order,
-then report ``node.persisted(op.seq)`` once it is durable: messages that must wait for
-durability are held inside the node until then); load ``snapshot`` if set, then apply
-``committed``; send ``messages``; hand ``replies`` to whoever proposed; keep ``events``
-for traces; log ``dropped`` (messages refused: wrong cluster, unknown server, ...).
+The shell (or the simulator) handles a batch in this order: queue ``persist`` for
+writing (each op in order; report ``node.persisted(op.seq)`` once that op and all
+before it are durable); load ``snapshot`` if set, then apply ``committed``; send
+``messages`` (at once: a message that must wait for durability, a vote_reply or an
+append_reply, is held inside the node and appears in a later batch, after
+``persisted``); hand ``replies`` to whoever proposed; keep ``events`` for traces; log
+``dropped`` (messages refused: wrong cluster, unknown server, stale term, ...).
 
 Trace events: one dict per spec/OvsdbRaft.tla action the node took, in order:
 ``{"action": NAME, "server": sid, "term": term after, "role": role after, ...details}``
