@@ -131,12 +131,13 @@ class Membership:
 
     def _on_remove_server_request(self: Any, rq: M.RemoveServerRequest) -> None:
         status = self.kick(rq.server_id, requester=rq.sender)
-        if status != "in progress" or self.remove_server is None:
-            done = status == "already not in cluster"
-            self._send(M.RemoveServerReply(
-                sender=self.sid, to=rq.sender, cluster=self.cid, success=done,
-                target_server=None if rq.server_id == rq.sender else rq.server_id,
-                comment=status))
+        if status == "in progress" and self.remove_server == (rq.server_id, rq.sender):
+            return  # ours: the reply comes when the new configuration commits
+        self._send(M.RemoveServerReply(
+            sender=self.sid, to=rq.sender, cluster=self.cid,
+            success=status == "already not in cluster",
+            target_server=None if rq.server_id == rq.sender else rq.server_id,
+            comment=status))
 
     def _change_membership(self: Any, servers: dict[str, str], **what: str) -> None:
         """ChangeMembership: append the new configuration (in force at once)."""

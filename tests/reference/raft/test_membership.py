@@ -105,3 +105,16 @@ def test_leave_hands_leadership_over_then_is_removed_and_writes_left():
     assert {"note": "left"} in s.records["a"]
     leader = next(n for n in "bc" if s.nodes[n].is_leader)
     assert set(s.nodes[leader].servers) == {B, C}
+
+
+def test_a_removal_request_while_another_change_is_in_progress_is_answered():
+    from reference.raft import messages as M
+    s = Scripted()
+    s.elect("a")
+    assert s.do("a", "kick", C) == "in progress"
+    b = s.nodes["b"]
+    b._send(M.RemoveServerRequest(sender=B, to=A, cluster=b.cid, server_id=B))
+    s.flush("b")
+    s.deliver("remove_server_request")
+    (rp,) = s.sent("remove_server_reply", src="a")
+    assert not rp.success and rp.comment == "in progress" and rp.target_server is None
