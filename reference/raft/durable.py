@@ -15,7 +15,8 @@ Records (any may add ``comment``):
 
 Replay follows raft.c: an entry below the log's end truncates the log there; an index
 that skips ahead, an index below the commit index, a term lower than the previous
-entry's, or two different votes in one term are errors (``ReplayError``).
+entry's, two different votes in one term, a commit index that regresses or passes the
+log's end are errors (``ReplayError``).
 """
 
 from __future__ import annotations
@@ -117,7 +118,14 @@ def replay(records: list[dict[str, Any]]) -> DurableState:
             log.truncate(index)
             log.append(entry)
         elif "commit_index" in rec:
-            st.commit_index = max(st.commit_index, min(rec["commit_index"], log.last_index))
+            ci = rec["commit_index"]
+            if ci < st.commit_index:
+                raise ReplayError(f"record {n}: commit index regresses from "
+                                  f"{st.commit_index} to {ci}")
+            if ci > log.last_index:
+                raise ReplayError(f"record {n}: commit index {ci} is past the last log "
+                                  f"index {log.last_index}")
+            st.commit_index = ci
         elif "note" in rec:
             st.notes.append(rec["note"])
         elif "leader" in rec:

@@ -641,7 +641,8 @@ class RaftNode(Commands, Membership):
         records = [header_record(self.sid, self.cid, self.name, self.address, snap)]
         records += [e.to_record(i) for i, e in enumerate(self.log.entries, self.log.start)]
         records.append(term_record(self.term, self.vote))
-        records.append({"commit_index": self.commit_index})
+        if self.commit_index >= self.log.start:  # as raft.c: only past the snapshot
+            records.append({"commit_index": self.commit_index})
         self._seq += 1
         self._ready.persist.append(PersistOp(self._seq, tuple(records), rewrite=True))
 
