@@ -440,7 +440,7 @@ class Cluster:
         self._push(self.now + self.rng.randint(20, 800), "restart", (m.sid,))
 
 
-def simulate(seed: int, steps: int = 2000, opts: SimOptions | None = None) -> SimResult:
+def simulate(seed: int, steps: int = 3000, opts: SimOptions | None = None) -> SimResult:
     """Runs one seed for ``steps`` events and returns the verdict."""
     return Cluster(seed, opts or SimOptions()).run(steps)
 
@@ -453,7 +453,7 @@ def _seed_range(text: str) -> range:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="1-100", help="a seed or a range LO-HI")
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--bug", action="append", default=[], help="plant a bug (node.BUGS)")
     ap.add_argument("--prevote", action="store_true")
