@@ -1,0 +1,15 @@
+"""The Raft layer: a sans-I/O Raft node speaking Open vSwitch 3.1's Raft.
+
+    messages.py    the Raft RPCs (OVS-RAFT.md section 2): strict parse, exact keys out
+    log.py         the log with its snapshot; Entry lives in messages.py (the wire form)
+    durable.py     the clustered file's record shapes and their replay
+    node.py        RaftNode: step / tick / persisted / commands -> Ready
+    commands.py    proposals and forwarded commands (a mixin of RaftNode)
+    membership.py  join, kick, leave (a mixin of RaftNode)
+    progress.py    roles; what a leader tracks per follower; commands in progress
+    ready.py       the Ready batch and the command statuses
+
+The node replicates opaque data (OVS's [schema|null, txn|null]) with eids; it knows
+nothing of databases, sockets or files.  simulation/raft_cluster.py drives whole
+clusters of it from one seed.
+"""
