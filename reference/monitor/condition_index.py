@@ -47,6 +47,9 @@ class ConditionIndex:
         if terms is None:
             self.fallback[owner] = cond
             return
+        # Two clauses may share a term (includes {0} and includes {0, 1} are both
+        # filed under element 0): file it once, so removing the owner takes it once.
+        terms = tuple(dict.fromkeys(terms))
         self._terms[owner] = terms
         for column, fn, key in terms:
             table = self.eq if fn == "==" else self.inc

@@ -73,3 +73,14 @@ def test_indexes_never_miss(conds, rows, later):
         index.candidates(r, cands)
         assert not cands
     assert not index.always and not index.fallback and not index.eq and not index.inc
+
+
+def test_a_term_two_clauses_share_is_filed_once():
+    # includes {0} and includes {0, 1} are both filed under element 0 of s; removing
+    # their owner must take that term out once and leave no empty bucket behind.
+    index = ConditionIndex()
+    cond = parse_monitor_condition(TS, [["s", "includes", ["set", [0]]],
+                                        ["s", "includes", ["set", [0, 1]]]])
+    index.add("owner", cond)
+    index.remove("owner")
+    assert not index.eq and not index.inc and not index.always and not index.fallback
