@@ -26,8 +26,8 @@ import orjson
 from reference.data.datum import Datum
 from reference.data.schema import parse_schema
 from reference.monitor.engine import MonitorEngine
-from reference.monitor.replica import Replica
 from simulation.monitor_db import SimDB
+from simulation.monitor_replica import Replica
 
 TABLE = "R"
 COLUMNS = ("n", "s", "m")

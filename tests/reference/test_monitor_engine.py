@@ -14,9 +14,9 @@ from reference.data.condition import Clause
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor import engine as engine_mod
-from reference.monitor.replica import Replica
 from reference.monitor.rows import n_atoms
 from simulation.monitor_db import SimDB
+from simulation.monitor_replica import Replica
 
 SCHEMA = parse_schema({
     "name": "SB", "version": "1.0.0",
@@ -221,7 +221,7 @@ def test_stuck_client_merges_while_10000_transactions_flow():
 
 def test_replica_rejects_bad_streams():
     """The client model used by the property tests is strict (known-bad inputs)."""
-    from reference.monitor.replica import ReplicaError
+    from simulation.monitor_replica import ReplicaError
     rep = Replica(SCHEMA, {"Port": ("counter",)})
     rep.apply("update2", {"Port": {"a": {"insert": {"counter": 1}}}})
     for bad in ({"Port": {"a": {"insert": {}}}}, {"Port": {"b": {"modify": {}}}},

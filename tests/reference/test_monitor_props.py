@@ -27,8 +27,8 @@ from reference.data.datum import Datum
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
 from reference.monitor import compose as compose_mod
-from reference.monitor.replica import Replica
 from simulation.monitor_db import SimDB
+from simulation.monitor_replica import Replica
 
 SCHEMA = parse_schema({
     "name": "P", "version": "1.0.0",

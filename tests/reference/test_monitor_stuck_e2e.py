@@ -19,7 +19,7 @@ import orjson
 from harness.framing import Framer
 from harness.targets.server import start_server, stop_all
 from reference.data.schema import parse_schema
-from reference.monitor.replica import Replica
+from simulation.monitor_replica import Replica
 from tests.reference.test_monitor_vs_ovs import SCHEMA
 from tests.reference.wire import Conn
 

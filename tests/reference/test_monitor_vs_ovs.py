@@ -26,7 +26,7 @@ from reference.data.datum import datum_from_json
 from reference.data.errors import OvsdbError
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
-from reference.monitor.replica import Replica
+from simulation.monitor_replica import Replica
 from tests.reference.wire import Conn
 
 pytestmark = pytest.mark.skipif(shutil.which("ovsdb-server") is None,

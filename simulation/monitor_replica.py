@@ -1,6 +1,7 @@
 """A client's replica built only from the notifications it receives (the IDL's job).
 
-Used by the property tests and by trace.random_trace as the client side: it applies
+Test-only, so it lives here and not in the server: the property tests and
+simulation.monitor_trace use it as the client side; it applies
 update (v1), update2 and update3 <table-updates> strictly, so a doubled insert, a modify
 or delete of an unknown row, or an insert of a row already held raises ReplicaError.
 """
