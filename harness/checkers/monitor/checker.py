@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.checkers.base import INVALID, UNKNOWN, VALID, CheckContext, CheckerResult, Failure
 from harness.checkers.monitor.history import MonitorInput, read_input
-from harness.checkers.monitor.replay import check
+from harness.checkers.monitor.replay import check_input
 from harness.checkers.monitor.report import PROPERTIES, Report, Violation
 from harness.history import Op
 
@@ -25,8 +25,7 @@ class MonitorChecker:
 
     def check(self, history: list[Op], context: CheckContext) -> CheckerResult:
         data = read_input(history, self.table)
-        report = check(data.writes, data.streams, clock=self.clock, schema=data.schema,
-                       quiescent=True)
+        report = check_input(data, clock=self.clock, quiescent=True)
         failed = [p for p in PROPERTIES if p in report.failed()]
         head = f"{len(data.writes['txns'])} txns, {len(data.streams)} clients; "
         if failed:
@@ -63,6 +62,8 @@ def evidence(v: Violation, events: list[dict[str, Any]], data: MonitorInput,
     last write at or before the clock the replica was held to (the change that never
     arrived, or the value it should have had), else before the client first heard
     of the row."""
+    if v.index is not None:  # a writer's reply: the history entry itself
+        return (v.index,)
     at = v.event if 0 <= v.event < len(events) else len(events) - 1
     found = [events[i]["index"] for i in (at - 1, at) if 0 <= i < len(events)]
     if v.row is None or not found:
