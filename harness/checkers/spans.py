@@ -1,5 +1,7 @@
-"""What the pictures draw, read from a history: client ops as spans (call to return)
-and faults as bands (start to stop)."""
+"""What the pictures draw, read from a history: client ops as spans (call to return),
+faults as bands (start to stop), the lies a lying proxy told as marks, leader changes,
+and the one time axis they share (``time_end``), so the latency plot and the timeline
+line up."""
 
 from __future__ import annotations
 
@@ -51,3 +53,23 @@ def fault_bands(ops: list[Op]) -> list[dict[str, Any]]:
                 bands.append(band)
     bands += open_.values()
     return sorted(bands, key=lambda b: b["start"])
+
+
+
+def time_end(ops: list[Op]) -> float:
+    """The end of the time axis (s) every picture of this history uses."""
+    return max([op.time / 1e9 for op in ops] + [1.0])
+
+
+def lie_marks(ops: list[Op]) -> list[dict[str, Any]]:
+    """Each lie the proxy told (``lie-told`` events of process ``"proxy"``): its time,
+    a short label and what was told (in plain words, as the proxy recorded it)."""
+    marks = []
+    for op in ops:
+        if op.process != "proxy" or not isinstance(op.value, dict):
+            continue
+        kind = str(op.value.get("lie", "?"))
+        marks.append({"time": op.time / 1e9, "index": op.index, "label": f"lie: {kind}",
+                      "told": str(op.value.get("told") or kind),
+                      "node": op.value.get("node")})
+    return marks
