@@ -210,3 +210,23 @@ def test_every_workload_names_its_checkers_and_the_monitor_one_heals_before_sett
     assert cfg.before_settle is not None
     asyncio.run(cfg.before_settle())
     assert healed == [True]
+
+
+def test_timeline_leader_row_from_target_events(tmp_path):
+    # Mutation seen to fail: leader_spans ignoring the "target" process's events.
+    from harness.checkers.spans import time_end
+    from harness.checkers.timeline import leader_spans
+    ticks = iter(range(0, 10**12, 10**9))
+    rec = Recorder(clock=lambda: next(ticks))
+    rec.event("leader", {"leader": "n1", "term": 1}, process="target")
+    rec.invoke(0, "write", 1, key="k0")
+    rec.ok(0)
+    rec.event("leader", {"leader": None, "term": 2}, process="target")
+    rec.event("leader", {"leader": "n3", "term": 2}, process="target")
+    spans = leader_spans(rec.ops)
+    assert [(s["leader"], s["term"]) for s in spans] == [("n1", 1), (None, 2), ("n3", 2)]
+    assert spans[0]["end"] == spans[1]["start"] and spans[-1]["end"] == time_end(rec.ops)
+    Timeline(1).check(rec.ops, CheckContext(out=tmp_path))
+    svg = (tmp_path / "timeline.svg").read_text()
+    assert "leader/term" in svg and "<title>n1 t1</title>" in svg
+    assert "<title>no leader t2</title>" in svg and ">target</text>" not in svg
