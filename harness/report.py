@@ -54,7 +54,7 @@ def _badge(verdict: str) -> str:
     color = "#2e8b57" if good else ("#c0392b" if verdict in
                                     ("not-linearizable", "failed", "invalid") else "#e67e22")
     return (f'<span style="background:{color};color:white;padding:2px 8px;'
-            f'border-radius:4px">{html.escape(verdict)}</span>')
+            f'border-radius:4px;white-space:nowrap">{html.escape(verdict)}</span>')
 
 
 def _artifact(out: Path | None, checker: dict[str, Any], label: str) -> Path | None:
@@ -142,7 +142,13 @@ def render(results: dict[str, Any], ops: list[Op], out: Path | None = None) -> s
     svg = _artifact(out, checkers.get("timeline", {}), "timeline")
     if svg is not None:
         parts.append("<h2>Timeline</h2><p>One row per worker (writer) and per monitoring "
-                     "client; hover over a bar or tick for the op.</p>")
+                     "client: each op a bar from call to reply, "
+                     f"<span style='color:{CSS_COLORS['ok']}'>ok</span>, "
+                     f"<span style='color:{CSS_COLORS['fail']}'>fail</span> or "
+                     f"<span style='color:{CSS_COLORS['info']}'>info</span> (drawn to the "
+                     "end of its timeout); each update a monitoring client received a "
+                     "grey tick, red where a failure above points; faults shaded, lies "
+                     "as purple lines. Hover for details.</p>")
         parts.append(svg.read_text(encoding="utf-8"))
     parts.append(faults_html(results.get("faults") or []))
     cc = checkers.get("check-cluster")

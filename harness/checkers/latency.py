@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers.base import VALID, CheckContext, CheckerResult
-from harness.checkers.spans import fault_bands, lie_marks, op_spans, time_end
+from harness.checkers.spans import fault_bands, label_lines, lie_marks, op_spans, time_end
 from harness.checkers.timeline import CSS_COLORS, FAULT_CSS, LIE_CSS, MARGIN_L, MARGIN_R, WIDTH
 from harness.history import Op
 
 PNG = "latency.png"
 HEIGHT = 340  # pixels, at DPI
 DPI = 100
+CHAR_PX = 5.2  # width of a caption character (8 pt at DPI), to keep captions apart
 OUTCOMES = {"ok": "ok", "fail": "fail (certainly not done)",
             "info": "info (no reply: may or may not be done)"}
 
@@ -71,14 +72,19 @@ def latency_png(spans: list[dict[str, Any]], bands: list[dict[str, Any]],
     ax.set_ylabel("latency (ms, log)", fontsize=10)
     ax.tick_params(labelsize=9)
     handles: list[Any] = []
-    for i, b in enumerate(bands):
+    marks = sorted([(b["start"], b["end"], b["label"][:40], "#8b1a1a") for b in bands] +
+                   [(m["time"], m["time"], m["label"], LIE_CSS) for m in lies])
+    lines = label_lines([m[:3] for m in marks], t_end,
+                        WIDTH - MARGIN_L - MARGIN_R, CHAR_PX)
+    for b in bands:
         ax.axvspan(b["start"], b["end"], color=FAULT_CSS, alpha=0.5, linewidth=0)
-        _label(ax, b["start"], b["end"], b["label"], t_end, i, "#8b1a1a")
     if bands:
         handles.append(Patch(color=FAULT_CSS, alpha=0.5, label="fault"))
-    for i, m in enumerate(lies):
+    for m in lies:
         ax.axvline(m["time"], color=LIE_CSS, linewidth=1.5)
-        _label(ax, m["time"], m["time"], m["label"], t_end, len(bands) + i, LIE_CSS)
+    for (t0, t1, text, color), line in zip(marks, lines, strict=True):
+        if line is not None:
+            _label(ax, t0, t1, text, t_end, line, color)
     if lies:
         handles.append(Patch(color=LIE_CSS, label="lie told"))
     # Drawn last so the rare timeouts are not hidden under thousands of oks.
@@ -102,12 +108,12 @@ def latency_png(spans: list[dict[str, Any]], bands: list[dict[str, Any]],
     return buf.getvalue()
 
 
-def _label(ax: Any, start: float, end: float, text: str, t_end: float, i: int,
+def _label(ax: Any, start: float, end: float, text: str, t_end: float, line: int,
            color: str) -> None:
-    """A band's label inside the plot, on one of three staggered lines, anchored on
-    the side that keeps it on the picture (never cut off at the right edge)."""
+    """A band's caption inside the plot on its line (``spans.label_lines``), anchored
+    on the side that keeps it on the picture (never cut off at the right edge)."""
     right = start > 0.6 * t_end
-    ax.text(end if right else start, 0.97 - 0.09 * (i % 3), " " + text[:40] + " ",
+    ax.text(end if right else start, 0.97 - 0.09 * line, " " + text + " ",
             transform=ax.get_xaxis_transform(), ha="right" if right else "left",
             va="top", fontsize=8, color=color, clip_on=True,
             bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 0.5})

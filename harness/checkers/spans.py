@@ -73,3 +73,27 @@ def lie_marks(ops: list[Op]) -> list[dict[str, Any]]:
                       "told": str(op.value.get("told") or kind),
                       "node": op.value.get("node")})
     return marks
+
+
+def label_lines(marks: list[tuple[float, float, str]], t_end: float, plot_px: float,
+                char_px: float, lines: int = 3) -> list[int | None]:
+    """On which of ``lines`` caption lines each (start, end, text) goes, in the order
+    given (by time), so that no two captions overlap; None: no room left, the mark is
+    drawn without a caption (the report's tables list them all).  A caption runs right
+    from its start, or left from its end past 60% of the axis, as the pictures anchor
+    them so that none is cut off at the right edge."""
+    free = [-1e18] * lines  # per line: the px where its last caption ends
+    out: list[int | None] = []
+    for t0, t1, text in marks:
+        w = char_px * (len(text) + 2)
+        if t0 > 0.6 * t_end:
+            right = plot_px * t1 / t_end
+            left = right - w
+        else:
+            left = plot_px * t0 / t_end
+            right = left + w
+        line = next((i for i in range(lines) if left > free[i] + 4), None)
+        if line is not None:
+            free[line] = right
+        out.append(line)
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers.base import VALID, CheckContext, CheckerResult
-from harness.checkers.spans import fault_bands, lie_marks, op_spans, time_end
+from harness.checkers.spans import fault_bands, label_lines, lie_marks, op_spans, time_end
 from harness.history import Op
 
 COLORS = {"ok": (46, 139, 87), "fail": (70, 110, 200), "info": (230, 140, 20)}
@@ -66,8 +66,7 @@ def timeline_svg(ops: list[Op], workers: int, flagged: set[int] | None = None,
     lies = lie_marks(ops)
     leaders = leader_spans(ops)
     row_h, left = 14, MARGIN_L
-    labels = len(bands) + len(lies)
-    top = 8 + 12 * min(3, labels)  # room for up to three lines of band labels
+    top = 8 + 12 * min(3, len(bands) + len(lies))  # room for three lines of captions
     workers = max(1, workers)
     setup = [s for s in spans if s["process"] >= SETUP_PROCESS]
     spans = [s for s in spans if s["process"] < SETUP_PROCESS]
@@ -81,27 +80,32 @@ def timeline_svg(ops: list[Op], workers: int, flagged: set[int] | None = None,
     def x(t: float) -> float:
         return left + pw * t / t_end
 
-    def label(i: int, t0: float, t1: float, text: str, color: str) -> str:
-        # Staggered on three lines; anchored at the band's end when near the right
-        # edge, so no label is cut off.
+    # Captions on up to three lines, none overlapping (``spans.label_lines``), anchored
+    # at the band's end near the right edge so that none is cut off.
+    marks = sorted([(b["start"], b["end"], b["label"][:40], "#8b1a1a") for b in bands] +
+                   [(m["time"], m["time"], m["label"], LIE_CSS) for m in lies])
+    lines = label_lines([m[:3] for m in marks], t_end, pw, 6.2)
+
+    def label(line: int, t0: float, t1: float, text: str, color: str) -> str:
         right = t0 > 0.6 * t_end
-        return (f'<text x="{(x(t1) if right else x(t0) + 2):.1f}" y="{8 + 12 * (i % 3) + 9}" '
+        return (f'<text x="{(x(t1) if right else x(t0) + 2):.1f}" y="{8 + 12 * line + 9}" '
                 f'fill="{color}" text-anchor="{"end" if right else "start"}">'
-                f"{html.escape(text[:40])}</text>")
+                f"{html.escape(text)}</text>")
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            'font-family="sans-serif" font-size="11">']
-    for i, b in enumerate(bands):
+    for b in bands:
         out.append(f'<rect x="{x(b["start"]):.1f}" y="{top}" '
                    f'width="{max(1.0, x(b["end"]) - x(b["start"])):.1f}" '
                    f'height="{row_h * rows}" fill="{FAULT_CSS}" opacity="0.5">'
                    f'<title>{html.escape(b["label"])}</title></rect>')
-        out.append(label(i, b["start"], b["end"], b["label"], "#8b1a1a"))
-    for i, m in enumerate(lies, start=len(bands)):
+    for m in lies:
         out.append(f'<rect x="{x(m["time"]) - 1:.1f}" y="{top}" width="2" '
                    f'height="{row_h * rows}" fill="{LIE_CSS}">'
                    f'<title>{html.escape(m["label"] + ": " + m["told"])}</title></rect>')
-        out.append(label(i, m["time"], m["time"], m["label"], LIE_CSS))
+    for (t0, t1, text, color), line in zip(marks, lines, strict=True):
+        if line is not None:
+            out.append(label(line, t0, t1, text, color))
     for w in range(workers):
         out.append(f'<text x="2" y="{top + row_h * w + 10}">worker {w}</text>')
     for s in spans:

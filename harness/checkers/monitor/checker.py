@@ -76,6 +76,8 @@ def clock_range(v: Violation, events: list[dict[str, Any]],
     lo, hi = before, after if after is not None else before
     if hi is None:
         text = None
+    elif v.event < 0:  # found when the stream ended
+        text = f"at the end of its stream (clock {hi})"
     elif lo is None or lo == hi:
         text = f"clock {hi}"
     else:
