@@ -20,6 +20,7 @@ from typing import Any
 from harness.checkers.base import VALID, CheckContext, CheckerResult
 from harness.checkers.spans import fault_bands, label_lines, lie_marks, op_spans, time_end
 from harness.history import Op
+from harness.linear.visualize import STATUS_WORDS, plain
 
 COLORS = {"ok": (46, 139, 87), "fail": (70, 110, 200), "info": (230, 140, 20)}
 CSS_COLORS = {k: "#%02x%02x%02x" % v for k, v in COLORS.items()}
@@ -111,7 +112,10 @@ def timeline_svg(ops: list[Op], workers: int, flagged: set[int] | None = None,
     for s in spans:
         w = s["process"] % workers
         x0, x1 = x(s["start"]), x(s["end"])
-        tip = f'p{s["process"]} {s["f"]} {s["key"]} {s["in"]!r} -> {s["type"]} {s["out"]!r}'
+        tip = (f'p{s["process"]} {s["f"]} {plain(s["in"])}'
+               + (f' → {plain(s["out"])}' if s["out"] is not None else "")
+               + f' ({STATUS_WORDS.get(s["type"], s["type"])})'
+               + (f', key {plain(s["key"])}' if s["key"] is not None else ""))
         if s.get("node"):
             tip += f' via {s["node"]}'
         if s.get("error"):

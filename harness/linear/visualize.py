@@ -63,11 +63,32 @@ window.addEventListener('load',focus);
 """
 
 
+STATUS_WORDS = {"ok": "ok", "fail": "failed", "info": "no reply"}
+
+
+def plain(value: Any) -> str:
+    """A value as people write it: ``k1`` not ``'k1'``, ``1→2`` for a pair."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        if len(value) == 2 and not any(isinstance(v, (list, tuple, dict)) for v in value):
+            return f"{plain(value[0])}→{plain(value[1])}"
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    return "nothing" if value is None else str(value)
+
+
 def describe(op: Operation) -> str:
-    """One operation in a line: process, function, values, outcome and key."""
-    key = "" if op.key is None else f" key={op.key!r}"
-    out = "" if op.status != "ok" or op.output == op.input else f" -> {op.output!r}"
-    return f"p{op.process} {op.f} {op.input!r}{out} [{op.status}]{key}"
+    """One operation in a line of plain words: process, function, values, outcome and
+    key, e.g. ``p1 read → 5 (ok), key k1``."""
+    if op.f == "read":
+        what = f"→ {plain(op.output)}" if op.status == "ok" else ""
+    else:
+        what = plain(op.input)
+        if op.status == "ok" and op.output is not None and op.output != op.input:
+            what += f" → {plain(op.output)}"
+    key = "" if op.key is None else f", key {plain(op.key)}"
+    status = STATUS_WORDS.get(op.status, op.status)
+    return f"p{op.process} {op.f} {what}".rstrip() + f" ({status}){key}"
 
 
 def render(result: CheckResult) -> str:
@@ -228,9 +249,7 @@ def _svg(
 def _short(o: Operation) -> str:
     """An op's value as a bar can show it: ``read 5``, ``write 3``, ``cas 1→2``."""
     v = o.output if o.status == "ok" and o.f == "read" else o.input
-    if isinstance(v, (list, tuple)) and len(v) == 2 and o.f == "cas":
-        return f"cas {v[0]!r}→{v[1]!r}"
-    return f"{o.f} {'?' if v is None else repr(v)}"[:24]
+    return f"{o.f} {'?' if v is None else plain(v)}"[:24]
 
 
 def _event_text(e: Op) -> str:
