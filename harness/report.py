@@ -75,7 +75,9 @@ def failures_html(name: str, checker: dict[str, Any], by_index: dict[int, Op]) -
     esc = html.escape
     parts = [f"<h2>{esc(name)}: what failed</h2>"]
     for f in checker.get("failures") or []:
-        who = ", ".join(x for x in (f"client <b>{esc(f['client'])}</b>" if f.get("client")
+        client = f.get("client") or ""
+        who = ", ".join(x for x in ((f"<b>{esc(client)}</b>" if client.startswith("writer")
+                                     else f"client <b>{esc(client)}</b>") if client
                                     else "", f"row <code>{esc(f['row'])}</code>"
                                     if f.get("row") else "",
                                     esc(f["clocks"]) if f.get("clocks") else "") if x)

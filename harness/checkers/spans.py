@@ -26,12 +26,13 @@ def op_spans(ops: list[Op]) -> list[dict[str, Any]]:
         spans.append({"process": op.process, "f": inv.f, "key": inv.key,
                       "start": inv.time / 1e9, "end": op.time / 1e9, "type": op.type,
                       "in": inv.value, "out": op.value, "node": inv.extra.get("node"),
-                      "error": op.extra.get("error")})
+                      "error": op.extra.get("error"), "indices": (inv.index, op.index)})
     end = max((op.time for op in ops), default=0) / 1e9
     for inv in pending.values():  # never completed: indeterminate
         spans.append({"process": inv.process, "f": inv.f, "key": inv.key,
                       "start": inv.time / 1e9, "end": end, "type": "info", "in": inv.value,
-                      "out": None, "node": inv.extra.get("node"), "error": "no completion"})
+                      "out": None, "node": inv.extra.get("node"), "error": "no completion",
+                      "indices": (inv.index,)})
     return spans
 
 

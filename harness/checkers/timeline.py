@@ -120,9 +120,14 @@ def timeline_svg(ops: list[Op], workers: int, flagged: set[int] | None = None,
             tip += f' via {s["node"]}'
         if s.get("error"):
             tip += f' ({s["error"]})'
+        bad = any(i in flagged for i in s.get("indices", ()))
+        if bad:
+            tip += " (a checker flagged this)"
+        edge = f' stroke="{FAILED_CSS}" stroke-width="2"' if bad else ""
         out.append(f'<rect x="{x0:.1f}" y="{top + row_h * w + 2}" '
-                   f'width="{max(1.0, x1 - x0):.1f}" height="{row_h - 4}" '
-                   f'fill="{CSS_COLORS[s["type"]]}"><title>{html.escape(tip)}</title></rect>')
+                   f'width="{max(3.0 if bad else 1.0, x1 - x0):.1f}" height="{row_h - 4}" '
+                   f'fill="{FAILED_CSS if bad else CSS_COLORS[s["type"]]}"{edge}>'
+                   f'<title>{html.escape(tip)}</title></rect>')
     out += _event_ticks(ops, clients, flagged, workers, row_h, top, x)
     if leaders:
         out += _leader_row(leaders, top + row_h * (rows - 1), row_h, x)

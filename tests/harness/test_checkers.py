@@ -16,7 +16,7 @@ from harness.checkers import (
     validity_of,
 )
 from harness.checkers.monitor.history import FINAL_PROCESS, SETUP_PROCESS
-from harness.checkers.timeline import FAILED_CSS
+from harness.checkers.timeline import FAILED_CSS, timeline_svg
 from harness.history import Recorder, parse_jsonl
 
 CLK = "00000000-0000-0000-0000-0000000000cc"
@@ -154,8 +154,13 @@ def test_an_acknowledged_write_the_log_contradicts_fails_the_run(in_log):
     # transaction.  Mutations seen to fail: the token lookup dropped; the duplicate
     # seq overwriting the first (the history then loses write 21, and the stream
     # checks pass).
-    result = MonitorChecker().check(_with_extra_ack(31, 2, in_log), CheckContext())
+    ops = _with_extra_ack(31, 2, in_log)
+    result = MonitorChecker().check(ops, CheckContext())
     assert result.verdict == "failed", result.to_dict()
+    # The timeline marks the writer's acknowledged op (mutation seen to fail: spans
+    # without their history indices).
+    svg = timeline_svg(ops, 2, {i for f in result.failures for i in f.events})
+    assert svg.count(f'stroke="{FAILED_CSS}"') == 1
     assert result.details["properties"]["acknowledged"]["violations"] == 1
     [f] = [f for f in result.failures if f.what == "acknowledged"]
     assert ("both acknowledged as transaction 2" in f.message) == in_log, f.message
