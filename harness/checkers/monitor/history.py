@@ -13,7 +13,9 @@ The monitor workload records into the same history as every workload (Jepsen's f
   on the clock failed: certainly not committed) or ``info`` (no reply: indeterminate);
 - the final read, process 1000001: ``invoke final-read`` then ``ok final-read
   {"clock": n, "rows": {uuid: row}, "log": [token, ...]}`` (``info`` if it could not
-  be read), which settles the indeterminate writes (:func:`resolve_unknown`);
+  be read), which settles the indeterminate writes (:func:`resolve_unknown`) and holds
+  the server to its replies: every acknowledged write's token must be in the log, no
+  refused write's may be (:func:`check_acknowledged`);
 - everything a monitoring client sees, string processes ``"m0"``, ``"m1"``, ...,
   type ``info`` (events, not calls), in arrival order, ``f`` one of ``monitor``,
   ``update``, ``cond_change``, ``cond_change_reply``, ``disconnect`` and ``value`` the
@@ -96,8 +98,7 @@ def read_input(ops: list[Op], table: str) -> MonitorInput:
             if inv is None:
                 continue
             if op.type == "ok":
-                acked.append({**_claim(inv), "value": op.value, "done": op.index,
-                              "process": op.process})
+                acked.append({**_claim(inv), "value": op.value, "done": op.index})
             elif op.type == "fail":
                 refused.append({**_claim(inv), "done": op.index})
             else:
