@@ -230,3 +230,14 @@ def test_timeline_leader_row_from_target_events(tmp_path):
     svg = (tmp_path / "timeline.svg").read_text()
     assert "leader/term" in svg and "<title>n1 t1</title>" in svg
     assert "<title>no leader t2</title>" in svg and ">target</text>" not in svg
+
+
+def test_captions_never_overlap_and_stay_on_the_picture():
+    # Mutation seen to fail: every caption on line 0 (the old staggering by count).
+    from harness.checkers.spans import label_lines
+    marks = [(t, t, "lie: stale_read") for t in (1.0, 1.05, 1.1, 1.15, 5.0)]
+    lines = label_lines(marks, 10.0, 1000.0, 6.0)
+    assert lines[:3] == [0, 1, 2] and lines[3] is None  # no room left: no caption
+    assert lines[4] == 0  # far enough along to reuse the first line
+    # Past 60% a caption runs leftwards from its end, so it fits by the right edge.
+    assert label_lines([(9.9, 9.9, "x" * 30)], 10.0, 1000.0, 6.0) == [0]
