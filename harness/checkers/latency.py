@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers.base import VALID, CheckContext, CheckerResult
-from harness.checkers.spans import fault_bands, label_lines, lie_marks, op_spans, time_end
+from harness.checkers.spans import (
+    fault_bands,
+    label_lines,
+    lie_marks,
+    op_spans,
+    runs_left,
+    time_end,
+)
 from harness.checkers.timeline import CSS_COLORS, FAULT_CSS, LIE_CSS, MARGIN_L, MARGIN_R, WIDTH
 from harness.history import Op
 
@@ -72,7 +79,7 @@ def latency_png(spans: list[dict[str, Any]], bands: list[dict[str, Any]],
     ax.set_ylabel("latency (ms, log)", fontsize=10)
     ax.tick_params(labelsize=9)
     handles: list[Any] = []
-    marks = sorted([(b["start"], b["end"], b["label"][:40], "#8b1a1a") for b in bands] +
+    marks = sorted([(b["start"], b["end"], _cut(b["label"]), "#8b1a1a") for b in bands] +
                    [(m["time"], m["time"], m["label"], LIE_CSS) for m in lies])
     lines = label_lines([m[:3] for m in marks], t_end,
                         WIDTH - MARGIN_L - MARGIN_R, CHAR_PX)
@@ -92,17 +99,19 @@ def latency_png(spans: list[dict[str, Any]], bands: list[dict[str, Any]],
         xs = [s["start"] for s in spans if s["type"] == kind]
         ys = [max(s["end"] - s["start"], 1e-6) * 1000 for s in spans if s["type"] == kind]
         if xs:
+            # Above the captions: a caption must never hide an op.
             handles.append(ax.scatter(xs, ys, s=6, color=CSS_COLORS[kind], linewidths=0,
-                                      label=f"{OUTCOMES[kind]} ({len(xs)})"))
+                                      label=f"{OUTCOMES[kind]} ({len(xs)})", zorder=3))
     if not spans:
         ax.text(0.5, 0.5, "no client operations", transform=ax.transAxes, ha="center",
                 color="#777777")
         ax.set_ylim(0.1, 1000)
-    fig.text(MARGIN_L / WIDTH, 0.955, "Latency of each operation (call to reply)",
+    fig.text(MARGIN_L / WIDTH, 0.975, "Latency of each operation (call to reply)",
              fontsize=12, fontweight="bold", va="top")
-    if handles:
-        fig.legend(handles=handles, loc="upper right", ncol=len(handles), fontsize=8.5,
-                   frameon=False, markerscale=2.5, bbox_to_anchor=(1 - MARGIN_R / WIDTH, 0.985))
+    if handles:  # on a line of its own under the title, so the two never collide
+        fig.legend(handles=handles, loc="upper left", ncol=len(handles), fontsize=8.5,
+                   frameon=False, markerscale=2.5, borderaxespad=0,
+                   bbox_to_anchor=(MARGIN_L / WIDTH - 0.01, 0.895))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return buf.getvalue()
@@ -112,8 +121,12 @@ def _label(ax: Any, start: float, end: float, text: str, t_end: float, line: int
            color: str) -> None:
     """A band's caption inside the plot on its line (``spans.label_lines``), anchored
     on the side that keeps it on the picture (never cut off at the right edge)."""
-    right = start > 0.6 * t_end
+    right = runs_left(start, text, t_end, WIDTH - MARGIN_L - MARGIN_R, CHAR_PX)
     ax.text(end if right else start, 0.97 - 0.09 * line, " " + text + " ",
             transform=ax.get_xaxis_transform(), ha="right" if right else "left",
-            va="top", fontsize=8, color=color, clip_on=True,
-            bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 0.5})
+            va="top", fontsize=8, color=color, clip_on=True, zorder=2,
+            bbox={"facecolor": "white", "alpha": 0.6, "linewidth": 0, "pad": 0.5})
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"

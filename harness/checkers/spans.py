@@ -81,13 +81,13 @@ def label_lines(marks: list[tuple[float, float, str]], t_end: float, plot_px: fl
     """On which of ``lines`` caption lines each (start, end, text) goes, in the order
     given (by time), so that no two captions overlap; None: no room left, the mark is
     drawn without a caption (the report's tables list them all).  A caption runs right
-    from its start, or left from its end past 60% of the axis, as the pictures anchor
-    them so that none is cut off at the right edge."""
+    from its start, or left from its end when it would not fit (``runs_left``), as the
+    pictures anchor them, so that none is cut off at the right edge."""
     free = [-1e18] * lines  # per line: the px where its last caption ends
     out: list[int | None] = []
     for t0, t1, text in marks:
         w = char_px * (len(text) + 2)
-        if t0 > 0.6 * t_end:
+        if runs_left(t0, text, t_end, plot_px, char_px):
             right = plot_px * t1 / t_end
             left = right - w
         else:
@@ -98,3 +98,9 @@ def label_lines(marks: list[tuple[float, float, str]], t_end: float, plot_px: fl
             free[line] = right
         out.append(line)
     return out
+
+
+def runs_left(t0: float, text: str, t_end: float, plot_px: float, char_px: float) -> bool:
+    """Whether a caption starting at ``t0`` would run off the right edge, and so is
+    anchored at its band's end and runs leftwards instead."""
+    return plot_px * t0 / t_end + char_px * (len(text) + 2) > plot_px if t_end else False

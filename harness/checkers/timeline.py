@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers.base import VALID, CheckContext, CheckerResult
-from harness.checkers.spans import fault_bands, label_lines, lie_marks, op_spans, time_end
+from harness.checkers.spans import (
+    fault_bands,
+    label_lines,
+    lie_marks,
+    op_spans,
+    runs_left,
+    time_end,
+)
 from harness.history import Op
 from harness.linear.visualize import STATUS_WORDS, plain
 
@@ -83,12 +90,13 @@ def timeline_svg(ops: list[Op], workers: int, flagged: set[int] | None = None,
 
     # Captions on up to three lines, none overlapping (``spans.label_lines``), anchored
     # at the band's end near the right edge so that none is cut off.
-    marks = sorted([(b["start"], b["end"], b["label"][:40], "#8b1a1a") for b in bands] +
+    marks = sorted([(b["start"], b["end"], b["label"] if len(b["label"]) <= 40
+                     else b["label"][:39] + "…", "#8b1a1a") for b in bands] +
                    [(m["time"], m["time"], m["label"], LIE_CSS) for m in lies])
     lines = label_lines([m[:3] for m in marks], t_end, pw, 6.2)
 
     def label(line: int, t0: float, t1: float, text: str, color: str) -> str:
-        right = t0 > 0.6 * t_end
+        right = runs_left(t0, text, t_end, pw, 6.2)
         return (f'<text x="{(x(t1) if right else x(t0) + 2):.1f}" y="{8 + 12 * line + 9}" '
                 f'fill="{color}" text-anchor="{"end" if right else "start"}">'
                 f"{html.escape(text)}</text>")

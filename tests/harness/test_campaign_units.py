@@ -239,5 +239,8 @@ def test_captions_never_overlap_and_stay_on_the_picture():
     lines = label_lines(marks, 10.0, 1000.0, 6.0)
     assert lines[:3] == [0, 1, 2] and lines[3] is None  # no room left: no caption
     assert lines[4] == 0  # far enough along to reuse the first line
-    # Past 60% a caption runs leftwards from its end, so it fits by the right edge.
+    # One that would run off the right edge runs leftwards from its end instead.
+    from harness.checkers.spans import runs_left
+    assert runs_left(8.5, "x" * 30, 10.0, 1000.0, 6.0)
+    assert not runs_left(1.0, "x" * 30, 10.0, 1000.0, 6.0)
     assert label_lines([(9.9, 9.9, "x" * 30)], 10.0, 1000.0, 6.0) == [0]
