@@ -12,6 +12,9 @@ command -v ovn-nbctl >/dev/null || need_pkgs+=(ovn-common)
 command -v java >/dev/null || need_pkgs+=(openjdk-17-jre-headless)
 command -v iptables >/dev/null || need_pkgs+=(iptables)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
+# Headless Chromium for the report's layout check (make report-shots).
+command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null \
+  || need_pkgs+=(chromium-headless-shell)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["LIES", "Liar", "Out"]
+__all__ = ["LIES", "Liar", "Out", "describe"]
 
 LIES = ("drop_update", "reorder_updates", "duplicate_update", "add_row", "stale_read",
         "fake_ack")
@@ -231,6 +231,39 @@ class Liar:
             seen.append(result)
             del seen[:-8]
         return msg
+
+
+_WORDS = {
+    "fake_ack": "acknowledged a write it never forwarded",
+    "stale_read": "served an earlier reply to a read",
+    "drop_update": "dropped a monitor update",
+    "reorder_updates": "delivered two monitor updates swapped",
+    "duplicate_update": "delivered a monitor update twice",
+    "add_row": "added a row the server never had to a monitor update",
+}
+
+
+def describe(told: dict[str, Any], limit: int = 80) -> str:
+    """A lie from ``Liar.told`` in plain words, for a report: what the client was told
+    instead of the truth."""
+    kind = told.get("lie", "?")
+    words = _WORDS.get(kind, str(kind))
+    if kind == "fake_ack":
+        ops = [str(op.get("op")) for op in told.get("ops") or [] if isinstance(op, dict)]
+        detail = f"request {told.get('id')}: {', '.join(ops)}"
+    elif kind == "stale_read":
+        detail = f"fresh {_short(told.get('fresh'))}, served {_short(told.get('served'))}"
+    elif kind == "add_row":
+        detail = f"row {told.get('uuid')} = {_short(told.get('row'))}"
+    else:
+        detail = ""
+    text = f"{words} ({detail})" if detail else words
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _short(value: Any, limit: int = 30) -> str:
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _table_updates(msg: dict[str, Any]) -> Any:

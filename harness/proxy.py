@@ -28,7 +28,7 @@ import orjson
 
 from harness.client import parse_remote
 from harness.framing import Framer
-from harness.liar import Liar, Out
+from harness.liar import Liar, Out, describe
 from harness.nemesis.link import DIRECTIONS, Link
 
 __all__ = ["FaultProxy"]
@@ -80,7 +80,7 @@ class FaultProxy(Link):
         lying_filter = None
         if self.liar is not None:
             lying_filter = _Lying(self.liar, hold_s, lambda t: self._event(
-                "lie_told", lie=t["lie"], conn=t["conn"]))
+                "lie_told", lie=t["lie"], conn=t["conn"], told=describe(t)))
         upstream = (f"unix:{upstream_unix}" if upstream_unix is not None
                     else f"tcp:{upstream_host}:{upstream_port}")
         super().__init__(upstream, port=port, on_event=on_event,

@@ -37,10 +37,13 @@ class Failure:
     client: str | None = None
     row: str | None = None  # "table uuid", when the failure is about one row
     events: tuple[int, ...] = ()  # history indices of the events that show it
+    clocks: str | None = None  # the stretch of the run it is about ("transactions 3-5")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"what": self.what, "message": self.message,
                                "events": list(self.events)}
+        if self.clocks is not None:
+            out["clocks"] = self.clocks
         if self.client is not None:
             out["client"] = self.client
         if self.row is not None:

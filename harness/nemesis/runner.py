@@ -83,6 +83,39 @@ class Nemesis:
             return True
 
     async def run(self, stop: asyncio.Event) -> None:
+        watch = asyncio.ensure_future(self.watch_leader(stop))
+        try:
+            await self._run(stop)
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    async def watch_leader(self, stop: asyncio.Event, every_s: float = 1.0,
+                           max_polls: int = 100_000) -> None:
+        """For a cluster target that can tell (``leader_term``): a ``leader`` event of
+        process ``"target"`` (``{"leader": node or None, "term": n}``) whenever the
+        leader or term changes, polled every ``every_s`` until ``stop``, for the
+        report's leader row."""
+        ask = getattr(self.target, "leader_term", None)
+        if ask is None or len(self.target.nodes) < 2:
+            return
+        last: tuple[str | None, int | None] | None = None
+        for _ in range(max_polls):
+            try:
+                now = await asyncio.wait_for(self._call(ask), timeout=10)
+            except (RuntimeError, OSError, asyncio.TimeoutError):
+                now = None
+            if now is not None and now != last:
+                self.recorder.event("leader", {"leader": now[0], "term": now[1]},
+                                    process="target")
+                last = now
+            try:
+                await asyncio.wait_for(stop.wait(), every_s)
+                return
+            except asyncio.TimeoutError:
+                pass
+
+    async def _run(self, stop: asyncio.Event) -> None:
         try:
             for fault in self.faults:
                 if not await self._sleep_until(fault.start, stop):

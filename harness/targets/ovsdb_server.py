@@ -143,6 +143,26 @@ class OvsdbCluster(Target):
                 return node
         return None
 
+    def leader_term(self) -> tuple[str | None, int | None]:
+        """Who leads and the highest term any live member reports, from each member's
+        ``cluster/status`` (a leader change is an election: it explains a stall)."""
+        leader, term = None, None
+        for node in self.nodes:
+            proc = self.procs[node]
+            if not proc.alive() or proc.paused:
+                continue
+            try:
+                status = self.cluster_status(node)
+            except (RuntimeError, subprocess.TimeoutExpired):
+                continue
+            for line in status.splitlines():
+                key, _, value = line.strip().partition(": ")
+                if key == "Term" and value.strip().isdigit():
+                    term = max(term or 0, int(value))
+                elif key == "Role" and value.strip() == "leader":
+                    leader = node
+        return leader, term
+
     # -- faults -----------------------------------------------------------------------
 
     def leave(self, node: str) -> None:

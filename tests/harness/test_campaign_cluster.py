@@ -59,6 +59,11 @@ def test_cluster_leader_writes_with_prerequisites_are_linearizable(tmp_path):
     assert "start-kill" in faults and "stop-partition-ring" in faults
     for name in ("report.html", "latency.png", "results.json"):
         assert (cfg.out / name).exists()
+    # Who led in which term, polled during the run, is the timeline's leader row (the
+    # kill and pause may cause an election; the first poll finds n1 leading).
+    leaders = [op.value for op in ops if op.process == "target" and op.f == "leader"]
+    assert leaders and leaders[0]["leader"] and leaders[0]["term"] >= 1, leaders
+    assert "leader/term" in (cfg.out / "timeline.svg").read_text()
 
 
 @needs_root

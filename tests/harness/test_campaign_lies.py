@@ -63,3 +63,18 @@ def test_monitor_workload_campaign_catches_a_dropped_update(tmp_path):
     page = (cfg.out / "report.html").read_text()
     assert "monitor: what failed" in page and html.escape(first["message"]) in page
     assert f'id="ev{first["events"][0]}"' in page
+
+
+def test_monitor_campaign_lies_on_the_writers_link_too(tmp_path):
+    # The campaign's proxy sits in front of the writers as well as the monitors, so a
+    # faked ack reaches a writer and the writers' side of the monitor check catches
+    # it.  Mutation seen to fail: the writers dialling env.direct again.
+    cfg = CampaignConfig(target="ovsdb-server", workload="monitor", nodes=1, time_s=4.0,
+                         seed=3, out=tmp_path / "ack", workers=4, lie="fake_ack",
+                         lie_count=3, progress=False)
+    results = run_campaign(cfg)
+    assert results["lie"]["told"], "the lie was never told: the test proves nothing"
+    mon = results["checkers"]["monitor"]
+    assert mon["verdict"] == "failed", mon["summary"]
+    assert not mon["properties"]["acknowledged"]["ok"], mon["properties"]
+    assert results["exit"] == 1

@@ -16,7 +16,7 @@ from harness.checkers import (
     validity_of,
 )
 from harness.checkers.monitor.history import FINAL_PROCESS, SETUP_PROCESS
-from harness.checkers.timeline import FAILED_CSS
+from harness.checkers.timeline import FAILED_CSS, timeline_svg
 from harness.history import Recorder, parse_jsonl
 
 CLK = "00000000-0000-0000-0000-0000000000cc"
@@ -119,9 +119,54 @@ def test_without_the_final_read_the_checker_cannot_say_yes():
     assert any("could not read the final state" in n for n in result.details["notes"])
 
 
-def test_a_refused_write_that_committed_is_noted():
-    result = MonitorChecker().check(record(refused_committed=True), CheckContext())
-    assert any(n.startswith("ANOMALY: write 22 was refused") for n in result.details["notes"])
+def test_a_refused_write_that_committed_fails_the_run():
+    # Mutation seen to fail: check_acknowledged ignoring refused writes (issue 19: it
+    # was only a note).
+    ops = record(refused_committed=True)
+    result = MonitorChecker().check(ops, CheckContext())
+    assert (result.validity, result.verdict) == ("invalid", "failed"), result.to_dict()
+    assert not result.details["properties"]["acknowledged"]["ok"]
+    [f] = [f for f in result.failures if f.what == "acknowledged"]
+    assert "write 22 was refused" in f.message
+    by_index = {op.index: op for op in ops}
+    assert [by_index[i].type for i in f.events] == ["fail"]
+
+
+def _with_extra_ack(token: int, seq: int, in_log: bool) -> list:
+    """The clean run plus one more write acknowledged as transaction ``seq``."""
+    from harness.history import dumps_jsonl
+    ops = record()
+    rec = Recorder()
+    for op in ops[:-2]:
+        rec.ops.append(op)
+    rec.invoke(5, "txn", {"clock": seq - 1, "token": token, "plan": []})
+    rec.ok(5, {"seq": seq, "changes": {"Item": {}}})
+    final = ops[-1].value
+    rec.invoke(FINAL_PROCESS, "final-read")
+    rec.ok(FINAL_PROCESS, {**final, "log": final["log"] + ([token] if in_log else [])})
+    return parse_jsonl(dumps_jsonl(rec.ops))
+
+
+@pytest.mark.parametrize("in_log", [False, True], ids=["not-in-log", "twice-acked"])
+def test_an_acknowledged_write_the_log_contradicts_fails_the_run(in_log):
+    # A faked ack: write 31 claims transaction 2 (really write 21's) and its token is
+    # not in the final log; or it is, and two writes were acknowledged as one
+    # transaction.  Mutations seen to fail: the token lookup dropped; the duplicate
+    # seq overwriting the first (the history then loses write 21, and the stream
+    # checks pass).
+    ops = _with_extra_ack(31, 2, in_log)
+    result = MonitorChecker().check(ops, CheckContext())
+    assert result.verdict == "failed", result.to_dict()
+    # The timeline marks the writer's acknowledged op (mutation seen to fail: spans
+    # without their history indices).
+    svg = timeline_svg(ops, 2, {i for f in result.failures for i in f.events})
+    assert svg.count(f'stroke="{FAILED_CSS}"') == 1
+    assert result.details["properties"]["acknowledged"]["violations"] == 1
+    [f] = [f for f in result.failures if f.what == "acknowledged"]
+    assert ("both acknowledged as transaction 2" in f.message) == in_log, f.message
+    # Only the writers' side fails: write 21 stays transaction 2 for the streams.
+    assert [p for p, v in result.details["properties"].items() if not v["ok"]] == \
+        ["acknowledged"]
 
 
 class _Boom:

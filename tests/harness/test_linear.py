@@ -218,8 +218,19 @@ def test_html_marks_prefix_and_unplaceable_op(tmp_path):
     page = out.read_text()
     assert page.count("class='blocked'") == 2  # once per axis
     assert page.count("class='lin'") == 2 * len(r.failure.linearization)
-    assert "nemesis kill" in page and "<script src" not in page and "http" not in page.replace(
-        "http://www.w3.org/2000/svg", "")
+    assert "nemesis: kill n1" in page and "<script src" not in page and "http" not in \
+        page.replace("http://www.w3.org/2000/svg", "")
+    # As Porcupine shows it (mutations seen to fail: the time axis first; labels drawn
+    # inside the scrolling SVG; values only in the hover titles): the page opens on the
+    # event-order axis scrolled to the red op, the process labels sit in a pane of their
+    # own, and the unplaceable op's value is written on its bar.
+    assert "id='pane-time' class='pane hidden'" in page
+    assert "id='pane-order' class='pane'" in page and "rect.blocked" in page
+    assert page.count("<svg class='labels'") == 2
+    blocked = r.operations[r.failure.blocked]
+    bar = page.split("id='pane-order'")[1].split("class='blocked'")[1].split("</g>")[0]
+    from harness.linear.visualize import _short
+    assert f">! {_short(blocked)}</text>" in bar or f">! {_short(blocked)[:3]}" in bar, bar
     good = check(simulate("cas-register", ops=30, info=4, seed=1), "cas-register")
     write_html(good, out)
     assert "class='blocked'" not in out.read_text()

@@ -89,6 +89,10 @@ condition   After monitor_cond_change is answered, the replica equals the state 
             its clock filtered by the new condition.
 convergent  When traffic has stopped, each connected client's replica is at the last
             transaction and equals the final state filtered by its condition.
+acknowledged  (The writers' side, from the history: ``history.check_acknowledged``.)
+            Every write acknowledged as committed is in the server's final log of
+            committed writes, no two writes are acknowledged as the same transaction,
+            and no refused write is in that log.
 
 Counterexamples do not cascade: an update flagged as duplicate or out of order is not
 applied, a row change flagged as unfiltered is not applied, and rows touched by an

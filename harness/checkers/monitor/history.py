@@ -13,7 +13,9 @@ The monitor workload records into the same history as every workload (Jepsen's f
   on the clock failed: certainly not committed) or ``info`` (no reply: indeterminate);
 - the final read, process 1000001: ``invoke final-read`` then ``ok final-read
   {"clock": n, "rows": {uuid: row}, "log": [token, ...]}`` (``info`` if it could not
-  be read), which settles the indeterminate writes (:func:`resolve_unknown`);
+  be read), which settles the indeterminate writes (:func:`resolve_unknown`) and holds
+  the server to its replies: every acknowledged write's token must be in the log, no
+  refused write's may be (:func:`check_acknowledged`);
 - everything a monitoring client sees, string processes ``"m0"``, ``"m1"``, ...,
   type ``info`` (events, not calls), in arrival order, ``f`` one of ``monitor``,
   ``update``, ``cond_change``, ``cond_change_reply``, ``disconnect`` and ``value`` the
@@ -30,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.checkers.monitor.report import ACKNOWLEDGED, Violation
 from harness.history import Op
 
 SETUP_PROCESS = 1_000_000
@@ -50,6 +53,8 @@ class MonitorInput:
     # Transaction seq -> history index of the op that committed it (its completion, or
     # the invoke of a write settled after the run), for pointing at evidence.
     txn_index: dict[int, int] = field(default_factory=dict)
+    # Writes whose acknowledgement the server's final log contradicts.
+    violations: list[Violation] = field(default_factory=list)
 
 
 def is_monitor_event(op: Op) -> bool:
@@ -74,8 +79,7 @@ def read_input(ops: list[Op], table: str) -> MonitorInput:
     checker then finds the history incomplete and says so."""
     initial: dict[str, Any] = {}
     schema: dict[str, Any] | None = None
-    known: dict[int, dict[str, Any]] = {}
-    txn_index: dict[int, int] = {}
+    acked: list[dict[str, Any]] = []  # writes the server acknowledged as committed
     unknown: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
     final: dict[str, Any] | None = None
@@ -94,23 +98,20 @@ def read_input(ops: list[Op], table: str) -> MonitorInput:
             if inv is None:
                 continue
             if op.type == "ok":
-                known[op.value["seq"]] = op.value
-                txn_index[op.value["seq"]] = op.index
+                acked.append({**_claim(inv), "value": op.value, "done": op.index})
+            elif op.type == "fail":
+                refused.append({**_claim(inv), "done": op.index})
             else:
-                (refused if op.type == "fail" else unknown).append(_claim(inv))
+                unknown.append(_claim(inv))
     unknown += [_claim(inv) for inv in pending.values()]  # never completed
     notes: list[str] = []
-    if final is not None:
-        committed = set(final.get("log") or [])
+    committed = set(final.get("log") or []) if final is not None else None
+    known, txn_index, violations = check_acknowledged(acked, refused, committed)
+    if final is not None and committed is not None:
         txns, problems = resolve_unknown(initial.get(table, {}), known, unknown + refused,
                                          int(final["clock"]), final.get("rows") or {},
                                          committed, table=table)
         notes += problems
-        # A write the server refused must not be in the log of committed writes.
-        for x in refused:
-            if x["token"] in committed:
-                notes.append(f"ANOMALY: write {x['token']} was refused (its wait on clock "
-                             f"{x['seq'] - 1} failed) but committed")
         for x in unknown + refused:
             if x["seq"] not in txn_index and x["token"] in committed:
                 txn_index[x["seq"]] = x["index"]
@@ -121,14 +122,53 @@ def read_input(ops: list[Op], table: str) -> MonitorInput:
         notes.append(f"{len(unknown)} writes had no definite reply; "
                      f"{len(txns) - len(known)} of them committed")
     return MonitorInput({"initial": initial, "txns": txns}, read_streams(ops), schema,
-                        len(unknown), notes, txn_index)
+                        len(unknown), notes, txn_index, violations)
+
+
+def check_acknowledged(acked: list[dict[str, Any]], refused: list[dict[str, Any]],
+                       committed: set[int] | None,
+                       ) -> tuple[dict[int, dict[str, Any]], dict[int, int], list[Violation]]:
+    """The acknowledged writes the write history may trust, by transaction number, and
+    the ``acknowledged`` violations: a write acknowledged but absent from the server's
+    log of committed writes (a faked ack, or a commit lost afterwards), two writes
+    acknowledged as the same transaction (the clock is a compare-and-set, so one of
+    them is a lie), a refused write that committed.  Without the log (``committed`` is
+    None) only the second can be seen.  A distrusted write is left out of the history,
+    so it can neither hide the write that really is that transaction nor make the
+    monitors look wrong for not showing it."""
+    known: dict[int, dict[str, Any]] = {}
+    txn_index: dict[int, int] = {}
+    by_seq: dict[int, dict[str, Any]] = {}
+    out: list[Violation] = []
+
+    def bad(x: dict[str, Any], message: str) -> None:
+        out.append(Violation(ACKNOWLEDGED, f"writer process {x['process']}", -1, message,
+                             index=x.get("done", x["index"])))
+
+    for x in acked:
+        seq, token = x["seq"], x["token"]
+        if committed is not None and token not in committed:
+            bad(x, f"write {token} was acknowledged as transaction {seq} but never "
+                   "committed: its token is not in the server's final write log")
+        elif seq in by_seq:
+            bad(x, f"writes {by_seq[seq]['token']} and {token} were both acknowledged as "
+                   f"transaction {seq}; only one can have moved the clock to {seq}")
+        else:
+            by_seq[seq] = x
+            known[seq] = x["value"]
+            txn_index[seq] = x["done"]
+    for x in refused:
+        if committed is not None and x["token"] in committed:
+            bad(x, f"write {x['token']} was refused (its wait on clock {x['seq'] - 1} "
+                   "failed) but committed: its token is in the server's final write log")
+    return known, txn_index, out
 
 
 def _claim(inv: Op) -> dict[str, Any]:
     """An unanswered or refused write: if it committed, it is transaction clock + 1."""
     v = inv.value
     return {"seq": v["clock"] + 1, "token": v["token"], "plan": v["plan"],
-            "index": inv.index}
+            "index": inv.index, "process": inv.process}
 
 
 def resolve_unknown(initial: dict[str, dict[str, Any]], known: dict[int, dict[str, Any]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from harness.checkers.monitor.history import MonitorInput
 from harness.checkers.monitor.report import Report
 from harness.checkers.monitor.session import Session, Unusable
 from harness.checkers.monitor.values import Columns
@@ -26,6 +27,16 @@ def check(writes: dict[str, Any], streams: Iterable[dict[str, Any]], *,
                     stream.get("events") or [], quiescent)
         except Unusable as e:
             report.problems.append(str(e))
+    return report
+
+
+def check_input(data: MonitorInput, *, clock: tuple[str, str] = ("Cell", "value"),
+                quiescent: bool = True) -> Report:
+    """``check`` on a run read from a history, with the writers' own violations (writes
+    acknowledged but not committed, refused but committed) added."""
+    report = check(data.writes, data.streams, clock=clock, schema=data.schema,
+                   quiescent=quiescent)
+    report.violations += data.violations
     return report
 
 

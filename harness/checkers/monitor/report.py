@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROPERTIES = ("ordered", "unique", "atomic", "reliable", "filtered", "resumable",
-              "condition", "convergent")
+              "condition", "convergent", "acknowledged")
+ACKNOWLEDGED = "acknowledged"  # about the writers' replies, not a client's stream
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Violation:
     message: str
     row: tuple[str, str] | None = None  # (table, uuid) of the row it is about, if one
     clock: int | None = None  # the transaction the replica was held to, when known
+    index: int | None = None  # the history entry that shows it (writes have no stream)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"client": self.client, "event": self.event,
@@ -25,6 +27,8 @@ class Violation:
             out["row"] = list(self.row)
         if self.clock is not None:
             out["clock"] = self.clock
+        if self.index is not None:
+            out["index"] = self.index
         return out
 
 

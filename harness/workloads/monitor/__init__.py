@@ -32,8 +32,9 @@ WRITERS = 2
 @dataclass
 class MonitorWorkload:
     """Two writers and ``workers - 2`` monitoring clients (at least one) on the first
-    node: writes go to the server itself, monitors through its fault proxy when there
-    is one, so client-link faults and lies hit the update streams."""
+    node, writers and monitors both through its fault proxy when there is one, so
+    client-link faults and lies hit the writers' replies (a faked ack) as well as the
+    update streams; set-up and the final read go to the server itself."""
 
     name: str = "monitor"
     prereq: bool = False
@@ -68,5 +69,5 @@ class MonitorWorkload:
     async def run(self, env: RunEnv, recorder: Recorder) -> None:
         assert self.plan is not None, "setup() first"
         node = self._node(env)
-        await run_load(env.direct[node], env.remotes[node], self.config, self.plan,
-                       recorder, env.stop, env.stats)
+        await run_load(env.remotes[node], env.remotes[node], self.config, self.plan,
+                       recorder, env.stop, env.stats, final_remote=env.direct[node])

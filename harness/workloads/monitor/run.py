@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers.monitor.history import MonitorInput, read_input
-from harness.checkers.monitor.replay import check
+from harness.checkers.monitor.replay import check_input
 from harness.checkers.monitor.report import Report
 from harness.history import Op, Recorder
 from harness.workloads.monitor.clients import Shared, Watcher, final_read, setup, writer
@@ -56,8 +56,7 @@ class MonitorRun:
         return self.input.notes
 
     def check(self) -> Report:
-        return check(self.writes, self.streams, clock=CLOCK, schema=self.input.schema,
-                     quiescent=True)
+        return check_input(self.input, clock=CLOCK, quiescent=True)
 
 
 async def run_monitor_workload(write_remote: str, monitor_remote: str,
@@ -73,10 +72,11 @@ async def run_monitor_workload(write_remote: str, monitor_remote: str,
 
 async def run_load(write_remote: str, monitor_remote: str, cfg: MonitorConfig,
                    plan: MonitorPlan, recorder: Recorder, stop: asyncio.Event | None = None,
-                   stats: Any = None) -> None:
+                   stats: Any = None, final_remote: str | None = None) -> None:
     """After set-up: clients first (each gets its snapshot before writes begin), then
     the writers until the budget, the time limit or ``stop``; then ``before_settle``,
-    the final read, and the clients' settle (bounded)."""
+    the final read (from ``final_remote``, default ``write_remote``: the server itself
+    when the writers' link lies), and the clients' settle (bounded)."""
     shared = Shared(cfg, stop)
     shared.rows.update(_initial_rows(recorder))
     watchers = [Watcher(p, monitor_remote, shared, recorder) for p in plan.clients]
@@ -93,7 +93,7 @@ async def run_load(write_remote: str, monitor_remote: str, cfg: MonitorConfig,
         if cfg.before_settle is not None:
             shared.hard_stop = float("inf")
             await cfg.before_settle()
-        final = await final_read(write_remote, cfg, recorder)
+        final = await final_read(final_remote or write_remote, cfg, recorder)
     finally:
         # Clients wait (bounded) until they have seen the last transaction.
         shared.target = final[0] if final else shared.committed
