@@ -84,6 +84,7 @@ def render(results: dict[str, Any], ops: list[Op], out: Path | None = None) -> s
              f"ops: {esc(str(results.get('counts')))}</p>"]
     if results.get("command"):
         parts.append(f"<p>rerun: <code>{esc(results['command'])}</code></p>")
+    parts.append(f"<p><b>{esc(results.get('verdict_line', ''))}</b></p>")  # faults, Ctrl-C
     parts.append("<h2>Verdicts</h2><table>")
     for name, c in checkers.items():
         if c.get("picture"):
