@@ -124,9 +124,7 @@ def serve_main(argv: list[str]) -> int:
         hosted = open_databases(args.dbfiles, HistoryLimits(args.history_txns,
                                                             args.history_atoms))
     except Exception as e:  # noqa: BLE001 - any failure to open is fatal and reported
-        log.error("%s", e)
-        print(f"crucible serve: {e}", file=sys.stderr)
-        return 1
+        return fail(str(e))
     core = ServerCore(hosted)
     # What was loaded lives until exit: keep the cycle collector from walking it again
     # and again, and let it run less often (a commit leaves little cyclic garbage).

@@ -160,3 +160,9 @@ def test_ctrl_c_heals_checks_reports_and_exits_130(tmp_path):
     assert "INTERRUPTED" in results["verdict_line"]
     assert "INTERRUPTED" in (out / "report.html").read_text()
     assert "INTERRUPTED" in stdout
+
+
+def test_demo_unknown_nemesis_is_one_line(tmp_path):
+    r = crucible("demo", "--nemesis", "bogus", "--out", str(tmp_path / "out"))
+    assert r.returncode == 3
+    assert only_line(r).startswith("crucible demo: unknown nemesis 'bogus': choose from kill,")

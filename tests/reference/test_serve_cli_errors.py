@@ -171,3 +171,10 @@ def test_appctl_list_commands_vlog_and_error_lines(tmp_path, db):
                                                'commands)')
     finally:
         assert server.stop() in (0, -signal.SIGTERM)
+
+
+def test_missing_database_file_is_one_line(tmp_path):
+    r = serve(tmp_path / "nope.db", "--remote=ptcp:0:127.0.0.1")
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"crucible serve: {tmp_path / 'nope.db'}: open failed (No such file or directory)"]
