@@ -1,7 +1,7 @@
 """Sessions for weak references to rows that garbage collection removes in the same
-commit (issue 19): ovsdb-server 3.1 drops the weak reference whichever way the row
-went (deleted, or collected because its last strong reference went away, directly or
-in a cascade), in whatever order the transaction visits the rows."""
+commit (issue 19): deleted, or collected because the last strong reference went away,
+directly or in a cascade; referring rows outside the transaction or modified in it,
+before or after. See commit_checks.drop_late_weak_refs for what ovsdb-server 3.1 does."""
 
 from tests.reference.sessions import tx
 from tests.reference.sessions.errors import delete
@@ -96,7 +96,8 @@ SESSIONS = {
         show(3),
     ],
     # The row that drops the last strong reference also holds the weak one (it is in
-    # the transaction, visited before the collected rows).
+    # the transaction, visited before the collected rows): kept in a set column
+    # (Holder.must), dropped from a column of one value (Root.leaf).
     "same_row_strong_and_weak": [
         tx(1, ins("Leaf", {"tag": "M"}, name="m"), ins("Leaf", {"tag": "N"}, name="n"),
            ins("Holder", {"name": "h", "must": ["set", [["named-uuid", "m"],
@@ -113,9 +114,9 @@ SESSIONS = {
         tx(5, upd("Root", [["name", "==", "self"]], {"children": ["set", []]})),
         show(6),
     ],
-    # Another row holding the weak reference is modified in the same transaction,
-    # before or after the holder of the strong one: its weak reference goes either way;
-    # the holder's own weak reference to the row it let go stays (3.1's quirk).
+    # Rows holding the weak reference are modified in the same transaction, before or
+    # after the strong one goes: Root.leaf (at most one value) loses it either way;
+    # Holder.must (a set) keeps it, dangling (3.1's quirk; test_weak_gc_vs_ovs.py).
     "other_referrer_in_txn": [
         tx(1, ins("Leaf", {"tag": "M"}, name="m"), ins("Leaf", {"tag": "N"}, name="n"),
            ins("Holder", {"name": "h", "must": ["set", [["named-uuid", "n"],
