@@ -258,7 +258,7 @@ class _Commit:
         """Weak references queued on a row this pass had already visited. OVS 3.1's
         assess_weak_refs reads as if they all stayed (the row is not visited again),
         and in a set column (max > 1) they do stay, dangling. In a column of at most
-        one value, ovsdb-server 3.1 drops the reference anyway, with no "min" check:
+        one value, ovsdb-server 3.1 drops the reference anyway, and "min" holds:
         seen differentially (sessions weak_gc/*, and other schemas by hand), in
         whatever table and order the rows come; we copy what it does."""
         for src, col, pair in self.late:
@@ -270,6 +270,13 @@ class _Commit:
                 continue
             pairs.remove(pair)
             src.changed.add(col)
+            if len(pairs) < self.ts(src).columns[col].type.n_min:
+                raise OvsdbError(
+                    "constraint violation",
+                    "Deletion of 1 weak reference(s) to deleted (or never-existing) rows "
+                    f'from column "{col}" in "{src.table}" row {src.uuid} caused this '
+                    "column to become empty, but constraints on this column disallow an "
+                    "empty column.")
             nrow = Row(src.new)
             nrow[col] = Datum(tuple(p[0] for p in pairs),
                               tuple(p[1] for p in pairs) if datum.values is not None else None)

@@ -28,6 +28,9 @@ def weak(n_max):
 SCHEMA = {"name": "P", "version": "1.0.0", "tables": {
     "A": {"isRoot": True, "columns": {"x": {"type": "integer"}, "wone": weak(1),
                                       "wtwo": weak(2), "wset": weak("unlimited")}},
+    # A weak reference that must be there: losing it fails the commit.
+    "R": {"isRoot": True, "columns": {"x": {"type": "integer"},
+                                      "wreq": {"type": {**weak(1)["type"], "min": 1}}}},
     "S": {"isRoot": True, "columns": {"s": {"type": {"key": {"type": "uuid",
                                                              "refTable": "L"},
                                                      "min": 0, "max": 1}},
@@ -50,9 +53,18 @@ SETUP = t(1, ins("L", {"n": 1}, name="l"), ins("L", {"n": 2}, name="l2"),
           ins("S", {"s": ["set", []], "w": ["named-uuid", "l2"]}))
 TOUCH_A = upd("A", [], {"x": 2})
 DROP_S = upd("S", [["s", "!=", ["set", []]]], {"s": ["set", []]})
+REQUIRED = t(4, ins("L", {"n": 3}, name="l3"), ins("R", {"wreq": ["named-uuid", "l3"]}),
+             ins("S", {"s": ["named-uuid", "l3"]}))
+DROP_S3 = upd("S", [["s", "!=", ["set", []]]], {"s": ["set", []]})
+TOUCH_R = upd("R", [], {"x": 2})
 SHOW = [sel("A", [], ["wone", "wtwo", "wset"]), sel("S", [], ["s", "w"]), sel("L", [], ["n"])]
 
 SESSIONS = {
+    "required_weak_ref_untouched": [REQUIRED, t(5, DROP_S3), t(6, sel("R", [], ["wreq"]))],
+    "required_weak_ref_touched_first": [REQUIRED, t(5, TOUCH_R, DROP_S3),
+                                        t(6, sel("R", [], ["wreq"]))],
+    "required_weak_ref_touched_after": [REQUIRED, t(5, DROP_S3, TOUCH_R),
+                                        t(6, sel("R", [], ["wreq"]))],
     "untouched_referrer": [SETUP, t(2, DROP_S), t(3, *SHOW)],
     "referrer_touched_first": [SETUP, t(2, TOUCH_A, DROP_S), t(3, *SHOW)],
     "referrer_touched_after": [SETUP, t(2, DROP_S, TOUCH_A), t(3, *SHOW)],
