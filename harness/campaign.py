@@ -32,6 +32,7 @@ import asyncio
 import dataclasses
 import shlex
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -53,13 +54,22 @@ from harness.checkers import (
 from harness.checkers.cluster import EVENT as CLUSTER_EVENT
 from harness.checkers.cluster import PROCESS as CLUSTER_PROCESS
 from harness.history import Recorder
+from harness.liar import LIES
 from harness.nemesis.runner import Nemesis
-from harness.nemesis.schedule import CLIENT_FAULTS, Fault, parse_kinds, plan
+from harness.nemesis.schedule import (
+    CLIENT_FAULTS,
+    NEEDS_TWO_NODES,
+    Fault,
+    parse_kinds,
+    plan,
+    schedule_problem,
+)
 from harness.targets import KINDS, Target, make_target
 from harness.workloads import WORKLOADS, CampaignWorkload, RunEnv, Stats, make_workload
 
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "crucible.ovsschema"
 EXIT_OK, EXIT_VIOLATION, EXIT_UNKNOWN, EXIT_UNUSABLE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (128 + SIGINT)
 
 
 @dataclass
@@ -98,7 +108,7 @@ def parse_args(argv: list[str]) -> CampaignConfig:
     p.add_argument("--nemesis", default="none",
                    help="comma-separated faults: kill, pause, leave, partition (all shapes), "
                         "partition-one, partition-majority, partition-ring, "
-                        "partition-bridge, one-way, drop, reset, client-delay, "
+                        "partition-bridge, one-way, drop, reset, delay, client-delay, "
                         "client-drop, client-reset, kill-leader, pause-leader, "
                         "isolate-leader, or groups process, network, client, leader, all")
     p.add_argument("--nodes", type=int, default=1)
@@ -123,22 +133,57 @@ def parse_args(argv: list[str]) -> CampaignConfig:
     p.add_argument("--no-netns", action="store_true",
                    help="cluster members share loopback (process faults only)")
     p.add_argument("--lie", metavar="KIND[:COUNT]",
-                   help="make the client proxies lie (stale_read, fake_ack, drop_update, "
-                        "...; see harness/liar.py) COUNT times (default 3) to show that "
-                        "the checkers catch it: expect exit 1")
+                   help="make the client proxies lie (" + ", ".join(
+                       k.replace("_", "-") for k in LIES) + "; see harness/liar.py) "
+                        "COUNT times (default 3) to show that the checkers catch it: "
+                        "expect exit 1")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     a = p.parse_args(argv)
     tri = {"auto": None, "on": True, "off": False}
-    lie, _, count = (a.lie or "").partition(":")
+    lie, lie_count = parse_lie(a.lie) if a.lie else (None, 3)
     return CampaignConfig(
         target=a.target, workload=a.workload, nemesis=parse_kinds(a.nemesis), nodes=a.nodes,
         time_s=a.time, seed=a.seed, out=Path(a.out), workers=a.workers, keys=a.keys,
         reads=a.reads, prereq=tri[a.prereq], sync_reads=tri[a.sync_reads],
         op_timeout=a.op_timeout, check_timeout=a.check_timeout,
         external_config=a.external_config, netns=False if a.no_netns else None,
-        lie=lie or None, lie_count=int(count) if count else 3,
+        lie=lie, lie_count=lie_count,
         seeds=parse_seeds(a.seeds) if a.seeds else None,
         progress=not a.quiet, argv=list(argv))
+
+
+def parse_lie(spec: str) -> tuple[str, int]:
+    """``"fake-ack:5"`` -> ("fake_ack", 5); hyphens or underscores, as nemeses are
+    spelt with hyphens. ValueError with the choices or the bad count."""
+    kind, colon, count = spec.partition(":")
+    kind = kind.strip().replace("-", "_")
+    if kind not in LIES:
+        choices = ", ".join(k.replace("_", "-") for k in LIES)
+        raise ValueError(f"unknown --lie {spec!r}: choose from {choices}")
+    if not colon:
+        return kind, 3
+    if not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f"bad --lie {spec!r}: COUNT must be a whole number of at least 1")
+    return kind, int(count)
+
+
+def config_problem(cfg: CampaignConfig) -> str | None:
+    """Why this campaign would test nothing (None if it can run): no time, no workers,
+    or faults asked for that cannot happen on this target in this time."""
+    if not cfg.time_s > 0:
+        return f"--time must be more than 0 seconds (got {cfg.time_s:g})"
+    if cfg.workers < 1:
+        return f"--workers must be at least 1 (got {cfg.workers})"
+    if cfg.nodes < 1:
+        return f"--nodes must be at least 1 (got {cfg.nodes})"
+    if cfg.keys < 1:
+        return f"--keys must be at least 1 (got {cfg.keys})"
+    return schedule_problem(cfg.seed, cfg.nemesis, cfg.nodes, cfg.time_s)
+
+
+def faults_injected(done: list[dict[str, Any]]) -> int:
+    """How many faults of a run were injected and healed as planned."""
+    return sum(1 for f in done if f.get("status") == "done")
 
 
 class Progress:
@@ -244,14 +289,25 @@ async def _run(cfg: CampaignConfig, target: Target, workload: CampaignWorkload,
             await asyncio.shield(healing)
 
         env.quiesce = quiesce
+        # Ctrl-C ends the load early, like the end of --time: what follows (heal, check,
+        # report) still runs, and the results say the run was interrupted.
+        interrupted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
         recorder.event("campaign-start", {"seed": cfg.seed, "faults": len(faults)})
         ntask = asyncio.create_task(nemesis.run(nemesis_stop))
         wtask = asyncio.create_task(workload.run(env, recorder))
         try:
-            while not wtask.done() and (elapsed := time.monotonic() - t0) < cfg.time_s:
+            while (not wtask.done() and not interrupted.is_set()
+                   and (elapsed := time.monotonic() - t0) < cfg.time_s):
                 progress.show(elapsed, env.stats, nemesis)
                 await asyncio.wait([wtask], timeout=min(0.5, cfg.time_s - elapsed))
             progress.show(min(time.monotonic() - t0, cfg.time_s), env.stats, nemesis)
+            if interrupted.is_set():
+                progress.log("interrupted: stopping the load, healing, then checking what "
+                             "was recorded (Ctrl-C again does not stop this)")
+                recorder.event("campaign-interrupted",
+                               {"after_s": round(time.monotonic() - t0, 3)})
         finally:
             env.stop.set()
             nemesis_stop.set()
@@ -263,10 +319,11 @@ async def _run(cfg: CampaignConfig, target: Target, workload: CampaignWorkload,
             assert healing is not None
             heal_errors = healing.result()
             progress.done()
-        wtask.result()  # a workload that failed fails the campaign
+        if not (interrupted.is_set() and wtask.cancelled()):
+            wtask.result()  # a workload that failed fails the campaign
         recorder.event("campaign-stop", env.stats.summary())
         return {"stats": env.stats, "nemesis": nemesis, "heal_errors": heal_errors,
-                "lies": _lies(proxies)}
+                "lies": _lies(proxies), "interrupted": interrupted.is_set()}
     finally:
         for proxy in proxies.values():
             await proxy.stop()
@@ -282,7 +339,14 @@ def exit_code(checkers: dict[str, dict[str, Any]]) -> int:
 
 
 def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
-    """Run one campaign; returns the results (also written to OUT/results.json)."""
+    """Run one campaign; returns the results (also written to OUT/results.json).
+    ValueError (before anything starts) for a campaign that would test nothing."""
+    problem = config_problem(cfg)
+    if problem:
+        raise ValueError(problem)
+    if cfg.nodes < 2 and (idle := [k for k in cfg.nemesis if k in NEEDS_TWO_NODES]):
+        print(f"crucible campaign: warning: {','.join(idle)} cannot fault a single node: "
+              "those faults will be skipped", file=sys.stderr)
     out = cfg.out
     if out.exists() and any(out.iterdir()):
         # Replace an earlier campaign's directory, never anything else.
@@ -336,6 +400,15 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
     results["prereq"] = workload.prereq
     results["sync_reads"] = workload.sync_reads
     results["faults"] = run_info["nemesis"].done
+    results["faults_injected"] = faults_injected(results["faults"])
+    if cfg.nemesis and not results["faults_injected"]:
+        # Faults were asked for and none happened: whatever the checkers say, this run
+        # did not test the server under faults. Say so, here and in the report.
+        results["no_faults_injected"] = True
+        print("crucible campaign: warning: no faults injected (see the skipped faults "
+              "in results.json)", file=sys.stderr)
+    if run_info["interrupted"]:
+        results["interrupted"] = True
     results["heal_errors"] = run_info["heal_errors"]
     if cfg.lie:
         results["lie"] = {"kind": cfg.lie, "armed": cfg.lie_count, "told": run_info["lies"]}
@@ -346,6 +419,7 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
                            CheckContext(out=out, timeout_s=cfg.check_timeout))
     results["checkers"] = {name: r.to_dict() for name, r in checked.items()}
     results["exit"] = exit_code(results["checkers"])
+    results["verdict_line"] = verdict_line(results)
     (out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2,
                                                     default=str))
     from harness.report import write_report
@@ -362,7 +436,24 @@ def print_summary(results: dict[str, Any], out: Path) -> None:
             continue  # the timeline and the latency plot: in the report
         line = c.get("summary") or c.get("output", "")[:200]
         print(f"  {name}: {c['verdict']}" + (f"  ({line})" if line else ""))
+    print(results.get("verdict_line") or verdict_line(results))
     print(f"report: {out / 'report.html'}")
+
+
+def verdict_line(results: dict[str, Any]) -> str:
+    """One line: the overall verdict and how many faults it was reached under."""
+    word = {EXIT_OK: "pass", EXIT_VIOLATION: "VIOLATION", EXIT_UNKNOWN: "unknown"}.get(
+        results["exit"], "could not run")
+    n = results.get("faults_injected", 0)
+    planned = len(results.get("schedule", []))
+    text = f"verdict: {word} with {n} fault{'s' if n != 1 else ''} injected"
+    if planned != n:
+        text += f" (of {planned} planned)"
+    if results.get("no_faults_injected"):
+        text += ": no faults injected, so nothing was tested under faults"
+    if results.get("interrupted"):
+        text += "; INTERRUPTED (Ctrl-C): only what was recorded before it was checked"
+    return text
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -445,6 +536,11 @@ def main(argv: list[str]) -> int:
 def _main_one(cfg: CampaignConfig) -> int:
     try:
         results = run_campaign(cfg)
+    except KeyboardInterrupt:
+        # Ctrl-C outside the load (starting the target, or checking): nothing to report.
+        print(f"\ncrucible campaign: interrupted; the history so far is in "
+              f"{cfg.out / 'history.jsonl'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ValueError, RuntimeError, TimeoutError, OSError) as e:
         print(f"crucible campaign: could not run: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -454,4 +550,6 @@ def _main_one(cfg: CampaignConfig) -> int:
               f"{cfg.out / 'history.jsonl'}", file=sys.stderr)
         return EXIT_UNUSABLE
     print_summary(results, cfg.out)
+    if results.get("interrupted"):
+        return EXIT_INTERRUPTED
     return int(results["exit"])

@@ -23,8 +23,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ovsdb-crucible")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def usage() -> str:
-    lines = ["usage: crucible COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: crucible [--version] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<10} {text}" for name, (_, text) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
@@ -33,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
+        return 0
+    if argv[0] in ("-V", "--version", "version"):
+        print(f"crucible (ovsdb-crucible) {package_version()}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:

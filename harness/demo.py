@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 from harness.campaign import (
+    EXIT_INTERRUPTED,
     EXIT_UNUSABLE,
     CampaignConfig,
+    config_problem,
     print_summary,
     run_campaign,
 )
@@ -43,15 +45,27 @@ def main(argv: list[str]) -> int:
     argv_echo = ["--target", a.target, "--nodes", str(a.nodes), "--workload", "register",
                  "--nemesis", nemesis, "--time", str(a.time), "--seed", str(a.seed),
                  "--out", a.out]
-    cfg = CampaignConfig(target=a.target, workload="register", nemesis=parse_kinds(nemesis),
+    try:
+        kinds = parse_kinds(nemesis)
+    except ValueError as e:
+        print(f"crucible demo: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    cfg = CampaignConfig(target=a.target, workload="register", nemesis=kinds,
                          nodes=a.nodes, time_s=a.time, seed=a.seed, out=Path(a.out),
                          progress=not a.quiet, argv=argv_echo)
-    print(f"crucible demo: {a.time:.0f} s of register load on {a.target} x{a.nodes} "
+    problem = config_problem(cfg)
+    if problem:  # before the banner: it would promise faults that cannot happen
+        print(f"crucible demo: could not run: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(f"crucible demo: {a.time:g} s of register load on {a.target} x{a.nodes} "
           f"with faults {nemesis}, seed {a.seed}", flush=True)
     try:
         results = run_campaign(cfg)
+    except KeyboardInterrupt:
+        print("\ncrucible demo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ValueError, RuntimeError, TimeoutError, OSError) as e:
         print(f"crucible demo: could not run: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
     print_summary(results, cfg.out)
-    return int(results["exit"])
+    return EXIT_INTERRUPTED if results.get("interrupted") else int(results["exit"])

@@ -116,6 +116,8 @@ def render(results: dict[str, Any], ops: list[Op], out: Path | None = None) -> s
              f"<p>Operations: {esc(counts_text(results.get('counts')))}.</p>"]
     if results.get("command"):
         parts.append(f"<p>rerun: <code>{esc(results['command'])}</code></p>")
+    if results.get("verdict_line"):  # faults injected, Ctrl-C
+        parts.append(f"<p><b>{esc(results['verdict_line'])}</b></p>")
     parts.append(verdicts_html(results, checkers))
     parts.append(lies_html(results, ops))
     by_index = {op.index: op for op in ops}

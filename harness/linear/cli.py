@@ -69,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  longest linearizable prefix: {len(fail.linearization)} ops; "
               f"could not place history index {result.operations[fail.blocked].call_index}")
     if args.html:
-        write_html(result, args.html)
+        try:
+            write_html(result, args.html)
+        except OSError as e:
+            # Exit 1 would read "not linearizable": an unwritable output is unusable input.
+            print(f"crucible check: cannot write {args.html}: {e.strerror or e}",
+                  file=sys.stderr)
+            return EXIT_UNUSABLE
         print(f"  timeline: {args.html}")
     return EXIT.get(result.verdict, EXIT_UNKNOWN)
 

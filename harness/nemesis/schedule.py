@@ -65,6 +65,30 @@ class Fault:
                 "grudge": self.grudge, "params": self.params, "text": self.describe()}
 
 
+# Faults that act between members: on a single node they can only be skipped.
+NEEDS_TWO_NODES = (*SHAPES, "isolate-leader")
+WARMUP_S, COOLDOWN_S, FAULT_S, GAP_S = 2.0, 3.0, (2.0, 5.0), (1.0, 3.0)
+# The shortest run in which every seed schedules a fault.
+MIN_TIME_S = WARMUP_S + FAULT_S[1] + COOLDOWN_S
+
+
+def schedule_problem(seed: int | str, kinds: list[str], n_nodes: int,
+                     total_s: float) -> str | None:
+    """Why a run with these faults would inject none (None if it can inject some):
+    every kind needs members to cut apart and there is one node, or the run is too
+    short for the first fault to fit.  Only the seed and the count of nodes matter."""
+    if not kinds:
+        return None
+    if n_nodes < 2 and all(k in NEEDS_TWO_NODES for k in kinds):
+        return (f"nemesis {','.join(kinds)} cannot fault a single node (it acts between "
+                "members): use --nodes 3, or a fault such as kill or pause")
+    if not plan(seed, kinds, [f"n{i}" for i in range(max(n_nodes, 1))], total_s):
+        return (f"--time {total_s:g} is too short for any fault (after {WARMUP_S:g} s of "
+                f"warm-up a fault lasts up to {FAULT_S[1]:g} s and must end {COOLDOWN_S:g} s "
+                f"before the end): use --time {MIN_TIME_S:g} or more, or --nemesis none")
+    return None
+
+
 def parse_kinds(spec: str) -> list[str]:
     """``"kill,partition"`` -> the fault kinds; ``""``/``"none"`` -> no faults."""
     kinds: list[str] = []
@@ -82,9 +106,9 @@ def parse_kinds(spec: str) -> list[str]:
 
 
 def plan(seed: int | str, kinds: list[str], nodes: list[str], total_s: float,
-         warmup_s: float = 2.0, cooldown_s: float = 3.0,
-         fault_s: tuple[float, float] = (2.0, 5.0),
-         gap_s: tuple[float, float] = (1.0, 3.0)) -> list[Fault]:
+         warmup_s: float = WARMUP_S, cooldown_s: float = COOLDOWN_S,
+         fault_s: tuple[float, float] = FAULT_S,
+         gap_s: tuple[float, float] = GAP_S) -> list[Fault]:
     rng = random.Random(f"{seed}:nemesis")
     faults: list[Fault] = []
     if not kinds:

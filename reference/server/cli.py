@@ -40,6 +40,7 @@ class OvsLogFormatter(logging.Formatter):
 
 
 def setup_logging(log_file: str | None, verbose: bool) -> None:
+    """Log to ``log_file`` (appended) or stderr; OSError if the file cannot be opened."""
     handler: logging.Handler
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(OvsLogFormatter())
@@ -94,7 +95,8 @@ def serve_main(argv: list[str]) -> int:
     from reference.server.core import ServerCore
     from reference.server.hosted_database import HistoryLimits
     from reference.server.server_database import open_databases
-    from reference.server.shell import ServerShell, parse_remote
+    from reference.server.shell import ServerShell, StartupError, parse_remote
+    from reference.server.vlog_commands import VlogCommands
 
     args = serve_parser().parse_args(argv)
     try:
@@ -111,15 +113,18 @@ def serve_main(argv: list[str]) -> int:
     except ValueError as e:
         print(f"crucible serve: {e}", file=sys.stderr)
         return 2
-    setup_logging(args.log_file, args.verbose)
+    try:
+        setup_logging(args.log_file, args.verbose)
+    except OSError as e:
+        print(f"crucible serve: failed to open {args.log_file} for logging: "
+              f"{e.strerror or e}", file=sys.stderr)
+        return 1
     log = logging.getLogger("reference.ovsdb_server")
     try:
         hosted = open_databases(args.dbfiles, HistoryLimits(args.history_txns,
                                                             args.history_atoms))
     except Exception as e:  # noqa: BLE001 - any failure to open is fatal and reported
-        log.error("%s", e)
-        print(f"crucible serve: {e}", file=sys.stderr)
-        return 1
+        return fail(str(e))
     core = ServerCore(hosted)
     # What was loaded lives until exit: keep the cycle collector from walking it again
     # and again, and let it run less often (a commit leaves little cyclic garbage).
@@ -136,7 +141,10 @@ def serve_main(argv: list[str]) -> int:
     def list_dbs_command(params: list[str]) -> str:
         return "".join(f"{h.name}\n" for h in hosted if h.on_disk)
 
+    vlog = VlogCommands(to_file=bool(args.log_file))
     commands = {
+        "vlog/list": vlog.list,
+        "vlog/set": vlog.set,
         "ovsdb-server/compact": compact_command,
         "ovsdb-server/list-dbs": list_dbs_command,
         "ovsdb-server/list-remotes": lambda p: "".join(f"{r}\n" for r in remotes),
@@ -151,8 +159,13 @@ def serve_main(argv: list[str]) -> int:
                     probe_ms=args.inactivity_probe, unixctl_path=args.unixctl,
                     unixctl_commands=commands, on_tick=tick)
     if args.pidfile:
-        with open(args.pidfile, "w") as f:
-            f.write(f"{os.getpid()}\n")
+        try:
+            with open(args.pidfile, "w") as f:
+                f.write(f"{os.getpid()}\n")
+        except OSError as e:
+            for h in hosted:
+                h.close()
+            return fail(f"{args.pidfile}: create failed ({e.strerror or e})")
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -165,6 +178,8 @@ def serve_main(argv: list[str]) -> int:
     try:
         with asyncio.Runner(loop_factory=new_loop) as runner:
             runner.run(run())
+    except StartupError as e:
+        return fail(str(e))
     finally:
         for h in hosted:
             h.close()
@@ -172,6 +187,16 @@ def serve_main(argv: list[str]) -> int:
             os.unlink(args.pidfile)
     log.info("exiting")
     return 0
+
+
+def fail(message: str) -> int:
+    """Report a fatal startup problem as one line on stderr (and in the log file, when
+    there is one: on stderr, that line is the log's)."""
+    root = logging.getLogger()
+    if any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        logging.getLogger("reference.ovsdb_server").error("%s", message)
+    print(f"crucible serve: {message}", file=sys.stderr)
+    return 1
 
 
 def db_main(argv: list[str]) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,16 @@ log = logging.getLogger("reference.server")
 
 WRITE_HIGH_WATER = 4 * 1024 * 1024
 WRITE_LOW_WATER = 1024 * 1024
+
+
+def _reason(e: OSError, host: str = "") -> str:
+    """An OSError as ovsdb-server words it: the system's text, without Python's
+    "[Errno N]" (a name that does not resolve says so)."""
+    if isinstance(e, socket.gaierror):
+        return f"{host}: failed to resolve"
+    if e.errno:  # uvloop's bind errors carry the errno but a longer text of their own
+        return os.strerror(e.errno)
+    return e.strerror or str(e)
 
 
 def now_ms() -> float:
@@ -56,21 +67,34 @@ class Remote:
         return f"tcp:{self.host}:{self.port}"
 
 
+class StartupError(Exception):
+    """The server cannot start as asked (a listener or the control socket cannot be
+    set up): the message is one line for the user, in ovsdb-server's words."""
+
+
+def _port(text: str, remote: str) -> int:
+    """A TCP port number, refused (as ovsdb-server does) unless 0..65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise ValueError(f'{remote}: bad port number "{text}"')
+    return int(text)
+
+
 def parse_remote(text: str) -> Remote:
     """Parse ovsdb-server's remote syntax: ptcp:PORT[:IP], punix:PATH, tcp:IP:PORT,
-    unix:PATH."""
+    unix:PATH.  Raises ValueError with a one-line reason."""
     kind, _, rest = text.partition(":")
-    try:
-        if kind == "ptcp":
-            port, _, host = rest.partition(":")
-            return Remote("ptcp", host or "0.0.0.0", int(port))
-        if kind == "tcp":
-            host, _, port = rest.rpartition(":")
-            return Remote("tcp", host.strip("[]"), int(port))
-        if kind in ("punix", "unix") and rest:
-            return Remote(kind, path=rest)
-    except ValueError:
-        pass
+    if kind == "ptcp":
+        port, _, host = rest.partition(":")
+        return Remote("ptcp", host.strip("[]") or "0.0.0.0", _port(port, text))
+    if kind == "tcp":
+        host, _, port = rest.rpartition(":")
+        if not host:
+            # ovsdb-server would take "tcp:16641" as host 16641 on its default port and
+            # retry it forever; an active remote needs both.
+            raise ValueError(f'{text}: bad port number "" (expected tcp:IP:PORT)')
+        return Remote("tcp", host.strip("[]"), _port(port, text))
+    if kind in ("punix", "unix") and rest:
+        return Remote(kind, path=rest)
     raise ValueError(f"{text}: unknown or malformed remote (expected ptcp:PORT[:IP], "
                      "punix:PATH, tcp:IP:PORT or unix:PATH)")
 
@@ -201,6 +225,7 @@ class ServerShell:
         self.corked = False  # while True, writes are gathered per connection
         self.dirty: list[Connection] = []
         self._tasks: list[asyncio.Task] = []
+        self._owned_paths: list[str] = []  # sockets this server made: removed on close
 
     def dispatch(self, outs: list[Out]) -> None:
         self.deliver(outs, now_ms())
@@ -263,27 +288,44 @@ class ServerShell:
         self.dispatch(self.core.expire(now_ms()))
 
     async def start(self) -> None:
+        """Listen on the passive remotes and the control socket, connect the active
+        ones. Raises StartupError (having closed what it opened) if one cannot listen."""
         loop = asyncio.get_running_loop()
         for remote in self.remotes:
-            if remote.kind == "ptcp":
-                srv = await loop.create_server(lambda r=remote: self._accept(r), remote.host,
-                                               remote.port, reuse_address=True)
-                self.listeners.append(srv)
-            elif remote.kind == "punix":
-                if os.path.exists(remote.path):
-                    os.unlink(remote.path)
-                srv = await loop.create_unix_server(lambda r=remote: self._accept(r),
-                                                    remote.path)
-                self.listeners.append(srv)
-            else:
-                self._tasks.append(asyncio.create_task(self._active(remote)))
+            try:
+                if remote.kind == "ptcp":
+                    srv = await loop.create_server(lambda r=remote: self._accept(r),
+                                                   remote.host, remote.port,
+                                                   reuse_address=True)
+                    self.listeners.append(srv)
+                elif remote.kind == "punix":
+                    if os.path.exists(remote.path):
+                        os.unlink(remote.path)
+                    srv = await loop.create_unix_server(lambda r=remote: self._accept(r),
+                                                        remote.path)
+                    self.listeners.append(srv)
+                    self._owned_paths.append(remote.path)
+                else:
+                    self._tasks.append(asyncio.create_task(self._active(remote)))
+            except OSError as e:
+                await self.close()
+                raise StartupError(f"{remote}: listen failed: {_reason(e, remote.host)}") from None
             log.info("%s: listening" if remote.kind.startswith("p") else "%s: connecting",
                      remote)
+        if not self.remotes:
+            log.warning("no --remote given: no client can connect (add e.g. "
+                        "--remote=ptcp:6640:127.0.0.1 or --remote=punix:PATH)")
         if self.unixctl_path:
-            if os.path.exists(self.unixctl_path):
-                os.unlink(self.unixctl_path)
-            self.listeners.append(await asyncio.start_unix_server(self._unixctl,
-                                                                  self.unixctl_path))
+            try:
+                if os.path.exists(self.unixctl_path):
+                    os.unlink(self.unixctl_path)
+                self.listeners.append(await asyncio.start_unix_server(self._unixctl,
+                                                                      self.unixctl_path))
+            except OSError as e:
+                await self.close()
+                raise StartupError(f"{self.unixctl_path}: could not initialize control "
+                                   f"socket ({_reason(e)})") from None
+            self._owned_paths.append(self.unixctl_path)
         self._tasks.append(asyncio.create_task(self._housekeeping()))
 
     def _accept(self, remote: Remote) -> Connection:
@@ -328,21 +370,32 @@ class ServerShell:
                     if not isinstance(msg, jsonrpc.Request):
                         continue
                     command = self.unixctl_commands.get(msg.method)
+                    if msg.method == "list-commands":
+                        command = self._list_commands
                     if command is None:
+                        # ovs-appctl prints the error text as it is: end it with a newline
                         reply = {"id": msg.id, "result": None,
-                                 "error": f'"{msg.method}" is not a valid command'}
+                                 "error": f'"{msg.method}" is not a valid command (use '
+                                          '"list-commands" to see a list of valid '
+                                          'commands)\n'}
                     else:
                         try:
                             reply = {"id": msg.id, "result": command(msg.params),
                                      "error": None}
                         except Exception as e:  # noqa: BLE001 - reported to the caller
-                            reply = {"id": msg.id, "result": None, "error": str(e)}
+                            text = str(e)
+                            reply = {"id": msg.id, "result": None,
+                                     "error": text if text.endswith("\n") else text + "\n"}
                     writer.write(orjson.dumps(reply))
                     await writer.drain()
         except (jsonrpc.FramingError, ConnectionError):
             pass
         finally:
             writer.close()
+
+    def _list_commands(self, params: list[str]) -> str:
+        names = sorted({*self.unixctl_commands, "list-commands"})
+        return "The available commands are:\n" + "".join(f"  {n}\n" for n in names)
 
     def _exit_command(self, params: list[str]) -> str:
         asyncio.get_running_loop().call_soon(self.stopping.set)
@@ -361,5 +414,7 @@ class ServerShell:
         for conn in list(self.connections.values()):
             if conn.transport is not None:
                 conn.transport.close()
-        if self.unixctl_path and os.path.exists(self.unixctl_path):
-            os.unlink(self.unixctl_path)
+        for path in self._owned_paths:
+            if os.path.exists(path):
+                os.unlink(path)
+        self._owned_paths.clear()

@@ -229,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         lead += 1
     if 0 < lead < len(argv):
         argv = [argv[lead], *argv[:lead], *argv[lead + 1:]]
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+    if not argv or argv[0] in ("-h", "--help", "help") or any(
+            a in ("-h", "--help") for a in argv[1:]):
+        print(USAGE)  # "show-log --help" asks for help: it does not name a file
         return 0
     cmd = COMMANDS.get(argv[0])
     if cmd is None:

@@ -99,3 +99,14 @@ def test_through_the_crucible_command(bad):
     )
     assert proc.returncode == 1, proc.stderr
     assert "not-linearizable" in proc.stdout
+
+
+def test_exit_3_when_the_html_cannot_be_written(bad, tmp_path):
+    """Not 1 (which means "not linearizable") and no traceback (issue 19)."""
+    out = tmp_path / "no-such-dir" / "out.html"
+    r = subprocess.run([sys.executable, "-m", "harness.cli", "check", "--model",
+                        "cas-register", "--html", str(out), str(bad)], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"crucible check: cannot write {out}: No such file or directory"]

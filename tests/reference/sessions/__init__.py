@@ -28,7 +28,7 @@ from tests.reference.wire import Conn, ConnectionClosed
 DB = "Crucible"
 Step = dict[str, Any]
 
-MODULES = ["methods", "transact", "errors", "monitors", "locks", "server_db"]
+MODULES = ["methods", "transact", "errors", "monitors", "locks", "server_db", "weak_gc"]
 
 
 def req(id_: Any, method: str, *params: Any, c: int = 0, **kw: Any) -> Step:
