@@ -22,13 +22,16 @@ Public API (stable; the session, monitor and storage code build on it):
           OvsHmap, worked out when asked for); Table.reorder(ops) records rows
           entering (True, uuid) or leaving (False, uuid) that order.
           .index_lookup(table, i, key) -> uuid | None; .index_key(table, i, row)
+          .values: a ValueIndex (reference.data.value_index) over the rows, for
+          "==" and "includes" clauses on any column; apply() keeps it up to date.
+    in_hash_order(order, uuids) -> the uuids in an OvsHmap's iteration order.
     refs_of(table_schema, row) -> (strong, weak): lists of (table, uuid) targets.
 """
 
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -42,6 +45,7 @@ from reference.data.errors import OvsdbError
 from reference.data.ovs_hash import OvsHmap, uuid_hash
 from reference.data.schema import DatabaseSchema, TableSchema, column_order, per_table
 from reference.data.uuidgen import uuid4
+from reference.data.value_index import ValueIndex
 
 UUID = uuidlib.UUID
 
@@ -174,6 +178,22 @@ def index_keys(ts: TableSchema) -> tuple[Callable[[Any], tuple], ...]:
     return tuple(getters)
 
 
+def in_hash_order(order: OvsHmap, uuids: Collection[UUID]) -> list[UUID]:
+    """``uuids`` (all present in ``order``) in ``order``'s iteration order, without
+    walking the whole table when they are few: by (bucket, place in its chain)."""
+    if len(uuids) * 4 >= len(order):
+        wanted = uuids if isinstance(uuids, (set, frozenset, dict)) else set(uuids)
+        return [u for u in order if u in wanted]
+    hashes, mask, buckets = order.hashes, order.mask, order.buckets
+
+    def place(u: UUID) -> tuple[int, int]:
+        b = hashes[u] & mask
+        chain = buckets[b]
+        # Chains hold about one row each (the table grows at two per bucket).
+        return (b, chain.index(u) if len(chain) > 1 else 0)
+    return sorted(uuids, key=place)
+
+
 class Table:
     def __init__(self, schema: TableSchema):
         self.schema = schema
@@ -212,6 +232,7 @@ class Database:
         self.tables: dict[str, Table] = {n: Table(ts) for n, ts in schema.tables.items()}
         self._strong: dict[tuple[str, UUID], int] = {}
         self._weak: dict[tuple[str, UUID], set[tuple[str, UUID]]] = {}
+        self.values = ValueIndex(lambda table: self.tables[table].rows.items())
 
     def get_row(self, table: str, row_uuid: UUID) -> Row | None:
         return self.tables[table].rows.get(row_uuid)
@@ -274,6 +295,10 @@ class Database:
             for ch in rows.values():
                 if ch.old is not None:
                     self._unlink(t, ch.old)
+        values = self.values
+        if values.in_use:
+            for tname, rows in changes.tables.items():
+                values.update(tname, ((u, ch.old, ch.new) for u, ch in rows.items()))
         orders = changes.orders or {}
         for tname, rows in changes.tables.items():
             t = self.tables[tname]
