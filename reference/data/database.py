@@ -204,6 +204,7 @@ class Table:
         # whether rows of this table can reference anything.
         self.keyed = tuple(zip(self.indexes, index_keys(schema), strict=True))
         self.has_refs = bool(ref_columns(schema))
+        self.ref_names = tuple(name for name, *_ in ref_columns(schema))
         self._order = OvsHmap()
         # Rows that entered (True) or left (False) the hash table since the order was
         # last asked for. Working the order out costs as much as the rest of a small
@@ -224,6 +225,22 @@ class Table:
         self._order_ops += ops
         if len(self._order_ops) > 2 * len(self.rows) + 1024:
             self.order  # noqa: B018 - replays the backlog
+
+
+def _refs_move(t: Table, ch: RowChange) -> bool:
+    """Whether applying ``ch`` changes what the row references.  Most modifies leave
+    every reference column alone (the engine copies unchanged datums by reference), and
+    then counting the row's references out and back in is wasted work."""
+    if not t.has_refs:
+        return False
+    old, new = ch.old, ch.new
+    if old is None or new is None:
+        return True
+    for name in t.ref_names:
+        a, b = old[name], new[name]
+        if a is not b and a != b:
+            return True
+    return False
 
 
 class Database:
@@ -254,8 +271,8 @@ class Database:
     def index_lookup(self, table: str, i: int, key: tuple) -> UUID | None:
         return self.tables[table].indexes[i].get(key)
 
-    def _unlink(self, t: Table, row: Row) -> None:
-        if t.has_refs:
+    def _unlink(self, t: Table, row: Row, refs: bool = True) -> None:
+        if refs:
             strong, weak = refs_of(t.schema, row)
             for u in strong:
                 n = self._strong[u] - 1
@@ -275,8 +292,8 @@ class Database:
             if index.get(key) == row.uuid:
                 del index[key]
 
-    def _link(self, t: Table, u: UUID, row: Row) -> None:
-        if t.has_refs:
+    def _link(self, t: Table, u: UUID, row: Row, refs: bool = True) -> None:
+        if refs:
             strong, weak = refs_of(t.schema, row)
             for target in strong:
                 self._strong[target] = self._strong.get(target, 0) + 1
@@ -294,7 +311,7 @@ class Database:
             t = self.tables[tname]
             for ch in rows.values():
                 if ch.old is not None:
-                    self._unlink(t, ch.old)
+                    self._unlink(t, ch.old, _refs_move(t, ch))
         values = self.values
         if values.in_use:
             for tname, rows in changes.tables.items():
@@ -318,5 +335,5 @@ class Database:
                     if order is None and ch.old is None:
                         t.reorder(((True, u),))
                     table_rows[u] = new
-                    self._link(t, u, new)
+                    self._link(t, u, new, _refs_move(t, ch))
             t.serial += 1
