@@ -19,7 +19,7 @@ a (key, value) pair of a map) for ``includes``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 MAX_INDEXES = 64
@@ -29,7 +29,6 @@ IDLE_CHANGES = 10_000
 IndexName = tuple[str, str, str]
 # Where the rows come from when an index is built: table -> (uuid, row) pairs.
 RowSource = Callable[[str], Iterable[tuple[Any, Any]]]
-_NONE: frozenset = frozenset()
 
 
 def index_keys(function: str, row: Any, column: str) -> Iterable[Any]:
@@ -48,7 +47,9 @@ class _Index:
     def __init__(self, column: str, function: str) -> None:
         self.column = column
         self.function = function
-        self.buckets: dict[Any, set] = {}
+        # key -> the one row uuid filed under it, or a set of two or more: most keys
+        # (names, ids) pick one row, and a set per row would triple the index's size.
+        self.buckets: dict[Any, Any] = {}
         self.idle = 0  # changes of the table since the last lookup
 
     def add(self, u: Any, row: Any) -> None:
@@ -56,18 +57,28 @@ class _Index:
         for k in index_keys(self.function, row, self.column):
             bucket = buckets.get(k)
             if bucket is None:
-                buckets[k] = {u}
-            else:
+                buckets[k] = u
+            elif type(bucket) is set:
                 bucket.add(u)
+            elif bucket != u:
+                buckets[k] = {bucket, u}
 
     def discard(self, u: Any, row: Any) -> None:
         buckets = self.buckets
         for k in index_keys(self.function, row, self.column):
             bucket = buckets.get(k)
-            if bucket is not None:
+            if type(bucket) is set:
                 bucket.discard(u)
-                if not bucket:
-                    del buckets[k]
+                if len(bucket) == 1:
+                    buckets[k] = next(iter(bucket))
+            elif bucket is not None and bucket == u:
+                del buckets[k]
+
+    def get(self, key: Any) -> Collection:
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            return ()
+        return bucket if type(bucket) is set else (bucket,)
 
 
 class ValueIndex:
@@ -92,7 +103,7 @@ class ValueIndex:
         """The indexes that exist, least recently used first."""
         return list(self._lru)
 
-    def lookup(self, table: str, column: str, function: str, key: Any) -> set | frozenset:
+    def lookup(self, table: str, column: str, function: str, key: Any) -> Collection:
         """Uuids of the rows of ``table`` filed under ``key``: the rows whose ``column``
         equals it (``==``) or holds it (``includes``).  Do not modify the result."""
         by_column = self._tables.get(table)
@@ -104,7 +115,7 @@ class ValueIndex:
             index.idle = 0
             del self._lru[name]
             self._lru[name] = None
-        return index.buckets.get(key, _NONE)
+        return index.get(key)
 
     def _build(self, name: IndexName) -> _Index:
         while len(self._lru) >= self._max:

@@ -34,7 +34,7 @@ class RowIndex:
         self._db = db
         out: set = set()
         for column, fn, key in terms:
-            out |= self._values.lookup(table, column, fn, key)
+            out.update(self._values.lookup(table, column, fn, key))
         return sorted(out)
 
     def update(self, changes: dict[str, dict[Any, tuple[Any, Any]]]) -> None:

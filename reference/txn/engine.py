@@ -30,7 +30,7 @@ import math
 import re
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any
@@ -172,7 +172,7 @@ def _query(x: Txn, table: str, cond: Where) -> list:
     if touched:
         # The value index holds committed rows: rows this transaction inserted or
         # changed may match now, and are all in its own table of rows.
-        candidates = candidates | set(tt.rows)  # type: ignore[union-attr]
+        candidates = set(tt.rows).union(candidates)  # type: ignore[union-attr]
     get = x.get
     matched = {}
     for u in candidates:
@@ -184,7 +184,7 @@ def _query(x: Txn, table: str, cond: Where) -> list:
     return list(matched.values())
 
 
-def _candidates(x: Txn, table: str, cond: Where) -> set | frozenset | None:
+def _candidates(x: Txn, table: str, cond: Where) -> Collection | None:
     """Uuids of the committed rows that can match ``cond``: the smallest value-index
     bucket among its indexable clauses, or None when no clause has an index term."""
     best = None

@@ -138,6 +138,11 @@ def test_index_follows_commits_and_is_built_from_the_rows_on_first_use():
                         "mutations": [["iset", "insert", 2]]}])
     two = db.values.lookup("Root", "iset", "includes", 2)
     assert len(two) == 1
+    execute_and_apply([{"op": "insert", "table": "Root", "row": {"name": "b", "iset": 2}}])
+    assert len(db.values.lookup("Root", "iset", "includes", 2)) == 2
+    execute_and_apply([{"op": "delete", "table": "Root", "where": [["name", "==", "a"]]}])
+    (b,) = db.values.lookup("Root", "iset", "includes", 2)
+    assert db.tables["Root"].rows[b]["name"].keys == ("b",)
     execute_and_apply([{"op": "delete", "table": "Root", "where": []}])
     assert not db.values.lookup("Root", "iset", "includes", 1)
 
@@ -155,19 +160,19 @@ def test_indexes_are_bounded_and_dropped_when_idle():
     values = ValueIndex(lambda table: rows.items(), max_indexes=2, idle_changes=3)
     rows[1] = row(a=1, b=2, c=3)
     from reference.data.datum import Datum
-    assert values.lookup("T", "a", "includes", 1) == {1}
-    assert values.lookup("T", "b", "==", Datum((2,))) == {1}
+    assert set(values.lookup("T", "a", "includes", 1)) == {1}
+    assert set(values.lookup("T", "b", "==", Datum((2,)))) == {1}
     values.lookup("T", "a", "includes", 1)  # a is now the more recently used
-    assert values.lookup("T", "c", "includes", 3) == {1}
+    assert set(values.lookup("T", "c", "includes", 3)) == {1}
     assert values.names() == [("T", "a", "includes"), ("T", "c", "includes")]
     for n in range(3):
         rows[n + 2] = row(a=n, b=n, c=n)
         values.update("T", [(n + 2, None, rows[n + 2])])
-    assert values.lookup("T", "c", "includes", 0) == {1 + 1}
+    assert set(values.lookup("T", "c", "includes", 0)) == {1 + 1}
     values.update("T", [(9, None, row(a=0, b=0, c=0))])
     # a has now missed four changes without a lookup; c was asked about after three.
     assert values.names() == [("T", "c", "includes")]
-    assert values.lookup("T", "c", "includes", 0) == {2, 9}
+    assert set(values.lookup("T", "c", "includes", 0)) == {2, 9}
 
 
 def test_in_hash_order_is_the_order_of_the_walk():
