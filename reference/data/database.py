@@ -22,13 +22,16 @@ Public API (stable; the session, monitor and storage code build on it):
           OvsHmap, worked out when asked for); Table.reorder(ops) records rows
           entering (True, uuid) or leaving (False, uuid) that order.
           .index_lookup(table, i, key) -> uuid | None; .index_key(table, i, row)
+          .values: a ValueIndex (reference.data.value_index) over the rows, for
+          "==" and "includes" clauses on any column; apply() keeps it up to date.
+    in_hash_order(order, uuids) -> the uuids in an OvsHmap's iteration order.
     refs_of(table_schema, row) -> (strong, weak): lists of (table, uuid) targets.
 """
 
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -42,6 +45,7 @@ from reference.data.errors import OvsdbError
 from reference.data.ovs_hash import OvsHmap, uuid_hash
 from reference.data.schema import DatabaseSchema, TableSchema, column_order, per_table
 from reference.data.uuidgen import uuid4
+from reference.data.value_index import ValueIndex
 
 UUID = uuidlib.UUID
 
@@ -174,6 +178,22 @@ def index_keys(ts: TableSchema) -> tuple[Callable[[Any], tuple], ...]:
     return tuple(getters)
 
 
+def in_hash_order(order: OvsHmap, uuids: Collection[UUID]) -> list[UUID]:
+    """``uuids`` (all present in ``order``) in ``order``'s iteration order, without
+    walking the whole table when they are few: by (bucket, place in its chain)."""
+    if len(uuids) * 4 >= len(order):
+        wanted = uuids if isinstance(uuids, (set, frozenset, dict)) else set(uuids)
+        return [u for u in order if u in wanted]
+    hashes, mask, buckets = order.hashes, order.mask, order.buckets
+
+    def place(u: UUID) -> tuple[int, int]:
+        b = hashes[u] & mask
+        chain = buckets[b]
+        # Chains hold about one row each (the table grows at two per bucket).
+        return (b, chain.index(u) if len(chain) > 1 else 0)
+    return sorted(uuids, key=place)
+
+
 class Table:
     def __init__(self, schema: TableSchema):
         self.schema = schema
@@ -184,6 +204,7 @@ class Table:
         # whether rows of this table can reference anything.
         self.keyed = tuple(zip(self.indexes, index_keys(schema), strict=True))
         self.has_refs = bool(ref_columns(schema))
+        self.ref_names = tuple(name for name, *_ in ref_columns(schema))
         self._order = OvsHmap()
         # Rows that entered (True) or left (False) the hash table since the order was
         # last asked for. Working the order out costs as much as the rest of a small
@@ -206,12 +227,29 @@ class Table:
             self.order  # noqa: B018 - replays the backlog
 
 
+def _refs_move(t: Table, ch: RowChange) -> bool:
+    """Whether applying ``ch`` changes what the row references.  Most modifies leave
+    every reference column alone (the engine copies unchanged datums by reference), and
+    then counting the row's references out and back in is wasted work."""
+    if not t.has_refs:
+        return False
+    old, new = ch.old, ch.new
+    if old is None or new is None:
+        return True
+    for name in t.ref_names:
+        a, b = old[name], new[name]
+        if a is not b and a != b:
+            return True
+    return False
+
+
 class Database:
     def __init__(self, schema: DatabaseSchema):
         self.schema = schema
         self.tables: dict[str, Table] = {n: Table(ts) for n, ts in schema.tables.items()}
         self._strong: dict[tuple[str, UUID], int] = {}
         self._weak: dict[tuple[str, UUID], set[tuple[str, UUID]]] = {}
+        self.values = ValueIndex(lambda table: self.tables[table].rows.items())
 
     def get_row(self, table: str, row_uuid: UUID) -> Row | None:
         return self.tables[table].rows.get(row_uuid)
@@ -233,8 +271,8 @@ class Database:
     def index_lookup(self, table: str, i: int, key: tuple) -> UUID | None:
         return self.tables[table].indexes[i].get(key)
 
-    def _unlink(self, t: Table, row: Row) -> None:
-        if t.has_refs:
+    def _unlink(self, t: Table, row: Row, refs: bool = True) -> None:
+        if refs:
             strong, weak = refs_of(t.schema, row)
             for u in strong:
                 n = self._strong[u] - 1
@@ -254,8 +292,8 @@ class Database:
             if index.get(key) == row.uuid:
                 del index[key]
 
-    def _link(self, t: Table, u: UUID, row: Row) -> None:
-        if t.has_refs:
+    def _link(self, t: Table, u: UUID, row: Row, refs: bool = True) -> None:
+        if refs:
             strong, weak = refs_of(t.schema, row)
             for target in strong:
                 self._strong[target] = self._strong.get(target, 0) + 1
@@ -273,7 +311,11 @@ class Database:
             t = self.tables[tname]
             for ch in rows.values():
                 if ch.old is not None:
-                    self._unlink(t, ch.old)
+                    self._unlink(t, ch.old, _refs_move(t, ch))
+        values = self.values
+        if values.in_use:
+            for tname, rows in changes.tables.items():
+                values.update(tname, ((u, ch.old, ch.new) for u, ch in rows.items()))
         orders = changes.orders or {}
         for tname, rows in changes.tables.items():
             t = self.tables[tname]
@@ -293,5 +335,5 @@ class Database:
                     if order is None and ch.old is None:
                         t.reorder(((True, u),))
                     table_rows[u] = new
-                    self._link(t, u, new)
+                    self._link(t, u, new, _refs_move(t, ch))
             t.serial += 1

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from reference.data.database import in_hash_order
 from reference.data.datum import Datum, datum_to_json, default_datum, diff
 
 # -- rows ------------------------------------------------------------------------------
@@ -64,18 +65,7 @@ def table_order_of(db: Any, table: str, row_keys: Iterable[str]) -> list[Any]:
     if order is None or not hasattr(order, "buckets"):
         from reference.monitor.wire_order import row_insertion_order
         return [u for u in row_insertion_order(table_map(db, table)) if u in wanted]
-    if len(wanted) * 4 >= len(order):
-        return [u for u in order if u in wanted]
-
-    chains: dict[int, dict] = {}   # bucket -> {uuid: position in its chain}
-
-    def pos(u: Any) -> tuple[int, int]:
-        b = order.hashes[u] & order.mask
-        chain = chains.get(b)
-        if chain is None:
-            chain = chains[b] = {k: i for i, k in enumerate(order.buckets[b])}
-        return (b, chain[u])
-    return sorted(wanted, key=pos)
+    return in_hash_order(order, wanted)
 
 
 def table_rows(db: Any, table: str) -> Iterator[tuple[Any, Any]]:

@@ -30,13 +30,20 @@ import math
 import re
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any
 
 from reference.data.condition import Where, parse_where, split_triple
-from reference.data.database import ChangeSet, Database, Row, bad_defaults, make_row
+from reference.data.database import (
+    ChangeSet,
+    Database,
+    Row,
+    bad_defaults,
+    in_hash_order,
+    make_row,
+)
 from reference.data.datum import (
     MUTATORS,
     Datum,
@@ -135,23 +142,60 @@ class _Parser:
 # ---------------------------------------------------------------- helpers
 
 def _query(x: Txn, table: str, cond: Where) -> list:
+    """The rows ``cond`` selects, in OVS's iteration order, as this transaction sees
+    the table.  OVS scans in C; a scan in Python grows with the table, so rows are
+    found through indexes whenever a clause allows it and the scan is the last resort."""
+    if cond.never:
+        return []
     # A clause [_uuid, ==, X] pins the row: skip the scan (a common OVN pattern).
     for c in cond.clauses:
         if c.column == "_uuid" and c.function == "==" and c.arg is not None \
                 and len(c.arg.keys) == 1:
             row = x.get(table, c.arg.keys[0])
             return [row] if row is not None and cond.match(row) else []
+    if not cond.clauses:
+        return x.rows(table)
     # "==" on every column of a schema index pins at most one row too; the committed
     # index answers when this transaction has not touched the table yet.
     tt = x.by_name.get(table)
-    if cond.clauses and (tt is None or len(tt.rows) == 0):
+    touched = tt is not None and len(tt.rows) > 0
+    if not touched:
         eq = {c.column: c.arg for c in cond.clauses if c.function == "=="}
         for i, cols in enumerate(x.db.schema.tables[table].indexes):
             if all(col in eq for col in cols):
                 u = x.db.index_lookup(table, i, tuple(eq[col] for col in cols))
                 row = None if u is None else x.get(table, u)
                 return [row] if row is not None and cond.match(row) else []
-    return [r for r in x.rows(table) if cond.match(r)]
+    candidates = _candidates(x, table, cond)
+    if candidates is None:
+        return [r for r in x.rows(table) if cond.match(r)]
+    if touched:
+        # The value index holds committed rows: rows this transaction inserted or
+        # changed may match now, and are all in its own table of rows.
+        candidates = set(tt.rows).union(candidates)  # type: ignore[union-attr]
+    get = x.get
+    matched = {}
+    for u in candidates:
+        row = get(table, u)
+        if row is not None and cond.match(row):
+            matched[u] = row
+    if len(matched) > 1:
+        return [matched[u] for u in in_hash_order(x.table_order(table), matched)]
+    return list(matched.values())
+
+
+def _candidates(x: Txn, table: str, cond: Where) -> Collection | None:
+    """Uuids of the committed rows that can match ``cond``: the smallest value-index
+    bucket among its indexable clauses, or None when no clause has an index term."""
+    best = None
+    lookup = x.db.values.lookup
+    for c in cond.clauses:
+        term = c.index_term()
+        if term is not None:
+            bucket = lookup(table, *term)
+            if best is None or len(bucket) < len(best):
+                best = bucket
+    return best
 
 
 def _table(x: Txn, p: _Parser) -> TableSchema | None:
