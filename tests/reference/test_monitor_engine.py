@@ -9,7 +9,7 @@ import uuid
 import orjson
 import pytest
 
-from reference.data import datum as D
+from reference.data import datum
 from reference.data.condition import Clause
 from reference.data.schema import parse_schema
 from reference.monitor import MonitorEngine
@@ -26,7 +26,7 @@ SCHEMA = parse_schema({
         "tags": {"type": {"key": "string", "min": 0, "max": "unlimited"}},
         "counter": {"type": "integer"}}}},
 })
-A = D.Datum.atom
+A = datum.Datum.atom
 
 
 def _uuid(i: int) -> uuid.UUID:
@@ -36,7 +36,7 @@ def _uuid(i: int) -> uuid.UUID:
 def _setup(n_rows: int, n_chassis: int):
     db = SimDB(SCHEMA)
     db_rows = {_uuid(i): {"name": A(f"p{i}"), "chassis": A(f"ch{i % n_chassis}"),
-                          "tags": D.Datum.set([f"t{i % n_chassis}", "all"])}
+                          "tags": datum.Datum.set([f"t{i % n_chassis}", "all"])}
                for i in range(n_rows)}
     db.commit({"Port": db_rows})
     return db
@@ -251,7 +251,7 @@ def test_resume_carries_exactly_the_missed_transactions(seed):
         u = _uuid(rng.randrange(20))
         write = None if rng.random() < 0.1 else {
             "counter": A(i), "chassis": A(f"ch{rng.randrange(4)}"),
-            "tags": D.Datum.set(rng.sample(["t1", "t2", "all"], 2))}
+            "tags": datum.Datum.set(rng.sample(["t1", "t2", "all"], 2))}
         eng.commit(db.commit({"Port": {u: write}}))
     released = eng.set_backlogged("held", False)
     found, txn, updates = eng.add("resumer", "m", "monitor_cond_since", req, last)

@@ -9,7 +9,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.data import datum as D
+from reference.data import datum
 from reference.data.condition import parse_monitor_condition
 from reference.data.schema import parse_schema
 from reference.monitor.condition_index import ConditionIndex
@@ -33,9 +33,9 @@ clause = st.one_of(
 )
 where = st.lists(clause, max_size=3)
 row = st.fixed_dictionaries({
-    "c": v.map(D.Datum.atom),
-    "s": st.lists(v, max_size=3).map(D.Datum.set),
-    "m": st.dictionaries(v, v, max_size=3).map(D.Datum.map)})
+    "c": v.map(datum.Datum.atom),
+    "s": st.lists(v, max_size=3).map(datum.Datum.set),
+    "m": st.dictionaries(v, v, max_size=3).map(datum.Datum.map)})
 
 
 @settings(max_examples=150, deadline=None)
