@@ -254,11 +254,27 @@ def search(
     # state as it is), so if placing it fails, the configuration fails.
     pure = [model.pure(c) for c in compiled]
     any_pure = any(pure[i] for i in det)
+    def stuck(i: int, state: Any, lin: int) -> bool:
+        """Read i cannot be placed after the configuration (lin, state)."""
+        goal = goals[i]
+        if goal(state):
+            return False
+        # unless a reset still to come (a put) writes a value it can grow from
+        pend = resets[i] & ~lin
+        while pend:
+            low = pend & -pend
+            j = low.bit_length() - 1
+            if not blind[j] or goal(fns[j](state)):
+                return False
+            pend ^= low
+        return True
+
     # A read still to be placed can only be preceded by ops called before it returns.
-    # Once every such op that could reset the state is placed, only growing ops (an
-    # append) can come before it: when its goal says the state cannot grow into what it
-    # read, the configuration has no future.  goals[i]: that test; resets[i]: the ops
-    # that must be placed first.
+    # Of those, the ones that are neither growing (an append) nor pure are resets; the
+    # last one placed before the read, if any, sets the state the appends then grow.
+    # When the read's goal fails on the state now and on what each reset still to come
+    # writes (all blind writes, a put), the configuration has no future.  goals[i]: that
+    # test; resets[i]: the resets that could come before the read.
     goals: list[Any] = [None] * n
     resets = [0] * n
     if any(model.grows(c) for c in compiled):
@@ -272,6 +288,7 @@ def search(
             if pure[i]:
                 goals[i] = model.goal(compiled[i])
                 resets[i] = before[bisect_left(calls, ops[i].return_index)]
+    any_goal = any(g is not None for g in goals)
     # Indeterminate ops with the same compiled form are interchangeable once both have
     # been called: of those, only the earliest unplaced one is ever tried.
     twins: list[list[int]] = [[] for _ in range(k + 2)]  # info entry -> earlier twins
@@ -334,10 +351,19 @@ def search(
                 if pure[i]:
                     if fns[i](state) is not INVALID:
                         fit = fit or r
-                    elif goals[i] is not None and not resets[i] & ~lin and not goals[i](state):
-                        break  # this read can never be placed from here
+                    elif goals[i] is not None and stuck(i, state, lin):
+                        break
                 r = nxt[r]
-            if is_call[r]:
+            else:
+                if not any_goal:
+                    r = tail
+                # and the first read not called yet: it will be placed after what has to
+                # be placed before it, so it must be reachable too
+                while r != tail and not (is_call[r] and goals[opid[r]] is not None):
+                    r = nxt[r]
+                if r != tail and not stuck(opid[r], state, lin):
+                    r = tail
+            if r != tail:
                 # that read is the op that cannot be placed after this prefix
                 if len(stack) > len(best) or blocked is None:
                     best = [iop[x] if p == 1 else opid[x] for p, x, _, _, _ in stack]

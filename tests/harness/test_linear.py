@@ -329,3 +329,37 @@ def test_a_get_no_append_order_explains_is_the_blocked_op():
     assert r.verdict == NOT_LINEARIZABLE
     assert r.operations[r.failure.blocked].f == "get"
     assert len(r.failure.linearization) == 2
+
+
+def test_a_put_still_to_come_keeps_a_later_get_reachable():
+    # the get is called after everything else returned: it is checked before it is a
+    # candidate, and the put that will reset the state to "x" must be counted then
+    hist = h((0, "invoke", "append", "a", "k"), (0, "ok", "append", "a", "k"),
+             (1, "invoke", "put", "x", "k"), (2, "invoke", "append", "b", "k"),
+             (2, "ok", "append", "b", "k"), (1, "ok", "put", "x", "k"),
+             (3, "invoke", "get", None, "k"), (3, "ok", "get", "xb", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+
+
+def test_a_cas_still_to_come_keeps_a_get_reachable():
+    # a cas is a reset that is not blind: what it writes depends on the state, so the
+    # get's goal cannot be tested on it; it must keep the state alive
+    hist = h((0, "invoke", "append", "a", "k"), (0, "ok", "append", "a", "k"),
+             (1, "invoke", "cas", ["a", "x"], "k"), (2, "invoke", "append", "b", "k"),
+             (3, "invoke", "get", None, "k"),
+             (1, "ok", "cas", ["a", "x"], "k"), (2, "ok", "append", "b", "k"),
+             (3, "ok", "get", "xb", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_porcupine_shaped_kv_histories(seed):
+    from harness.linear.generate import simulate_kv_appends
+
+    hist = simulate_kv_appends(clients=10, keys=3, ops=300, seed=seed)
+    assert {o.f for o in hist} == {"get", "put", "append"}
+    assert check(hist, "kv").verdict == LINEARIZABLE
+    r = check(plant_violation(hist, "kv"), "kv")
+    assert r.verdict == NOT_LINEARIZABLE
+    blocked = r.operations[r.failure.blocked]
+    assert blocked.f == "get" and blocked.output != "fresh"
