@@ -147,11 +147,15 @@ def bench_etcd(n: int, seed: int, timeout_s: float) -> dict[str, float]:
 
 def bench_kv(args: argparse.Namespace) -> bool:
     """The side-by-side part; True when every verdict is right and the two agree."""
-    ok_ops = simulate_kv_appends(seed=args.seed)
-    cases = [("linearizable", ok_ops, "linearizable"),
-             ("with a violation", plant_violation(ok_ops, "kv"), NOT_LINEARIZABLE)]
+    cases: list[tuple[str, list[Op], str]] = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        ok_ops = simulate_kv_appends(seed=seed)
+        tag = f" s{seed}" if args.seeds > 1 else ""
+        cases += [(f"linearizable{tag}", ok_ops, "linearizable"),
+                  (f"violation{tag}", plant_violation(ok_ops, "kv"), NOT_LINEARIZABLE)]
     print(f"Porcupine-shaped kv: get/put/append, 50 clients, 10 keys, {len(ok_ops)} events, "
-          f"values up to {max(len(str(o.value)) for o in ok_ops)} chars (seed {args.seed}); "
+          f"values up to {max(len(str(o.value)) for o in ok_ops)} chars (seed {args.seed}"
+          f"{f' to {args.seed + args.seeds - 1}' if args.seeds > 1 else ''}); "
           f"CPU ms, best of {args.runs}")
     with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
         work = Path(tmp)
@@ -170,7 +174,7 @@ def bench_kv(args: argparse.Namespace) -> bool:
                     cases.append((f"published {name}", ops, expect))
         good = True
         for name, ops, expect in cases:
-            path = work / f"{name.replace(' ', '-')}.jsonl"
+            path = work / f"{name.replace(' ', '-')}.jsonl"  # names are unique
             path.write_bytes(dumps_jsonl(ops))
             ours = [_time(ops, "kv", args.timeout) for _ in range(args.runs)]
             best = min(t for t, _ in ours) * 1000
@@ -200,13 +204,15 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--histories", type=int, default=100, help="etcd-shaped histories")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1,
+                   help="kv histories from seeds S, S+1, ...: the hard ones vary by seed")
     p.add_argument("--runs", type=int, default=5, help="runs of each kv check, each side")
     p.add_argument("--timeout", type=float, default=60.0, help="per check, seconds")
     p.add_argument("--porcupine", default=os.environ.get("PORCUPINE_SRC"),
                    help="Porcupine's source: a checkout or a git directory")
     args = p.parse_args(argv)
-    if args.runs < 1 or args.histories < 1:
-        p.error("--runs and --histories must be at least 1")
+    if min(args.runs, args.histories, args.seeds) < 1:
+        p.error("--runs, --seeds and --histories must be at least 1")
 
     good = bench_kv(args)
 
