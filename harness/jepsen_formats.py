@@ -14,6 +14,11 @@ ignored, other lines are skipped::
 Fields are tab-separated: process, type, f, value and an optional error.  The log has no
 index or time: ops are numbered in line order and ``time`` is set to the index.
 
+Operation names are kept as written: Jepsen's and Knossos' kv histories (and
+Porcupine's kv test data) say ``:get``/``:put``/``:append``, which the ``kv`` model takes
+as read/write/append; a ``:key`` field (or ``[key value]`` with ``independent``) names
+the key.
+
 The EDN reader covers the subset Jepsen writes: maps, vectors, lists, sets, keywords,
 symbols, strings, characters, integers (``N``), floats (``M``), ``nil``, booleans,
 comments, ``#_`` discard and tagged literals (``#jepsen.history.Op{...}``,

@@ -160,6 +160,39 @@ def simulate(
     return _events(planned, clients, rng)
 
 
+def simulate_kv_appends(
+    *, clients: int = 50, keys: int = 10, ops: int = 1712, seed: int = 0, latency: float = 1.0
+) -> list[Op]:
+    """A linearizable kv history in the shape of Porcupine's published kv test data (MIT
+    6.824's): Jepsen's op names, about 49% ``append``, 46% ``get`` and 5% ``put``, each
+    written value unique (``"x <client> <n> y"``), so values grow into long strings; a
+    get of a key never written reads ``""``.  No indeterminate ops."""
+    rng = random.Random(seed)
+    clock = [rng.random() * latency for _ in range(clients)]
+    made = [0] * clients
+    planned: list[_Planned] = []
+    for _ in range(ops):
+        c = rng.randrange(clients)
+        r = rng.random()
+        f = "get" if r < 0.46 else "put" if r < 0.51 else "append"
+        inp = None if f == "get" else f"x {c} {made[c]} y"
+        made[c] += f != "get"
+        start = clock[c]
+        dur = rng.expovariate(1.0 / latency) + 1e-6
+        point = start + dur * rng.uniform(0.05, 0.95)
+        planned.append(_Planned(c, f, inp, str(rng.randrange(keys)), start, point,
+                                start + dur, False))
+        clock[c] = start + dur + rng.expovariate(4.0 / latency)
+    state: dict[Any, str] = {}
+    for p in sorted(planned, key=lambda p: p.point):
+        cur = state.get(p.key, "")
+        if p.f == "get":
+            p.output = cur
+        else:
+            state[p.key] = p.input if p.f == "put" else cur + p.input
+    return _events(planned, clients, rng)
+
+
 def _events(planned: list[_Planned], clients: int, rng: random.Random) -> list[Op]:
     # Number processes Jepsen's way: a client that saw 'info' continues as a new process.
     proc_of: list[int] = []
@@ -186,9 +219,9 @@ def _stale_value(ops: list[Op], key: Any) -> Any:
     """A value some ok op wrote to ``key`` that no indeterminate op could write later."""
     written, maybe = [], set()
     for o in pair(ops):
-        if o.key != key or o.f not in ("write", "cas") or o.status == "fail":
+        if o.key != key or o.f not in ("write", "put", "cas") or o.status == "fail":
             continue
-        v = o.input if o.f == "write" else o.input[1]
+        v = o.input[1] if o.f == "cas" else o.input
         (written.append(v) if o.status == "ok" else maybe.add(v))
     ok = [v for v in written if v not in maybe and v is not None]
     return ok[0] if ok else -1
@@ -207,10 +240,13 @@ def plant_violation(ops: list[Op], model: str) -> list[Op]:
     tail: list[tuple[int, str, str, Any, Any]] = []
     if model in ("register", "cas-register", "kv"):
         key = next((o.key for o in ops if o.key is not None), "k0" if model == "kv" else None)
-        fresh = 10**6
+        fresh: Any = 10**6
+        read, write = "read", "write"
+        if any(o.f in ("get", "put") for o in ops):  # Jepsen's names, string values
+            fresh, read, write = "fresh", "get", "put"
         stale = _stale_value(ops, key)
-        tail = [(base, "invoke", "write", fresh, key), (base, "ok", "write", fresh, key),
-                (base + 1, "invoke", "read", None, key), (base + 1, "ok", "read", stale, key)]
+        tail = [(base, "invoke", write, fresh, key), (base, "ok", write, fresh, key),
+                (base + 1, "invoke", read, None, key), (base + 1, "ok", read, stale, key)]
     elif model == "counter":
         total = sum(o.value for o in ops if o.type == "ok" and o.f == "add")
         tail = [(base, "invoke", "add", 1, None), (base, "ok", "add", 1, None),

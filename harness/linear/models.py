@@ -20,7 +20,8 @@ Encodings (``f`` / invoke value / ok value):
 
 ``register``     ``write`` v / v / - ;  ``read`` / nil / v.  Starts at nil.
 ``cas-register`` as register, plus ``cas`` / [old, new] / -: ok only if the value was old.
-``kv``           the cas-register per ``key``, plus ``append`` s / s / - (string
+``kv``           the cas-register per ``key`` (``get``/``put`` are accepted as Jepsen's
+                 names for ``read``/``write``), plus ``append`` s / s / - (string
                  concatenation; nil counts as ""), as in Porcupine's key-value model;
                  a read of "" also matches a key never written (many stores read a
                  missing key as the empty string); every op must carry a key.
@@ -123,6 +124,26 @@ class Model:
         the old one (a plain write): whatever was placed just before it is erased."""
         return False
 
+    def pure(self, c: Any) -> bool:
+        """True if the compiled op never changes the state: in every state it either
+        leaves it as it is or is refused (a read).  The search places such an op as soon
+        as it fits, without trying anything else first; a wrong True loses
+        linearizations, so say True only when it holds for every state."""
+        return False
+
+    def grows(self, c: Any) -> bool:
+        """True if the compiled op only moves the state forward in an order the model's
+        :meth:`goal` predicates know (an append extends a string, an add grows a set)."""
+        return False
+
+    def goal(self, c: Any) -> Callable[[Any], bool] | None:
+        """For a pure op (a read): a test of a state, false only if no sequence of
+        growing ops (:meth:`grows`) and pure ops leads from it to a state the read
+        accepts.  The search drops a configuration when a read still to be placed fails
+        it and every op that is not growing and could come before the read is placed.
+        None: no such test.  A wrong False loses linearizations."""
+        return None
+
     def observers(self, i: int, compiled: list[Any], fns: list[Callable[[Any], Any]]) -> int | None:
         """A bitmask of the ops (positions in ``compiled``) whose outcome can depend on
         whether op ``i`` took effect, if that is known (None: assume all of them).
@@ -189,6 +210,9 @@ class Register(Model):
     def blind(self, c: Any) -> bool:
         return c[0] == WRITE
 
+    def pure(self, c: Any) -> bool:
+        return c[0] == READ or c[0] == READ_EMPTY
+
 
 class CasRegister(Register):
     name = "cas-register"
@@ -213,13 +237,21 @@ class CasRegister(Register):
 
 class KV(CasRegister):
     name = "kv"
-    fs = ("read", "write", "cas", "append")
+    # get/put are Jepsen's and Knossos' names for read/write (and Porcupine's kv data)
+    fs = ("read", "write", "cas", "append", "get", "put")
+    readonly = ("read", "get")
     needs_key = True
 
     def prepare(self, op: Operation) -> Any:
-        if op.f == "read" and op.status == "ok" and op.output == "":
-            return (READ_EMPTY,)
-        if op.f != "append":
+        self.check_f(op)
+        f = {"get": "read", "put": "write"}.get(op.f, op.f)
+        if f == "read":
+            if op.status == "ok" and op.output == "":
+                return (READ_EMPTY,)
+            return (READ, freeze(op.output))
+        if f == "write":
+            return (WRITE, freeze(op.input))
+        if f != "append":
             return super().prepare(op)
         if not isinstance(op.input, str):
             raise ModelError(f"append value must be a string, got {op.input!r}")
@@ -238,6 +270,31 @@ class KV(CasRegister):
         if k == READ_EMPTY:
             return state if state is None or state == "" else INVALID
         return c[2] if state == c[1] else INVALID
+
+    def transition(self, c: Any) -> Callable[[Any], Any]:
+        if c[0] == APPEND:
+            tail = c[1]
+            return lambda s: tail if s is None else s + tail if isinstance(s, str) else INVALID
+        if c[0] == READ_EMPTY:
+            return lambda s: s if s is None or s == "" else INVALID
+        return super().transition(c)
+
+    def grows(self, c: Any) -> bool:
+        return c[0] == APPEND
+
+    def goal(self, c: Any) -> Callable[[Any], bool] | None:
+        # appends only extend the string: a read of v is reachable from a prefix of v
+        # (from nil, appends can make any string; a non-string state never changes)
+        if c[0] == READ_EMPTY:
+            return lambda s: s is None or s == ""
+        if c[0] != READ:
+            return None
+        v = c[1]
+        if v is None:
+            return lambda s: s is None
+        if isinstance(v, str):
+            return lambda s: s is None or isinstance(s, str) and v.startswith(s)
+        return lambda s: s is None or s == v
 
 
 class Counter(Model):
@@ -267,6 +324,9 @@ class Counter(Model):
             n = c[1]
             return lambda s: s + n
         return _fast(c) or super().transition(c)
+
+    def pure(self, c: Any) -> bool:
+        return c[0] == READ
 
 
 class SetModel(Model):
@@ -300,6 +360,9 @@ class SetModel(Model):
 
     def search_init(self) -> Hashable:
         return 0
+
+    def pure(self, c: Any) -> bool:
+        return c[0] == READ
 
     def observers(self, i: int, compiled: list[Any], fns: list[Callable[[Any], Any]]) -> int | None:
         # adds commute and always succeed: only reads that contain the element can
@@ -369,6 +432,9 @@ class OvsdbRow(Model):
     def blind(self, c: Any) -> bool:
         kind, wait, _, _, expected = c
         return kind == DELETE and wait is _NOWAIT and expected == -1
+
+    def pure(self, c: Any) -> bool:
+        return c[0] == READ
 
     def step(self, state: Any, c: Any) -> Any:
         kind, wait, cols, mut, expected = c

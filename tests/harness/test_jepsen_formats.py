@@ -232,6 +232,56 @@ def test_etcd_style_log_checks_end_to_end():
     assert r.operations[r.failure.blocked].process == 6
 
 
+# Porcupine's kv data (MIT 6.824), one EDN map per line without :index or :time; a get
+# of a key never written reads "".
+PORCUPINE_KV = """\
+{:process 0, :type :invoke, :f :put, :key "1", :value "x 0 0 y"}
+{:process 1, :type :invoke, :f :get, :key "2", :value nil}
+{:process 0, :type :ok, :f :put, :key "1", :value nil}
+{:process 1, :type :ok, :f :get, :key "2", :value ""}
+{:process 2, :type :invoke, :f :append, :key "1", :value "x 2 0 y"}
+{:process 0, :type :invoke, :f :append, :key "1", :value "x 0 1 y"}
+{:process 2, :type :ok, :f :append, :key "1", :value nil}
+{:process 0, :type :ok, :f :append, :key "1", :value nil}
+{:process 1, :type :invoke, :f :get, :key "1", :value nil}
+{:process 1, :type :ok, :f :get, :key "1", :value "x 0 0 yx 0 1 yx 2 0 y"}
+"""
+
+
+def test_kv_get_put_append_from_edn_check():
+    from harness.linear import check
+
+    ops = parse_edn_history(PORCUPINE_KV)
+    assert [o.f for o in ops[:3]] == ["put", "get", "put"] and ops[0].key == "1"
+    assert check(ops, "kv").verdict == "linearizable"
+    # the appends were concurrent, so either order is fine; a get that skips one is not
+    bad = PORCUPINE_KV.replace('"x 0 0 yx 0 1 yx 2 0 y"', '"x 0 0 yx 0 1 y"')
+    r = check(parse_edn_history(bad), "kv")
+    assert r.verdict == "not-linearizable"
+    assert r.operations[r.failure.blocked].f == "get"
+
+
+def test_kv_get_put_append_from_the_log_check():
+    from harness.linear import check
+
+    log = (
+        "INFO  jepsen.util - 0\t:invoke\t:put\t[:a \"1\"]\n"
+        "INFO  jepsen.util - 0\t:ok\t:put\t[:a \"1\"]\n"
+        "INFO  jepsen.util - 1\t:invoke\t:append\t[:a \"2\"]\n"
+        "INFO  jepsen.util - 1\t:ok\t:append\t[:a \"2\"]\n"
+        "INFO  jepsen.util - 2\t:invoke\t:get\t[:a nil]\n"
+        "INFO  jepsen.util - 2\t:ok\t:get\t[:a \"12\"]\n"
+        "INFO  jepsen.util - 3\t:invoke\t:get\t[:a nil]\n"
+        "INFO  jepsen.util - 3\t:ok\t:get\t[:a \"1\"]\n"
+    )
+    ops = parse_jepsen_log(log, independent=True)
+    assert {o.f for o in ops} == {"put", "append", "get"} and ops[0].key == "a"
+    assert check(ops[:6], "kv").verdict == "linearizable"
+    r = check(ops, "kv")
+    assert r.verdict == "not-linearizable"
+    assert r.operations[r.failure.blocked].process == 3
+
+
 json_value = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),

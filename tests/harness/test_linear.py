@@ -308,3 +308,69 @@ def test_details_are_json_ready_for_any_key():
     d = orjson.loads(orjson.dumps(r.details()))
     assert d["failing_key"] == ["a", 1]
     assert d["unplaceable_op"]["line"] == 3 and d["unplaceable_op"]["completion_line"] == 4
+
+
+# The read pruning on append-heavy kv (checker rules 6 and 7), in Jepsen's op names.
+
+def test_get_of_a_concurrent_append_order():
+    # the get pins the order: "0" then "1"; the state "0" is a prefix of it, so it must
+    # not be given up (a goal testing suffixes instead of prefixes would)
+    hist = h((0, "invoke", "append", "0", "k"), (0, "ok", "append", "0", "k"),
+             (1, "invoke", "append", "1", "k"), (2, "invoke", "get", None, "k"),
+             (1, "ok", "append", "1", "k"), (2, "ok", "get", "01", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+
+
+def test_a_concurrent_put_keeps_a_get_reachable():
+    # after the append the state is "a", not a prefix of "xb"; but the put still to
+    # come resets it, so the state must not be given up yet
+    hist = h((0, "invoke", "append", "a", "k"), (0, "ok", "append", "a", "k"),
+             (1, "invoke", "put", "x", "k"), (2, "invoke", "append", "b", "k"),
+             (3, "invoke", "get", None, "k"),
+             (1, "ok", "put", "x", "k"), (2, "ok", "append", "b", "k"),
+             (3, "ok", "get", "xb", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+
+
+def test_a_get_no_append_order_explains_is_the_blocked_op():
+    hist = h((0, "invoke", "append", "0", "k"), (1, "invoke", "append", "1", "k"),
+             (0, "ok", "append", "0", "k"), (1, "ok", "append", "1", "k"),
+             (2, "invoke", "get", None, "k"), (2, "ok", "get", "0", "k"))
+    r = check(hist, "kv")
+    assert r.verdict == NOT_LINEARIZABLE
+    assert r.operations[r.failure.blocked].f == "get"
+    assert len(r.failure.linearization) == 2
+
+
+def test_a_put_still_to_come_keeps_a_later_get_reachable():
+    # the get is called after everything else returned: it is checked before it is a
+    # candidate, and the put that will reset the state to "x" must be counted then
+    hist = h((0, "invoke", "append", "a", "k"), (0, "ok", "append", "a", "k"),
+             (1, "invoke", "put", "x", "k"), (2, "invoke", "append", "b", "k"),
+             (2, "ok", "append", "b", "k"), (1, "ok", "put", "x", "k"),
+             (3, "invoke", "get", None, "k"), (3, "ok", "get", "xb", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+
+
+def test_a_cas_still_to_come_keeps_a_get_reachable():
+    # a cas is a reset that is not blind: what it writes depends on the state, so the
+    # get's goal cannot be tested on it; it must keep the state alive
+    hist = h((0, "invoke", "append", "a", "k"), (0, "ok", "append", "a", "k"),
+             (1, "invoke", "cas", ["a", "x"], "k"), (2, "invoke", "append", "b", "k"),
+             (3, "invoke", "get", None, "k"),
+             (1, "ok", "cas", ["a", "x"], "k"), (2, "ok", "append", "b", "k"),
+             (3, "ok", "get", "xb", "k"))
+    assert check(hist, "kv").verdict == LINEARIZABLE
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_porcupine_shaped_kv_histories(seed):
+    from harness.linear.generate import simulate_kv_appends
+
+    hist = simulate_kv_appends(clients=10, keys=3, ops=300, seed=seed)
+    assert {o.f for o in hist} == {"get", "put", "append"}
+    assert check(hist, "kv").verdict == LINEARIZABLE
+    r = check(plant_violation(hist, "kv"), "kv")
+    assert r.verdict == NOT_LINEARIZABLE
+    blocked = r.operations[r.failure.blocked]
+    assert blocked.f == "get" and blocked.output != "fresh"

@@ -103,6 +103,30 @@ def small_history(draw, model: str):
         else:
             out = inp
         specs.append((p, f, inp, out, key, status))
+    return _interleave(draw, specs)
+
+
+# Append-heavy kv in Jepsen's names (the shape of Porcupine's kv data): appends of
+# distinct strings, an occasional put that resets the value, and gets whose results are
+# strings those could build, so both outcomes occur and a get often pins the order.
+GETS = ["", "0", "1", "01", "10", "012", "021", "x", "x1", "x12", "0x", "0x2", "1x0"]
+
+
+@st.composite
+def append_history(draw):
+    n = draw(st.integers(2, 6))
+    specs = []
+    for p in range(n):
+        f = draw(st.sampled_from(["get", "get", "append", "append", "put"]))
+        inp = None if f == "get" else "x" if f == "put" else str(draw(st.integers(0, 2)))
+        out = draw(st.sampled_from(GETS)) if f == "get" else inp
+        status = draw(st.sampled_from(["ok", "ok", "ok", "ok", "info", "none"]))
+        specs.append((p, f, inp, out, "k", status))
+    return _interleave(draw, specs)
+
+
+def _interleave(draw, specs: list) -> list[Op]:
+    n = len(specs)
     # a random interleaving in which each call precedes its completion
     slots = [(p, 0) for p in range(n)] + [(p, 1) for p in range(n) if specs[p][5] != "none"]
     order = draw(st.permutations(slots))
@@ -152,6 +176,24 @@ def test_cas_register_agrees_with_brute_force(events):
 @given(small_history("kv"))
 def test_kv_agrees_with_brute_force(events):
     _agree("kv", events)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(append_history())
+def test_append_heavy_kv_agrees_with_brute_force(events):
+    _agree("kv", events)
+
+
+def test_append_histories_have_both_outcomes():
+    seen = set()
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(append_history())
+    def probe(events):
+        seen.add(brute_force(events, "kv"))
+
+    probe()
+    assert seen == {True, False}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
