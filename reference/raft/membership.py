@@ -26,6 +26,7 @@ from reference.raft.durable import DurableState
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.messages import Entry
 from reference.raft.progress import LEADER, Peer
+from reference.storage.cluster_records import Note
 
 ZERO_EID = "00000000-0000-0000-0000-000000000000"
 JOIN_RETRY_MS = 1000  # RAFT_JOIN_TIMEOUT_MS
@@ -56,7 +57,7 @@ class Membership:
         self.add_servers = {}
         self.remove_server = None
         self.leaving = False
-        self.left = "left" in state.notes
+        self.left = False   # a file with the "left" note does not replay
         self.leave_deadline = 0
 
     # --- commands -----------------------------------------------------------------------
@@ -202,7 +203,7 @@ class Membership:
         if (self.leaving and rpy.success
                 and rpy.target_server in (None, self.sid) and not self.left):
             self.left = True
-            self._write({"note": "left"})
+            self._write(Note("left"))
 
     def _accepts_stranger(self: Any, msg: M.Message) -> bool:
         """Messages from outside our configuration we still handle: join traffic, and,

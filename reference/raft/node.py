@@ -25,10 +25,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from reference.raft import messages as M
 from reference.raft.commands import Commands
-from reference.raft.durable import DurableState, header_record, term_record
+from reference.raft.durable import DurableState, FileRecord, entry_record, header, term_record
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.membership import Membership
 from reference.raft.messages import Entry
@@ -41,6 +42,7 @@ from reference.raft.ready import (
     Ready,
     Send,
 )
+from reference.storage.cluster_records import CommitIndex, Leader, Note
 
 ELECTION_RANGE_MS = 1000  # timeout = timer + random 0-999 ms, as raft.c
 
@@ -211,7 +213,7 @@ class RaftNode(Commands, Membership):
         if not candidates:
             return None
         target = max(candidates, key=lambda p: p.match_index)
-        self._write({"note": "transfer leadership"})
+        self._write(Note("transfer leadership"))
         self._event("TransferLeadership", target=target.sid, match=target.match_index)
         self._send(M.BecomeLeader(sender=self.sid, to=target.sid, cluster=self.cid,
                                   term=self.term))
@@ -338,7 +340,7 @@ class RaftNode(Commands, Membership):
         self.role = LEADER
         self.leader_sid = self.sid
         self.leadership_transfer = False
-        self._write({"term": self.term, "leader": self.sid})
+        self._write(Leader(self.term, UUID(self.sid)))
         self.peers = {}
         self._sync_peers()
         self._event("BecomeLeader", last_index=self.log.last_index)
@@ -461,7 +463,7 @@ class RaftNode(Commands, Membership):
                     continue
                 self._truncate(i)
             self.log.append(e)
-            records.append(e.to_record(i))
+            records.append(entry_record(e, i))
         if records:
             self._write(*records, last_index=self.log.last_index)
         self._advance_follower_commit(min(rq.leader_commit, prev + len(entries)))
@@ -568,7 +570,7 @@ class RaftNode(Commands, Membership):
     def _commit_to(self, index: int) -> None:
         first = self.commit_index + 1
         self.commit_index = index
-        self._write({"commit_index": index})
+        self._write(CommitIndex(index))
         self._emit_committed(first, index)
 
     def _emit_committed(self, first: int, last: int) -> None:
@@ -604,7 +606,7 @@ class RaftNode(Commands, Membership):
     def _learn_leader(self, sid: str) -> None:
         if self.leader_sid != sid:
             self.leader_sid = sid
-            self._write({"term": self.term, "leader": sid})
+            self._write(Leader(self.term, UUID(sid)))
 
     def _reset_election_timer(self) -> None:
         self.election_base = self.now
@@ -619,7 +621,7 @@ class RaftNode(Commands, Membership):
 
     def _append(self, entry: Entry) -> int:
         index = self.log.append(entry)
-        self._write(entry.to_record(index), last_index=index)
+        self._write(entry_record(entry, index), last_index=index)
         return index
 
     def _truncate(self, index: int) -> None:
@@ -628,7 +630,7 @@ class RaftNode(Commands, Membership):
         for item in self._index_seq:
             item[1] = min(item[1], index - 1)
 
-    def _write(self, *records: dict[str, Any], last_index: int | None = None) -> int:
+    def _write(self, *records: FileRecord, last_index: int | None = None) -> int:
         self._seq += 1
         self._ready.persist.append(PersistOp(self._seq, tuple(records)))
         if last_index is not None:
@@ -638,11 +640,11 @@ class RaftNode(Commands, Membership):
     def _rewrite(self) -> None:
         """Compaction: the whole file again (header, entries, term/vote, commit)."""
         snap = self.log.snapshot
-        records = [header_record(self.sid, self.cid, self.name, self.address, snap)]
-        records += [e.to_record(i) for i, e in enumerate(self.log.entries, self.log.start)]
+        records: list[FileRecord] = [header(self.sid, self.cid, self.name, self.address, snap)]
+        records += [entry_record(e, i) for i, e in enumerate(self.log.entries, self.log.start)]
         records.append(term_record(self.term, self.vote))
         if self.commit_index >= self.log.start:  # as raft.c: only past the snapshot
-            records.append({"commit_index": self.commit_index})
+            records.append(CommitIndex(self.commit_index))
         self._seq += 1
         self._ready.persist.append(PersistOp(self._seq, tuple(records), rewrite=True))
 
