@@ -3,11 +3,12 @@ its state back, through the storage layer's single definition of the file.
 
 The records are ``reference.storage.cluster_records``'s values (ClusterHeader, Entry,
 Term, Vote, Leader, CommitIndex, Note) and replay is ``cluster_file.replay`` (raft.c's
-rules and error messages, ``ClusterFormatError``).  What is left here is genuinely the
-node's own adaptation, which storage should not know about: the node keeps sids, cids and
-eids as the strings its messages carry (the file's values use UUIDs), keeps its log as a
-``RaftLog`` whose snapshot is the header's ``prev_*``, and a restarted node needs that
-log plus its term, vote and commit index as one ``DurableState``.
+rules and error messages, ``ClusterFormatError``); log entries are storage's ``Entry``
+everywhere (file, log, append_request).  What is left here is genuinely the node's own
+adaptation, which storage should not know about: the node keeps sids, cids, votes and
+its snapshot's eid as the strings its messages carry (the file's values use UUIDs), keeps
+its log as a ``RaftLog`` whose snapshot is the header's ``prev_*``, and a restarted node
+needs that log plus its term, vote and commit index as one ``DurableState``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from uuid import UUID
 
 from reference.raft.log import RaftLog, Snapshot
-from reference.raft.messages import Entry
 from reference.storage.cluster_file import ClusterLog
 from reference.storage.cluster_file import replay as replay_records
 from reference.storage.cluster_records import (
@@ -32,7 +32,6 @@ from reference.storage.cluster_records import (
     parse_record,
     record_to_json,
 )
-from reference.storage.cluster_records import Entry as EntryRecord
 
 ZERO_EID = "00000000-0000-0000-0000-000000000000"
 
@@ -56,12 +55,6 @@ def join_header(sid: str, name: str, local_address: str, remote_addresses: list[
     return ClusterHeader(UUID(sid), name, local_address,
                          cid=UUID(cid) if cid is not None else None,
                          remote_addresses=tuple(remote_addresses))
-
-
-def entry_record(entry: Entry, index: int) -> EntryRecord:
-    return EntryRecord(entry.term, index, entry.data,
-                       UUID(entry.eid) if entry.eid is not None else None,
-                       entry.servers, entry.election_timer)
 
 
 def term_record(term: int, vote: str | None) -> Term | Vote:
@@ -101,9 +94,8 @@ def restore(state: ClusterLog) -> DurableState:
                             remote_addresses=list(h.remote_addresses or ()))
     snap = Snapshot(h.prev_index, h.prev_term, str(h.prev_eid or ZERO_EID),
                     dict(h.prev_servers or {}), h.prev_election_timer, h.prev_data)
-    entries = [Entry(e.term, e.data, str(e.eid) if e.eid is not None else None, e.servers,
-                     e.election_timer) for e in state.entries]
-    return DurableState(str(h.sid), cid, h.name, h.local_address, RaftLog(snap, entries),
+    return DurableState(str(h.sid), cid, h.name, h.local_address,
+                        RaftLog(snap, state.entries),
                         term=state.term, vote=str(state.vote) if state.vote else None,
                         commit_index=state.commit_index)
 

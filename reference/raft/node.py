@@ -23,16 +23,15 @@ of its state; commands and membership live apart as mixins.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from reference.raft import messages as M
 from reference.raft.commands import Commands
-from reference.raft.durable import DurableState, FileRecord, entry_record, header, term_record
+from reference.raft.durable import DurableState, FileRecord, header, term_record
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.membership import Membership
-from reference.raft.messages import Entry
 from reference.raft.progress import CANDIDATE, FOLLOWER, LEADER, PRECANDIDATE, Command, Peer
 from reference.raft.ready import (
     IN_PROGRESS,
@@ -42,7 +41,7 @@ from reference.raft.ready import (
     Ready,
     Send,
 )
-from reference.storage.cluster_records import CommitIndex, Leader, Note
+from reference.storage.cluster_records import CommitIndex, Entry, Leader, Note
 
 ELECTION_RANGE_MS = 1000  # timeout = timer + random 0-999 ms, as raft.c
 
@@ -241,7 +240,7 @@ class RaftNode(Commands, Membership):
         for i in range(self.commit_index + 1, self.log.end):
             if self.log.entry(i).election_timer:
                 return "in progress"
-        self._append(Entry(self.term, election_timer=ms))
+        self._append(Entry(self.term, self.log.end, election_timer=ms))
         self._replicate_all()
         return "change in progress"
 
@@ -345,7 +344,7 @@ class RaftNode(Commands, Membership):
         self._sync_peers()
         self._event("BecomeLeader", last_index=self.log.last_index)
         self._reset_election_timer()
-        self._append(Entry(self.term))
+        self._append(Entry(self.term, self.log.end))
         self._replicate_all(heartbeat=True)
 
     def _check_quorum(self) -> None:
@@ -462,8 +461,12 @@ class RaftNode(Commands, Membership):
                 if self.log.term_at(i) == e.term:
                     continue
                 self._truncate(i)
+            if e.index != i:
+                # On the wire an entry's index is its place after prev_log_index; a
+                # message built in memory may not say so.
+                e = replace(e, index=i)
             self.log.append(e)
-            records.append(entry_record(e, i))
+            records.append(e)
         if records:
             self._write(*records, last_index=self.log.last_index)
         self._advance_follower_commit(min(rq.leader_commit, prev + len(entries)))
@@ -576,11 +579,12 @@ class RaftNode(Commands, Membership):
     def _emit_committed(self, first: int, last: int) -> None:
         for i in range(first, last + 1):
             e = self.log.entry(i)
-            self._ready.committed.append(Committed(i, e.term, e.eid, e.data, e.servers))
+            eid = str(e.eid) if e.eid is not None else None
+            self._ready.committed.append(Committed(i, e.term, eid, e.data, e.servers))
             if e.election_timer:
                 self.election_timer = e.election_timer
-            if e.eid is not None:
-                cmd = self.commands.get(e.eid)
+            if eid is not None:
+                cmd = self.commands.get(eid)
                 if cmd is not None and not (
                         cmd.forwarded and "forward_retry_after_commit" in self.opts.bugs):
                     self._complete(cmd, SUCCESS, i)
@@ -621,7 +625,7 @@ class RaftNode(Commands, Membership):
 
     def _append(self, entry: Entry) -> int:
         index = self.log.append(entry)
-        self._write(entry_record(entry, index), last_index=index)
+        self._write(entry, last_index=index)
         return index
 
     def _truncate(self, index: int) -> None:
@@ -641,7 +645,7 @@ class RaftNode(Commands, Membership):
         """Compaction: the whole file again (header, entries, term/vote, commit)."""
         snap = self.log.snapshot
         records: list[FileRecord] = [header(self.sid, self.cid, self.name, self.address, snap)]
-        records += [entry_record(e, i) for i, e in enumerate(self.log.entries, self.log.start)]
+        records += self.log.entries
         records.append(term_record(self.term, self.vote))
         if self.commit_index >= self.log.start:  # as raft.c: only past the snapshot
             records.append(CommitIndex(self.commit_index))

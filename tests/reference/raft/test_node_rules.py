@@ -454,7 +454,7 @@ def test_change_election_timer_is_appended_and_takes_effect_on_commit():
     assert s.do("a", "change_election_timer", 2000) == "change in progress"
     assert s.do("a", "change_election_timer", 1500) == "in progress"
     a = s.nodes["a"]
-    assert a.log.entry(a.log.last_index).to_json() == {"term": 2, "election_timer": 2000}
+    assert M.entry_to_json(a.log.entry(a.log.last_index)) == {"term": 2, "election_timer": 2000}
     assert a.election_timer == 1000
     s.settle()
     s.heartbeat("a")
@@ -497,7 +497,7 @@ def test_appends_from_a_leader_outside_our_configuration_are_accepted():
     stranger = SIDS["e"]
     s.nodes["b"].step(M.AppendRequest(sender=stranger, to=B, cluster=CID, term=5,
                                       prev_log_index=1, prev_log_term=1, leader_commit=1,
-                                      log=(M.Entry(5),)))
+                                      log=(M.Entry(5, 2),)))
     s.flush("b")
     assert s.nodes["b"].leader_sid == stranger and s.nodes["b"].log.last_index == 2
     s.nodes["b"].step(M.VoteRequest(sender=stranger, to=B, cluster=CID, term=9,
