@@ -34,6 +34,9 @@ class Disk:
         self.data = bytearray(b"".join(encode(records)))   # the file, as written
         self.pending: list[_Write] = []                      # written, not fsynced
         self.torn_writes = 0
+        # A crashed member's file is read at the crash (for the checks) and again at its
+        # restart, unchanged in between: parse it once.
+        self._parsed: tuple[ParsedLog, ClusterLog] | None = None   # None after a change
 
     def write(self, op: PersistOp) -> None:
         # Encoded now, as the shell would serialise before writing.
@@ -48,6 +51,7 @@ class Disk:
         del self.pending[:n]
 
     def _apply(self, w: _Write) -> None:
+        self._parsed = None
         if w.rewrite:
             # Compaction writes NAME.tmp and renames it over the file: all or nothing.
             self.data = bytearray(b"".join(w.records))
@@ -67,6 +71,7 @@ class Disk:
             # The last record made it only in part: 1 .. len-1 of its bytes.
             size = len(last.records[-1])
             del self.data[len(self.data) - size + rng.randint(1, size - 1):]
+            self._parsed = None
             self.torn_writes += 1
             torn = True
         self.pending = []
@@ -81,12 +86,17 @@ class Disk:
         """What a restarted member reads, truncating a torn last record away first, as
         ``ClusterFile.open`` does."""
         parsed, state = self._parse()
-        del self.data[parsed.good_end:]
+        if parsed.good_end < len(self.data):
+            del self.data[parsed.good_end:]
+            self._parsed = None
         return state
 
     def _parse(self) -> tuple[ParsedLog, ClusterLog]:
+        if self._parsed is not None:
+            return self._parsed
         parsed, state = parse_file(bytes(self.data), self.name)
         if parsed.bad is not None and not parsed.torn_tail:
             # A crash tears only the last record: damage before a valid one is a bug here.
             raise CorruptLogError(f"{parsed.bad.message}; a valid record follows")
+        self._parsed = parsed, state
         return parsed, state
