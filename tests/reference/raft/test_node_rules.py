@@ -505,3 +505,15 @@ def test_appends_from_a_leader_outside_our_configuration_are_accepted():
                                     leadership_transfer=True))
     s.flush("b")
     assert s.nodes["b"].term == 5 and s.dropped[-1]["why"] == "unknown server"
+
+
+def test_appended_entries_take_their_place_after_prev_log_index():
+    # On the wire an entry has no index; an AppendRequest built in memory may carry any.
+    s = Scripted()
+    s.nodes["b"].step(M.AppendRequest(sender=A, to=B, cluster=CID, term=2,
+                                      prev_log_index=1, prev_log_term=1, leader_commit=1,
+                                      log=(M.Entry(2, 0), M.Entry(2, 99))))
+    s.flush("b")
+    log = s.nodes["b"].log
+    assert log.last_index == 3 and [log.entry(i).index for i in (2, 3)] == [2, 3]
+    assert [r["index"] for r in s.records["b"] if "index" in r] == [2, 3]
