@@ -141,9 +141,10 @@ class SafetyChecker:
                 raise Violation(f"leader completeness: leader {node.sid[:8]} of term "
                                 f"{node.term} lacks committed index {index}")
             e = log.entry(index)
-            if (e.term, e.eid) != (term, eid):
+            has = (e.term, str(e.eid) if e.eid is not None else None)
+            if has != (term, eid):
                 raise Violation(f"leader completeness: leader {node.sid[:8]} of term "
-                                f"{node.term} has {(e.term, e.eid)} at committed index "
+                                f"{node.term} has {has} at committed index "
                                 f"{index}, not {(term, eid)}")
 
     def check_log_matching(self, nodes: list[RaftNode]) -> None:

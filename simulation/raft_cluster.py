@@ -25,11 +25,13 @@ from typing import Any
 
 import orjson
 
-from reference.raft.durable import ReplayError, header_record, join_header_record, replay
+from reference.raft.durable import header, join_header, restore
 from reference.raft.membership import join_state
 from reference.raft.messages import Message, VoteReply, message_to_json, parse_message
 from reference.raft.node import LEADER, NodeOptions, RaftNode, bootstrap_state
 from reference.raft.ready import SUCCESS
+from reference.storage.cluster_records import Term
+from reference.storage.log_file import StorageError
 from simulation.raft_checks import App, SafetyChecker, Violation, command_data
 from simulation.raft_disk import Disk
 from simulation.raft_network import Network
@@ -127,8 +129,8 @@ class Cluster:
         for sid in sids:
             st = bootstrap_state(sid, self.cid, "Sim", servers[sid], servers,
                                  [None, {"kv": {}}], genesis, opts.election_timer)
-            disk = Disk([header_record(sid, self.cid, "Sim", servers[sid],
-                                       st.log.snapshot), {"term": 1}])
+            disk = Disk([header(sid, self.cid, "Sim", servers[sid], st.log.snapshot),
+                         Term(1)])
             m = self.members[sid] = Member(sid, disk)
             m.address = servers[sid]
             self._start(m, st, restarted=False)
@@ -323,8 +325,8 @@ class Cluster:
         if m.removed:
             return
         try:
-            state = replay(m.disk.image())
-        except ReplayError as e:
+            state = restore(m.disk.reopen())
+        except StorageError as e:
             if "has left the cluster" in str(e):
                 self._log(f"decommission {sid[:4]} (left before it crashed)")
                 m.removed = True
@@ -394,8 +396,7 @@ class Cluster:
         sid = self._uuid()
         address = f"tcp:10.0.1.{len(self.members) + 1}:6641"
         remotes = self.rng.sample(addresses, self.rng.randint(1, len(addresses)))
-        m = self.members[sid] = Member(sid, Disk([join_header_record(sid, "Sim", address,
-                                                                     remotes)]))
+        m = self.members[sid] = Member(sid, Disk([join_header(sid, "Sim", address, remotes)]))
         m.address, m.joined = address, False
         self.by_address[address] = sid
         self.network.sids.append(sid)
@@ -434,8 +435,8 @@ class Cluster:
         self.stats["crashes"] += 1
         self._log(f"crash {m.sid[:4]}: {what}")
         try:
-            m.on_disk = replay(m.disk.image())
-        except ReplayError:
+            m.on_disk = restore(m.disk.image())
+        except StorageError:
             m.on_disk = None  # reported when it restarts
         self._push(self.now + self.rng.randint(20, 800), "restart", (m.sid,))
 

@@ -1,8 +1,9 @@
 """The Raft layer: a sans-I/O Raft node speaking Open vSwitch 3.1's Raft.
 
     messages.py    the Raft RPCs (OVS-RAFT.md section 2): strict parse, exact keys out
-    log.py         the log with its snapshot; Entry lives in messages.py (the wire form)
-    durable.py     the clustered file's record shapes and their replay
+    log.py         the log with its snapshot, of reference.storage.cluster_records.Entry
+    durable.py     the node's side of the clustered file: storage's records and replay,
+                   adapted to the node's state
     node.py        RaftNode: step / tick / persisted / commands -> Ready
     commands.py    proposals and forwarded commands (a mixin of RaftNode)
     membership.py  join, kick, leave (a mixin of RaftNode)

@@ -15,9 +15,9 @@ RaftNode.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from reference.raft import messages as M
-from reference.raft.messages import Entry
 from reference.raft.progress import LEADER, Command
 from reference.raft.ready import (
     BAD_PREREQ,
@@ -28,6 +28,7 @@ from reference.raft.ready import (
     TIMEOUT,
     CommandReply,
 )
+from reference.storage.cluster_records import Entry
 
 
 class Commands:
@@ -51,7 +52,7 @@ class Commands:
         if prereq is not None and prereq != self.log.current_eid and not (
                 origin is not None and "prereq_unchecked" in self.opts.bugs):
             return self._fail(result, origin, BAD_PREREQ)
-        index = self._append(Entry(self.term, data, result))
+        index = self._append(Entry(self.term, self.log.end, data, UUID(result)))
         self.commands[result] = Command(result, data, prereq, self.now, origin, index)
         self._event("ClientRequest", index=index, eid=result, origin=origin)
         self._replicate_all()

@@ -1,65 +1,71 @@
-"""What a member keeps on disk, in the clustered file's record shapes (OVS-RAFT.md
-section 1), and the replay of those records into the state a restarted node starts from.
+"""The node's side of the clustered file: what it persists and how a restarted node gets
+its state back, through the storage layer's single definition of the file.
 
-The node emits these records; ``reference/storage/cluster_file.py`` frames them on disk.
-Records (any may add ``comment``):
-
-    header        server_id, cluster_id, name, local_address, prev_servers, prev_index,
-                  prev_term, prev_eid, prev_data, optional prev_election_timer
-    entry         term, index, optional data+eid, servers, election_timer
-    term          term
-    vote          term, vote
-    leader        term, leader
-    commit index  commit_index
-    note          note ("left" | "transfer leadership")
-
-Replay follows raft.c: an entry below the log's end truncates the log there; an index
-that skips ahead, an index below the commit index, a term lower than the previous
-entry's, two different votes in one term, a commit index that regresses or passes the
-log's end are errors (``ReplayError``).
+The records are ``reference.storage.cluster_records``'s values (ClusterHeader, Entry,
+Term, Vote, Leader, CommitIndex, Note) and replay is ``cluster_file.replay`` (raft.c's
+rules and error messages, ``ClusterFormatError``); log entries are storage's ``Entry``
+everywhere (file, log, append_request).  What is left here is genuinely the node's own
+adaptation, which storage should not know about: the node keeps sids, cids, votes and
+its snapshot's eid as the strings its messages carry (the file's values use UUIDs), keeps
+its log as a ``RaftLog`` whose snapshot is the header's ``prev_*``, and a restarted node
+needs that log plus its term, vote and commit index as one ``DurableState``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from reference.raft.log import RaftLog, Snapshot
-from reference.raft.messages import Entry, RaftParseError
+from reference.storage.cluster_file import ClusterLog
+from reference.storage.cluster_file import replay as replay_records
+from reference.storage.cluster_records import (
+    ClusterFormatError,
+    ClusterHeader,
+    Record,
+    Term,
+    Vote,
+    header_to_json,
+    parse_header,
+    parse_record,
+    record_to_json,
+)
 
-JOIN_HEADER_KEYS = {"server_id", "cluster_id", "name", "local_address", "remote_addresses",
-                    "comment"}
-HEADER_KEYS = {"server_id", "cluster_id", "name", "local_address", "prev_servers",
-               "prev_index", "prev_term", "prev_eid", "prev_data", "prev_election_timer",
-               "comment"}
+ZERO_EID = "00000000-0000-0000-0000-000000000000"
 
-
-class ReplayError(ValueError):
-    """The records do not make a valid clustered log."""
-
-
-def header_record(sid: str, cid: str, name: str, local_address: str,
-                  snap: Snapshot) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "server_id": sid, "cluster_id": cid, "name": name, "local_address": local_address,
-        "prev_servers": dict(snap.servers), "prev_index": snap.index, "prev_term": snap.term,
-        "prev_eid": snap.eid, "prev_data": snap.data}
-    if snap.election_timer:
-        rec["prev_election_timer"] = snap.election_timer
-    return rec
+# What a PersistOp carries: a header (first, in a rewrite) or a later record.
+FileRecord = ClusterHeader | Record
 
 
-def join_header_record(sid: str, name: str, local_address: str,
-                       remote_addresses: list[str], cid: str | None = None) -> dict[str, Any]:
-    rec: dict[str, Any] = {"server_id": sid, "name": name, "local_address": local_address,
-                           "remote_addresses": list(remote_addresses)}
-    if cid is not None:
-        rec["cluster_id"] = cid
-    return rec
+def header(sid: str, cid: str | None, name: str, local_address: str,
+           snap: Snapshot) -> ClusterHeader:
+    """A member's header: its identity and the snapshot as ``prev_*``."""
+    return ClusterHeader(UUID(sid), name, local_address,
+                         cid=UUID(cid) if cid is not None else None,
+                         prev_servers=dict(snap.servers), prev_index=snap.index,
+                         prev_term=snap.term, prev_eid=UUID(snap.eid), prev_data=snap.data,
+                         prev_election_timer=snap.election_timer)
 
 
-def term_record(term: int, vote: str | None) -> dict[str, Any]:
-    return {"term": term} if vote is None else {"term": term, "vote": vote}
+def join_header(sid: str, name: str, local_address: str, remote_addresses: list[str],
+                cid: str | None = None) -> ClusterHeader:
+    """The header ``join-cluster`` writes: no log yet, and maybe no cid."""
+    return ClusterHeader(UUID(sid), name, local_address,
+                         cid=UUID(cid) if cid is not None else None,
+                         remote_addresses=tuple(remote_addresses))
+
+
+def term_record(term: int, vote: str | None) -> Term | Vote:
+    return Term(term) if vote is None else Vote(term, UUID(vote))
+
+
+def to_json(record: FileRecord) -> dict[str, Any]:
+    """The record's JSON object, as the file holds it."""
+    if isinstance(record, ClusterHeader):
+        return header_to_json(record)
+    return record_to_json(record)
 
 
 @dataclass
@@ -75,74 +81,38 @@ class DurableState:
     term: int = 0
     vote: str | None = None
     commit_index: int = 0
-    notes: list[str] = field(default_factory=list)
     remote_addresses: list[str] = field(default_factory=list)   # a joiner's remotes
 
 
-def replay(records: list[dict[str, Any]]) -> DurableState:
-    """The state ``records`` (header first) describe, or ReplayError."""
-    if not records:
-        raise ReplayError("empty clustered log: no header")
-    h = records[0]
-    if isinstance(h, dict) and "remote_addresses" in h and not set(h) - JOIN_HEADER_KEYS:
-        # join-cluster's header: no log yet, and maybe no cid.
-        snap = Snapshot(0, 0, "00000000-0000-0000-0000-000000000000", {}, 0, None)
-        st = DurableState(h["server_id"], h.get("cluster_id"), h["name"],
-                          h["local_address"], RaftLog(snap),
-                          remote_addresses=list(h["remote_addresses"]))
-    elif not isinstance(h, dict) or set(h) - HEADER_KEYS or "prev_index" not in h:
-        raise ReplayError(f"bad header record: {h!r}")
-    else:
-        snap = Snapshot(h["prev_index"], h["prev_term"], h["prev_eid"],
-                        dict(h["prev_servers"]), h.get("prev_election_timer", 0),
-                        h["prev_data"])
-        st = DurableState(h["server_id"], h["cluster_id"], h["name"], h["local_address"],
-                          RaftLog(snap), commit_index=snap.index)
-    log = st.log
-    for n, rec in enumerate(records[1:], 1):
-        rec = {k: v for k, v in rec.items() if k != "comment"}
-        if "index" in rec:
-            try:
-                entry = Entry.from_json({k: v for k, v in rec.items() if k != "index"},
-                                        f"record {n}")
-            except RaftParseError as e:
-                raise ReplayError(str(e)) from None
-            index = rec["index"]
-            if index > log.end:
-                raise ReplayError(f"record {n}: index {index} skips ahead of {log.end}")
-            if index < st.commit_index:
-                raise ReplayError(f"record {n}: index {index} < commit index")
-            prev = log.term_at(index - 1)
-            if prev is not None and entry.term < prev:
-                raise ReplayError(f"record {n}: term {entry.term} < previous {prev}")
-            log.truncate(index)
-            log.append(entry)
-        elif "commit_index" in rec:
-            ci = rec["commit_index"]
-            if ci < st.commit_index:
-                raise ReplayError(f"record {n}: commit index regresses from "
-                                  f"{st.commit_index} to {ci}")
-            if ci > log.last_index:
-                raise ReplayError(f"record {n}: commit index {ci} is past the last log "
-                                  f"index {log.last_index}")
-            st.commit_index = ci
-        elif "note" in rec:
-            st.notes.append(rec["note"])
-        elif "leader" in rec:
-            pass  # a hint for the log reader; the node relearns its leader
-        elif "term" in rec:
-            term, vote = rec["term"], rec.get("vote")
-            if term < st.term:
-                raise ReplayError(f"record {n}: term {term} < current term {st.term}")
-            if term == st.term and st.vote is not None and vote not in (None, st.vote):
-                raise ReplayError(f"record {n}: two votes in term {term}")
-            if term > st.term:
-                st.vote = None
-            st.term = term
-            if vote is not None:
-                st.vote = vote
-        else:
-            raise ReplayError(f"record {n}: unknown record {rec!r}")
-    if "left" in st.notes:
-        raise ReplayError("this server has left the cluster")
-    return st
+def restore(state: ClusterLog) -> DurableState:
+    """The node's state from a replayed file."""
+    h = state.header
+    cid = str(h.cid) if h.cid is not None else None
+    if h.joining:
+        snap = Snapshot(0, 0, ZERO_EID, {}, 0, None)
+        return DurableState(str(h.sid), cid, h.name, h.local_address, RaftLog(snap),
+                            remote_addresses=list(h.remote_addresses or ()))
+    snap = Snapshot(h.prev_index, h.prev_term, str(h.prev_eid or ZERO_EID),
+                    dict(h.prev_servers or {}), h.prev_election_timer, h.prev_data)
+    return DurableState(str(h.sid), cid, h.name, h.local_address,
+                        RaftLog(snap, state.entries),
+                        term=state.term, vote=str(state.vote) if state.vote else None,
+                        commit_index=state.commit_index)
+
+
+def replay(records: Sequence[FileRecord]) -> DurableState:
+    """The state ``records`` (header first) describe, or ClusterFormatError."""
+    if not records or not isinstance(records[0], ClusterHeader):
+        raise ClusterFormatError("clustered log does not start with a header")
+    later = [r for r in records[1:] if not isinstance(r, ClusterHeader)]
+    if len(later) != len(records) - 1:
+        raise ClusterFormatError("a header in the middle of a clustered log")
+    return restore(replay_records(records[0], later))
+
+
+def replay_json(objects: Sequence[Any]) -> DurableState:
+    """Like ``replay`` for the records' JSON objects, parsed as strictly as OVS does."""
+    if not objects:
+        raise ClusterFormatError("empty clustered log: no header")
+    h = parse_header(objects[0])
+    return replay([h, *([] if h.joining else [parse_record(o) for o in objects[1:]])])

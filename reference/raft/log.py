@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reference.raft.messages import Entry
+from reference.storage.cluster_records import Entry
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class RaftLog:
         return self.entries[first - self.start:stop - self.start]
 
     def append(self, entry: Entry) -> int:
+        if entry.index != self.end:
+            raise ValueError(f"entry {entry.index} appended at index {self.end}")
         self.entries.append(entry)
         if entry.servers is not None:
             self._confs.append(self.last_index)
@@ -78,7 +80,7 @@ class RaftLog:
         for i in range(min(index, self.last_index), self.start - 1, -1):
             e = self.entries[i - self.start]
             if e.data is not None:
-                return e.eid  # type: ignore[return-value]
+                return str(e.eid)
         return self.snapshot.eid
 
     @property

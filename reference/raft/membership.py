@@ -24,8 +24,8 @@ from typing import Any
 from reference.raft import messages as M
 from reference.raft.durable import DurableState
 from reference.raft.log import RaftLog, Snapshot
-from reference.raft.messages import Entry
 from reference.raft.progress import LEADER, Peer
+from reference.storage.cluster_records import Entry, Note
 
 ZERO_EID = "00000000-0000-0000-0000-000000000000"
 JOIN_RETRY_MS = 1000  # RAFT_JOIN_TIMEOUT_MS
@@ -56,7 +56,7 @@ class Membership:
         self.add_servers = {}
         self.remove_server = None
         self.leaving = False
-        self.left = "left" in state.notes
+        self.left = False   # a file with the "left" note does not replay
         self.leave_deadline = 0
 
     # --- commands -----------------------------------------------------------------------
@@ -141,7 +141,7 @@ class Membership:
 
     def _change_membership(self: Any, servers: dict[str, str], **what: str) -> None:
         """ChangeMembership: append the new configuration (in force at once)."""
-        index = self._append(Entry(self.term, servers=servers))
+        index = self._append(Entry(self.term, self.log.end, servers=servers))
         self._event("ChangeMembership", index=index, servers=sorted(servers), **what)
         self._sync_peers()
         self._replicate_all()
@@ -202,7 +202,7 @@ class Membership:
         if (self.leaving and rpy.success
                 and rpy.target_server in (None, self.sid) and not self.left):
             self.left = True
-            self._write({"note": "left"})
+            self._write(Note("left"))
 
     def _accepts_stranger(self: Any, msg: M.Message) -> bool:
         """Messages from outside our configuration we still handle: join traffic, and,

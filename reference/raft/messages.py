@@ -15,7 +15,8 @@ switched on: 3.1 refuses any message with an unknown member.
 Public API:
     parse_message(method, params) -> Message     raises RaftParseError
     message_to_json(msg) -> (method, params)     params = [ARGS]
-    Entry                                        a log entry (without its index)
+    entry_from_json(obj, index), entry_to_json(e)   a log entry on the wire
+    (AppendRequest.log holds reference.storage.cluster_records.Entry values)
     the message dataclasses, one per method (METHOD names the JSON-RPC method)
 """
 
@@ -24,6 +25,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
+from uuid import UUID
+
+from reference.storage.cluster_records import Entry, record_to_json
 
 UINT64 = 1 << 64
 
@@ -113,53 +117,41 @@ class _Members:
             raise RaftParseError(f"{self.what}: unknown member(s) {sorted(unknown)}")
 
 
-# --- the log entry -------------------------------------------------------------------
+# --- log entries --------------------------------------------------------------------
+# One Entry type for the log, the file and the wire: the storage layer's.  An
+# append_request carries the file's entry record without its index (the index follows
+# from prev_log_index), so only that difference, and the RaftParseError wording, live here.
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One log entry: a term, and optionally data+eid (a transaction), servers (a
-    configuration) and election_timer (a timer change).  No data is a no-op."""
-
-    term: int
-    data: Any = None
-    eid: str | None = None
-    servers: dict[str, str] | None = None
-    election_timer: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"term": self.term}
-        if self.data is not None:
-            out["data"] = self.data
-            out["eid"] = self.eid
-        if self.servers is not None:
-            out["servers"] = dict(self.servers)
-        if self.election_timer:
-            out["election_timer"] = self.election_timer
-        return out
-
-    def to_record(self, index: int) -> dict[str, Any]:
-        """The clustered file's entry record for this entry at ``index``."""
-        return {**self.to_json(), "index": index}
-
-    @classmethod
-    def from_json(cls, obj: Any, what: str = "raft log entry") -> Entry:
-        m = _Members(obj, what)
-        term = m.get("term", _uint)
-        data = m.get("data", _data, required=False)
-        eid = m.get("eid", _uuid, required=data is not None)
-        if data is None and eid is not None:
-            raise RaftParseError(f"{what}: eid without data")
-        servers = m.get("servers", _servers, required=False)
-        timer = m.get("election_timer", _uint, required=False) or 0
-        m.finish()
-        return cls(term, data, eid, servers, timer)
+def entry_from_json(obj: Any, index: int, what: str = "raft log entry") -> Entry:
+    """The entry at ``index`` from its wire JSON (term, optional data+eid, servers,
+    election_timer); anything else, an index included, is refused."""
+    m = _Members(obj, what)
+    term = m.get("term", _uint)
+    data = m.get("data", _data, required=False)
+    eid = m.get("eid", _uuid, required=data is not None)
+    if data is None and eid is not None:
+        raise RaftParseError(f"{what}: eid without data")
+    servers = m.get("servers", _servers, required=False)
+    timer = m.get("election_timer", _uint, required=False) or 0
+    m.finish()
+    return Entry(term, index, data, UUID(eid) if eid is not None else None, servers, timer)
 
 
-def _entries(v: Any, name: str) -> tuple[Entry, ...]:
+def entry_to_json(entry: Entry) -> dict[str, Any]:
+    """The entry as append_request carries it: the file's record minus index (and minus
+    a comment, which only file records have)."""
+    out = record_to_json(entry)
+    del out["index"]
+    out.pop("comment", None)
+    return out
+
+
+def _entries(v: Any, name: str) -> list[Any]:
+    # Checked here, parsed in parse_message once prev_log_index is known.
     if not isinstance(v, list):
         raise RaftParseError(f"{name} is not an array")
-    return tuple(Entry.from_json(e, f"{name} entry") for e in v)
+    return v
 
 
 # --- messages ------------------------------------------------------------------------
@@ -190,7 +182,7 @@ class Message:
             if v is None or (not required and v is False):
                 continue
             if conv is _entries:
-                v = [e.to_json() for e in v]
+                v = [entry_to_json(e) for e in v]
             elif conv is _addresses:
                 v = list(v)
             out[key] = v
@@ -373,6 +365,10 @@ def parse_message(method: str, params: Any) -> Message:
     comment = m.get("comment", _str, required=False)
     values = {key: m.get(key, conv, required) for key, conv, required in cls.FIELDS}
     m.finish()
+    if cls is AppendRequest:
+        first = values["prev_log_index"] + 1
+        values["log"] = tuple(entry_from_json(obj, first + i, f"raft {method} RPC log entry")
+                              for i, obj in enumerate(values["log"]))
     for key, _conv, required in cls.FIELDS:
         if not required and values[key] is None and key in ("leadership_transfer",
                                                              "is_prevote"):

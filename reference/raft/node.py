@@ -23,15 +23,15 @@ of its state; commands and membership live apart as mixins.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 from reference.raft import messages as M
 from reference.raft.commands import Commands
-from reference.raft.durable import DurableState, header_record, term_record
+from reference.raft.durable import DurableState, FileRecord, header, term_record
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.membership import Membership
-from reference.raft.messages import Entry
 from reference.raft.progress import CANDIDATE, FOLLOWER, LEADER, PRECANDIDATE, Command, Peer
 from reference.raft.ready import (
     IN_PROGRESS,
@@ -41,6 +41,7 @@ from reference.raft.ready import (
     Ready,
     Send,
 )
+from reference.storage.cluster_records import CommitIndex, Entry, Leader, Note
 
 ELECTION_RANGE_MS = 1000  # timeout = timer + random 0-999 ms, as raft.c
 
@@ -211,7 +212,7 @@ class RaftNode(Commands, Membership):
         if not candidates:
             return None
         target = max(candidates, key=lambda p: p.match_index)
-        self._write({"note": "transfer leadership"})
+        self._write(Note("transfer leadership"))
         self._event("TransferLeadership", target=target.sid, match=target.match_index)
         self._send(M.BecomeLeader(sender=self.sid, to=target.sid, cluster=self.cid,
                                   term=self.term))
@@ -239,7 +240,7 @@ class RaftNode(Commands, Membership):
         for i in range(self.commit_index + 1, self.log.end):
             if self.log.entry(i).election_timer:
                 return "in progress"
-        self._append(Entry(self.term, election_timer=ms))
+        self._append(Entry(self.term, self.log.end, election_timer=ms))
         self._replicate_all()
         return "change in progress"
 
@@ -338,12 +339,12 @@ class RaftNode(Commands, Membership):
         self.role = LEADER
         self.leader_sid = self.sid
         self.leadership_transfer = False
-        self._write({"term": self.term, "leader": self.sid})
+        self._write(Leader(self.term, UUID(self.sid)))
         self.peers = {}
         self._sync_peers()
         self._event("BecomeLeader", last_index=self.log.last_index)
         self._reset_election_timer()
-        self._append(Entry(self.term))
+        self._append(Entry(self.term, self.log.end))
         self._replicate_all(heartbeat=True)
 
     def _check_quorum(self) -> None:
@@ -460,8 +461,12 @@ class RaftNode(Commands, Membership):
                 if self.log.term_at(i) == e.term:
                     continue
                 self._truncate(i)
+            if e.index != i:
+                # On the wire an entry's index is its place after prev_log_index; a
+                # message built in memory may not say so.
+                e = replace(e, index=i)
             self.log.append(e)
-            records.append(e.to_record(i))
+            records.append(e)
         if records:
             self._write(*records, last_index=self.log.last_index)
         self._advance_follower_commit(min(rq.leader_commit, prev + len(entries)))
@@ -568,17 +573,18 @@ class RaftNode(Commands, Membership):
     def _commit_to(self, index: int) -> None:
         first = self.commit_index + 1
         self.commit_index = index
-        self._write({"commit_index": index})
+        self._write(CommitIndex(index))
         self._emit_committed(first, index)
 
     def _emit_committed(self, first: int, last: int) -> None:
         for i in range(first, last + 1):
             e = self.log.entry(i)
-            self._ready.committed.append(Committed(i, e.term, e.eid, e.data, e.servers))
+            eid = str(e.eid) if e.eid is not None else None
+            self._ready.committed.append(Committed(i, e.term, eid, e.data, e.servers))
             if e.election_timer:
                 self.election_timer = e.election_timer
-            if e.eid is not None:
-                cmd = self.commands.get(e.eid)
+            if eid is not None:
+                cmd = self.commands.get(eid)
                 if cmd is not None and not (
                         cmd.forwarded and "forward_retry_after_commit" in self.opts.bugs):
                     self._complete(cmd, SUCCESS, i)
@@ -604,7 +610,7 @@ class RaftNode(Commands, Membership):
     def _learn_leader(self, sid: str) -> None:
         if self.leader_sid != sid:
             self.leader_sid = sid
-            self._write({"term": self.term, "leader": sid})
+            self._write(Leader(self.term, UUID(sid)))
 
     def _reset_election_timer(self) -> None:
         self.election_base = self.now
@@ -619,7 +625,7 @@ class RaftNode(Commands, Membership):
 
     def _append(self, entry: Entry) -> int:
         index = self.log.append(entry)
-        self._write(entry.to_record(index), last_index=index)
+        self._write(entry, last_index=index)
         return index
 
     def _truncate(self, index: int) -> None:
@@ -628,7 +634,7 @@ class RaftNode(Commands, Membership):
         for item in self._index_seq:
             item[1] = min(item[1], index - 1)
 
-    def _write(self, *records: dict[str, Any], last_index: int | None = None) -> int:
+    def _write(self, *records: FileRecord, last_index: int | None = None) -> int:
         self._seq += 1
         self._ready.persist.append(PersistOp(self._seq, tuple(records)))
         if last_index is not None:
@@ -638,11 +644,11 @@ class RaftNode(Commands, Membership):
     def _rewrite(self) -> None:
         """Compaction: the whole file again (header, entries, term/vote, commit)."""
         snap = self.log.snapshot
-        records = [header_record(self.sid, self.cid, self.name, self.address, snap)]
-        records += [e.to_record(i) for i, e in enumerate(self.log.entries, self.log.start)]
+        records: list[FileRecord] = [header(self.sid, self.cid, self.name, self.address, snap)]
+        records += self.log.entries
         records.append(term_record(self.term, self.vote))
         if self.commit_index >= self.log.start:  # as raft.c: only past the snapshot
-            records.append({"commit_index": self.commit_index})
+            records.append(CommitIndex(self.commit_index))
         self._seq += 1
         self._ready.persist.append(PersistOp(self._seq, tuple(records), rewrite=True))
 

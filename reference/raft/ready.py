@@ -26,6 +26,7 @@ from typing import Any
 
 from reference.raft.log import Snapshot
 from reference.raft.messages import Message
+from reference.storage.cluster_records import ClusterHeader, Record
 
 # Statuses of command replies (execute_command_reply's strings).
 IN_PROGRESS = "operation still in progress"
@@ -39,11 +40,11 @@ TIMEOUT = "timeout"
 
 @dataclass(frozen=True)
 class PersistOp:
-    """Records to write, in the clustered file's shapes.  ``rewrite``: replace the
-    whole file by ``records`` (header first) atomically, as compaction does."""
+    """Records to write, as the storage layer's clustered-file values.  ``rewrite``:
+    replace the whole file by ``records`` (header first) atomically, as compaction does."""
 
     seq: int
-    records: tuple[dict[str, Any], ...]
+    records: tuple[ClusterHeader | Record, ...]
     rewrite: bool = False
 
 

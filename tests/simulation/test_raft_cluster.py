@@ -5,15 +5,17 @@ seen to fail on bad input."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from uuid import UUID
 
 import pytest
 
 from reference.raft.log import RaftLog, Snapshot
-from reference.raft.messages import Entry
 from reference.raft.node import NodeOptions
+from reference.storage.cluster_records import Entry
 from simulation.raft_checks import App, SafetyChecker, Violation, command_data
 from simulation.raft_cluster import SimOptions, main, simulate
-from simulation.raft_disk import TORN, Disk
+from simulation.raft_disk import Disk
 
 CLEAN_SEEDS = 300
 STEPS = 3000
@@ -138,10 +140,16 @@ A, B, C = ("a" * 8 + "-0000-4000-8000-000000000000", "b" * 8 + "-0000-4000-8000-
            "c" * 8 + "-0000-4000-8000-000000000000")
 
 
+def entry(term: int, data: object = None, eid: str | None = None) -> Entry:
+    """An entry whose index FakeNode sets from its place in the log."""
+    return Entry(term, 0, data, UUID(eid) if eid is not None else None)
+
+
 class FakeNode:
     def __init__(self, sid: str, term: int, entries: list[Entry], role: str = "Follower"):
         self.sid, self.term, self.role = sid, term, role
-        self.log = RaftLog(Snapshot(1, 1, A, {A: "x", B: "y", C: "z"}, 1000, None), entries)
+        self.log = RaftLog(Snapshot(1, 1, A, {A: "x", B: "y", C: "z"}, 1000, None),
+                           [replace(e, index=i) for i, e in enumerate(entries, 2)])
 
 
 def test_election_safety_fails_on_two_leaders_in_a_term():
@@ -152,11 +160,11 @@ def test_election_safety_fails_on_two_leaders_in_a_term():
 
 
 def test_log_matching_fails_on_equal_terms_over_different_prefixes():
-    x = FakeNode(A, 3, [Entry(2, [None, {}], A), Entry(3)])
-    y = FakeNode(B, 3, [Entry(2, [None, {}], B), Entry(3)])
+    x = FakeNode(A, 3, [entry(2, [None, {}], A), entry(3)])
+    y = FakeNode(B, 3, [entry(2, [None, {}], B), entry(3)])
     with pytest.raises(Violation, match="log matching"):
         SafetyChecker().check_log_matching([x, y])  # type: ignore[list-item]
-    SafetyChecker().check_log_matching([x, FakeNode(C, 3, [Entry(2, [None, {}], A)])])  # type: ignore[list-item]
+    SafetyChecker().check_log_matching([x, FakeNode(C, 3, [entry(2, [None, {}], A)])])  # type: ignore[list-item]
 
 
 def test_state_machine_safety_and_committed_once_fail():
@@ -191,16 +199,16 @@ def test_leader_completeness_and_electable_complete_fail():
     chk = SafetyChecker()
     chk.committed = {2: (2, None), 3: (2, A)}
     chk.top = 3
-    short = FakeNode(B, 4, [Entry(2)], "Leader")
+    short = FakeNode(B, 4, [entry(2)], "Leader")
     with pytest.raises(Violation, match="leader completeness"):
         chk.check_leader_complete(short)  # type: ignore[arg-type]
     # c lacks index 3 but ends in term 3: a and b (last term 2) would vote for it.
-    a = FakeNode(A, 4, [Entry(2), Entry(2, [None, {}], A)])
-    b = FakeNode(B, 4, [Entry(2), Entry(2, [None, {}], A)])
-    c = FakeNode(C, 4, [Entry(2), Entry(3)])
+    a = FakeNode(A, 4, [entry(2), entry(2, [None, {}], A)])
+    b = FakeNode(B, 4, [entry(2), entry(2, [None, {}], A)])
+    c = FakeNode(C, 4, [entry(2), entry(3)])
     with pytest.raises(Violation, match="electable complete"):
         chk.check_electable_complete([a, b, c])  # type: ignore[list-item]
-    c4 = FakeNode(C, 4, [Entry(2)])              # behind: nobody would vote for it
+    c4 = FakeNode(C, 4, [entry(2)])              # behind: nobody would vote for it
     chk.check_electable_complete([a, b, c4])  # type: ignore[list-item]
 
 
@@ -217,19 +225,40 @@ def test_durable_votes_and_acks_fail():
 def test_disk_crash_loses_unsynced_writes_and_tears_only_the_tail():
     import random
 
+    from reference.raft.durable import header
     from reference.raft.ready import PersistOp
+    from reference.storage.cluster_file import parse_file
+    from reference.storage.cluster_records import Term, Vote
+
+    head = header(A, C, "T", "tcp:a:1", Snapshot(1, 1, B, {A: "tcp:a:1"}, 1000, [None, {}]))
     lost = kept = torn = 0
     for seed in range(200):
-        d = Disk([{"h": 1}])
-        d.write(PersistOp(1, ({"term": 2},)))
+        d = Disk([head, Term(1)])
+        d.write(PersistOp(1, (Term(2),)))
         d.sync(1)
-        d.write(PersistOp(2, ({"term": 3},)))
-        d.write(PersistOp(3, ({"term": 4},)))
+        d.write(PersistOp(2, (Term(3),)))
+        d.write(PersistOp(3, (Vote(4, UUID(A)),)))
+        was_torn = d.torn_writes
         d.crash(random.Random(seed))
-        img = d.image()
-        assert img[:2] == [{"h": 1}, {"term": 2}]   # what was synced survives
-        assert TORN not in img
-        lost += len(img) == 2
-        kept += len(img) == 4
+        parsed, _ = parse_file(bytes(d.data), d.name)
+        # A tear is a damaged last record in the real framing, the one the file code drops.
+        assert (parsed.bad is not None) == (d.torn_writes > was_torn)
+        state = d.reopen()
+        assert state.term >= 2                         # what was synced survives
+        assert parse_file(bytes(d.data), d.name)[0].bad is None   # reopening truncated it
+        lost += state.n_records == 2
+        kept += state.n_records == 4 and state.vote == UUID(A)
         torn += d.torn_writes
     assert lost and kept and torn
+
+
+def test_disk_rewrite_replaces_the_file():
+    from reference.raft.durable import header
+    from reference.raft.ready import PersistOp
+    from reference.storage.cluster_records import Term
+
+    snap = Snapshot(1, 1, B, {A: "tcp:a:1"}, 1000, [None, {}])
+    d = Disk([header(A, C, "T", "tcp:a:1", snap), Term(1), Term(2)])
+    d.write(PersistOp(1, (header(A, C, "T", "tcp:a:1", snap), Term(5)), rewrite=True))
+    d.sync(1)
+    assert (d.image().term, d.image().n_records) == (5, 1)

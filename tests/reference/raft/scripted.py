@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from reference.raft import messages as M
-from reference.raft.durable import header_record, join_header_record
+from reference.raft.durable import header, join_header, to_json
 from reference.raft.membership import join_state
 from reference.raft.node import NodeOptions, RaftNode, bootstrap_state
 from reference.raft.ready import CommandReply, Committed, PersistOp, Send
@@ -42,8 +42,8 @@ class Scripted:
         for i, n in enumerate(names):
             st = bootstrap_state(SIDS[n], CID, "T", servers[SIDS[n]], servers,
                                  [None, {"kv": {}}], GENESIS, timer)
-            self.records[n] = [header_record(SIDS[n], CID, "T", servers[SIDS[n]],
-                                             st.log.snapshot), {"term": 1}]
+            self.records[n] = [to_json(header(SIDS[n], CID, "T", servers[SIDS[n]],
+                                              st.log.snapshot)), {"term": 1}]
             self.nodes[n] = RaftNode(st, now_ms=0, rng=random.Random(i),
                                      options=options)
             self.flush(n)
@@ -64,8 +64,9 @@ class Scripted:
     def sync(self, n: str) -> None:
         ops, self.unsynced[n] = self.unsynced[n], []
         for op in ops:
-            self.records[n] = list(op.records) if op.rewrite else self.records[n] + list(
-                op.records)
+            # What the file holds, as JSON: what tests compare against OVS's shapes.
+            written = [to_json(r) for r in op.records]
+            self.records[n] = written if op.rewrite else self.records[n] + written
         if ops:
             self.nodes[n].persisted(ops[-1].seq)
         self.flush(n)
@@ -99,8 +100,8 @@ class Scripted:
     def add(self, n: str, remotes: str) -> None:
         """A new server n made by join-cluster, with the addresses of ``remotes``."""
         st = join_state(SIDS[n], "T", f"tcp:{n}:6644", [f"tcp:{r}:6644" for r in remotes])
-        self.records[n] = [join_header_record(SIDS[n], "T", f"tcp:{n}:6644",
-                                              st.remote_addresses)]
+        self.records[n] = [to_json(join_header(SIDS[n], "T", f"tcp:{n}:6644",
+                                               st.remote_addresses))]
         for d in (self.unsynced, self.committed, self.replies):
             d[n] = []
         self.nodes[n] = RaftNode(st, now_ms=self.now, rng=random.Random(len(self.nodes)))

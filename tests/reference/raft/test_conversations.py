@@ -24,6 +24,7 @@ import re
 
 import pytest
 
+from reference.raft.durable import to_json
 from tests.reference.raft.scripted import GENESIS, SIDS, Scripted, eid
 
 SCRIPTS = {
@@ -151,7 +152,7 @@ def run(script: str) -> Scripted:
             rec = {k: _value(v) if isinstance(v, str) else v
                    for k, v in json.loads(line.split(None, 2)[2]).items()}
             written = s.records[args[0]] + [r for op in s.unsynced[args[0]]
-                                            for r in op.records]
+                                            for r in map(to_json, op.records)]
             assert rec in written, where
         else:
             raise AssertionError(f"unknown command: {where}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference.raft.durable import replay
+from reference.raft.durable import replay_json
 from tests.reference.raft.scripted import SIDS, Scripted
 
 A, B, C, D = SIDS["a"], SIDS["b"], SIDS["c"], SIDS["d"]
@@ -41,7 +41,7 @@ def test_joiner_is_told_not_leader_with_addresses_then_joins_through_the_leader(
     assert not d.joining and d.cid == a.cid
     s.heartbeat("a")
     assert d.commit_index == a.commit_index and set(d.servers) == {A, B, C, D}
-    st = replay(s.records["d"])                    # its file: a full member's
+    st = replay_json(s.records["d"])                    # its file: a full member's
     assert st.cid == a.cid and st.log.last_index == a.log.last_index
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import copy
+from uuid import UUID
 
 import pytest
 
 from reference.raft import messages as M
-from reference.raft.messages import Entry, RaftParseError, message_to_json, parse_message
+from reference.raft.messages import (
+    RaftParseError,
+    entry_from_json,
+    entry_to_json,
+    message_to_json,
+    parse_message,
+)
+from reference.storage.cluster_records import Entry, parse_record, record_to_json
 
 A = "11111111-1111-4111-8111-111111111111"
 B = "22222222-2222-4222-8222-222222222222"
@@ -107,15 +115,26 @@ def test_envelope_errors():
 
 def test_entry_rules():
     with pytest.raises(RaftParseError):  # data without eid
-        Entry.from_json({"term": 1, "data": [None, {}]})
+        entry_from_json({"term": 1, "data": [None, {}]}, 2)
     with pytest.raises(RaftParseError):  # eid without data
-        Entry.from_json({"term": 1, "eid": EID})
+        entry_from_json({"term": 1, "eid": EID}, 2)
     with pytest.raises(RaftParseError, match="unknown member"):
-        Entry.from_json({"term": 1, "index": 2})
-    e = Entry(2, [None, {}], EID, {A: "x"}, 3000)
-    assert e.to_record(7) == {"term": 2, "index": 7, "data": [None, {}], "eid": EID,
-                              "servers": {A: "x"}, "election_timer": 3000}
-    assert Entry(2).to_json() == {"term": 2}
+        entry_from_json({"term": 1, "index": 2}, 2)
+    e = Entry(2, 7, [None, {}], UUID(EID), {A: "x"}, 3000, comment="only in files")
+    assert entry_to_json(e) == {"term": 2, "data": [None, {}], "eid": EID,
+                                "servers": {A: "x"}, "election_timer": 3000}
+    assert entry_from_json(entry_to_json(e), 7) == e
+    assert entry_to_json(Entry(2, 7)) == {"term": 2}
+
+
+def test_append_request_entries_are_the_file_entries_at_their_indexes():
+    # One Entry type: the wire's entry is the file's record without its index, which
+    # follows from prev_log_index.
+    rq = parse_message("append_request", [WIRE["append_request"]])
+    assert [e.index for e in rq.log] == [6, 7, 8, 9]
+    for e, obj in zip(rq.log, WIRE["append_request"]["log"], strict=True):
+        assert record_to_json(e) == {**obj, "index": e.index}
+        assert parse_record(record_to_json(e)) == e
 
 
 def test_uint64_written_negative_is_read_back():

@@ -4,6 +4,8 @@ with ticks, syncs and commands."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,10 +16,12 @@ OTHER_CID = "99999999-0000-4000-8000-000000000000"
 sids = st.sampled_from([SIDS["a"], SIDS["c"], SIDS["e"]])
 clusters = st.sampled_from([CID, CID, OTHER_CID])
 small = st.integers(0, 12)
-entries = st.lists(st.builds(M.Entry, term=small,
+# Indexes are set as parse_message sets them (prev_log_index + 1 + position) or left at
+# 0: the node places an entry by its position either way.
+entries = st.lists(st.builds(M.Entry, term=small, index=st.just(0),
                              data=st.sampled_from([None, [None, {"T": {}}]]),
-                             eid=st.just(eid(7))).map(
-    lambda e: e if e.data is not None else M.Entry(e.term)), max_size=4)
+                             eid=st.just(UUID(eid(7)))).map(
+    lambda e: e if e.data is not None else M.Entry(e.term, 0)), max_size=4)
 
 
 messages = st.one_of(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from reference.raft import messages as M
-from reference.raft.durable import replay
+from reference.raft.durable import replay_json, to_json
 from reference.raft.node import LEADER, NodeOptions, RaftNode, bootstrap_state
 from reference.raft.ready import BAD_PREREQ, NOT_LEADER, SUCCESS
 from tests.reference.raft.scripted import CID, GENESIS, SIDS, Scripted, eid
@@ -59,7 +59,7 @@ def test_vote_reply_waits_until_the_vote_is_durable():
     s.sync("a")
     s.deliver("vote_request", dst="b")
     assert not s.sent("vote_reply", src="b"), "replied before the vote was fsynced"
-    assert {"term": 2, "vote": A} in [r for op in s.unsynced["b"] for r in op.records]
+    assert {"term": 2, "vote": A} in [to_json(r) for op in s.unsynced["b"] for r in op.records]
     s.sync("b")
     (reply,) = s.sent("vote_reply", src="b")
     assert reply.vote == A and reply.term == 2
@@ -399,7 +399,7 @@ def test_follower_compaction_rewrites_the_file_and_replays():
     assert s.do("b", "take_snapshot", b.commit_index, [None, {"kv": {"x": 1}}])
     assert s.records["b"][0]["prev_index"] == b.commit_index
     assert s.records["b"][0]["prev_eid"] == eid(4)
-    st = replay(s.records["b"])
+    st = replay_json(s.records["b"])
     assert st.log.snapshot.index == b.commit_index and st.term == b.term
     assert not s.do("a", "take_snapshot", 3, [None, {}]), "a leader does not compact"
 
@@ -437,7 +437,7 @@ def test_restart_replays_term_vote_log_and_commit_index():
     s.do("a", "propose", data(1), None, eid(1))
     s.settle()
     s.heartbeat("a")
-    st = replay(s.records["b"])
+    st = replay_json(s.records["b"])
     assert st.term == 2 and st.vote == A and st.log.last_index == 3
     node = RaftNode(st, now_ms=9000, rng=random.Random(1), restarted=True)
     r = node.ready()
@@ -454,7 +454,7 @@ def test_change_election_timer_is_appended_and_takes_effect_on_commit():
     assert s.do("a", "change_election_timer", 2000) == "change in progress"
     assert s.do("a", "change_election_timer", 1500) == "in progress"
     a = s.nodes["a"]
-    assert a.log.entry(a.log.last_index).to_json() == {"term": 2, "election_timer": 2000}
+    assert M.entry_to_json(a.log.entry(a.log.last_index)) == {"term": 2, "election_timer": 2000}
     assert a.election_timer == 1000
     s.settle()
     s.heartbeat("a")
@@ -497,7 +497,7 @@ def test_appends_from_a_leader_outside_our_configuration_are_accepted():
     stranger = SIDS["e"]
     s.nodes["b"].step(M.AppendRequest(sender=stranger, to=B, cluster=CID, term=5,
                                       prev_log_index=1, prev_log_term=1, leader_commit=1,
-                                      log=(M.Entry(5),)))
+                                      log=(M.Entry(5, 2),)))
     s.flush("b")
     assert s.nodes["b"].leader_sid == stranger and s.nodes["b"].log.last_index == 2
     s.nodes["b"].step(M.VoteRequest(sender=stranger, to=B, cluster=CID, term=9,
@@ -505,3 +505,15 @@ def test_appends_from_a_leader_outside_our_configuration_are_accepted():
                                     leadership_transfer=True))
     s.flush("b")
     assert s.nodes["b"].term == 5 and s.dropped[-1]["why"] == "unknown server"
+
+
+def test_appended_entries_take_their_place_after_prev_log_index():
+    # On the wire an entry has no index; an AppendRequest built in memory may carry any.
+    s = Scripted()
+    s.nodes["b"].step(M.AppendRequest(sender=A, to=B, cluster=CID, term=2,
+                                      prev_log_index=1, prev_log_term=1, leader_commit=1,
+                                      log=(M.Entry(2, 0), M.Entry(2, 99))))
+    s.flush("b")
+    log = s.nodes["b"].log
+    assert log.last_index == 3 and [log.entry(i).index for i in (2, 3)] == [2, 3]
+    assert [r["index"] for r in s.records["b"] if "index" in r] == [2, 3]
