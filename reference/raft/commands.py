@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from reference.raft import messages as M
+from reference.raft import messages
 from reference.raft.progress import LEADER, Command
 from reference.raft.ready import (
     BAD_PREREQ,
@@ -64,11 +64,11 @@ class Commands:
         cmd.sent_at = self.now
         self._event("Forward", leader=self.leader_sid, eid=cmd.result, prereq=cmd.prereq,
                     retry=cmd.retries)
-        self._send(M.ExecuteCommandRequest(sender=self.sid, to=self.leader_sid,
+        self._send(messages.ExecuteCommandRequest(sender=self.sid, to=self.leader_sid,
                                            cluster=self.cid, data=cmd.data,
                                            prereq=cmd.prereq, result=cmd.result))
 
-    def _on_execute_command_request(self: Any, rq: M.ExecuteCommandRequest) -> None:
+    def _on_execute_command_request(self: Any, rq: messages.ExecuteCommandRequest) -> None:
         """HandleForward: the leader appends the command if the prereq is its current
         eid (uncommitted entries included)."""
         self._event("HandleForward", sender=rq.sender, eid=rq.result, prereq=rq.prereq,
@@ -80,7 +80,7 @@ class Commands:
         else:
             self.client_request(rq.data, rq.prereq, rq.result, origin=rq.sender)
 
-    def _on_execute_command_reply(self: Any, rpy: M.ExecuteCommandReply) -> None:
+    def _on_execute_command_reply(self: Any, rpy: messages.ExecuteCommandReply) -> None:
         cmd = self.commands.get(rpy.result)
         if cmd is None or not cmd.forwarded:
             return
@@ -111,7 +111,7 @@ class Commands:
 
     def _send_command_reply(self: Any, to: str, result: str, status: str,
                             commit_index: int | None = None) -> None:
-        self._send(M.ExecuteCommandReply(sender=self.sid, to=to, cluster=self.cid,
+        self._send(messages.ExecuteCommandReply(sender=self.sid, to=to, cluster=self.cid,
                                          result=result, status=status,
                                          commit_index=commit_index))
 

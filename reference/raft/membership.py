@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference.raft import messages as M
+from reference.raft import messages
 from reference.raft.durable import DurableState
 from reference.raft.log import RaftLog, Snapshot
 from reference.raft.progress import LEADER, Peer
@@ -89,7 +89,7 @@ class Membership:
         if self.joining and self.now >= self.join_deadline:
             self.join_deadline = self.now + JOIN_RETRY_MS
             for address in sorted(set(self.remote_addresses)):
-                self._send(M.AddServerRequest(sender=self.sid, to=None, cluster=None,
+                self._send(messages.AddServerRequest(sender=self.sid, to=None, cluster=None,
                                               address=self.address), address=address)
         if self.leaving and not self.left and self.now >= self.leave_deadline:
             self.leave_deadline = self.now + self.election_timer
@@ -97,15 +97,15 @@ class Membership:
                 self.transfer_leadership()
             for sid in sorted(self.servers):
                 if sid != self.sid:
-                    self._send(M.RemoveServerRequest(sender=self.sid, to=sid,
+                    self._send(messages.RemoveServerRequest(sender=self.sid, to=sid,
                                                      cluster=self.cid, server_id=self.sid))
 
     # --- the leader's side --------------------------------------------------------------
 
-    def _on_add_server_request(self: Any, rq: M.AddServerRequest) -> None:
+    def _on_add_server_request(self: Any, rq: messages.AddServerRequest) -> None:
         def reply(success: bool, comment: str, addresses: bool = False) -> None:
             others = tuple(a for s, a in sorted(self.servers.items()) if s != self.sid)
-            self._send(M.AddServerReply(sender=self.sid, to=rq.sender, cluster=self.cid,
+            self._send(messages.AddServerReply(sender=self.sid, to=rq.sender, cluster=self.cid,
                                         success=success, comment=comment,
                                         remote_addresses=others if addresses else None))
         if self.role != LEADER:
@@ -129,11 +129,11 @@ class Membership:
         joiner[1] = "committing"
         self._change_membership({**self.servers, p.sid: joiner[0]}, added=p.sid)
 
-    def _on_remove_server_request(self: Any, rq: M.RemoveServerRequest) -> None:
+    def _on_remove_server_request(self: Any, rq: messages.RemoveServerRequest) -> None:
         status = self.kick(rq.server_id, requester=rq.sender)
         if status == "in progress" and self.remove_server == (rq.server_id, rq.sender):
             return  # ours: the reply comes when the new configuration commits
-        self._send(M.RemoveServerReply(
+        self._send(messages.RemoveServerReply(
             sender=self.sid, to=rq.sender, cluster=self.cid,
             success=status == "already not in cluster",
             target_server=None if rq.server_id == rq.sender else rq.server_id,
@@ -170,13 +170,13 @@ class Membership:
         for sid, (_address, phase) in list(self.add_servers.items()):
             if phase == "committing" and sid in committed:
                 del self.add_servers[sid]
-                self._send(M.AddServerReply(sender=self.sid, to=sid, cluster=self.cid,
+                self._send(messages.AddServerReply(sender=self.sid, to=sid, cluster=self.cid,
                                             success=True, comment="completed"))
         if self.remove_server is not None and self.remove_server[0] not in committed:
             target, requester = self.remove_server
             self.remove_server = None
             if requester is not None:
-                self._send(M.RemoveServerReply(
+                self._send(messages.RemoveServerReply(
                     sender=self.sid, to=requester, cluster=self.cid, success=True,
                     target_server=None if target == requester else target,
                     comment="completed"))
@@ -189,7 +189,7 @@ class Membership:
 
     # --- the joiner's and leaver's side -------------------------------------------------
 
-    def _on_add_server_reply(self: Any, rpy: M.AddServerReply) -> None:
+    def _on_add_server_reply(self: Any, rpy: messages.AddServerReply) -> None:
         if not self.joining:
             return
         if rpy.success:
@@ -198,18 +198,18 @@ class Membership:
             self.remote_addresses = sorted(set(self.remote_addresses)
                                            | set(rpy.remote_addresses))
 
-    def _on_remove_server_reply(self: Any, rpy: M.RemoveServerReply) -> None:
+    def _on_remove_server_reply(self: Any, rpy: messages.RemoveServerReply) -> None:
         if (self.leaving and rpy.success
                 and rpy.target_server in (None, self.sid) and not self.left):
             self.left = True
             self._write(Note("left"))
 
-    def _accepts_stranger(self: Any, msg: M.Message) -> bool:
+    def _accepts_stranger(self: Any, msg: messages.Message) -> bool:
         """Messages from outside our configuration we still handle: join traffic, and,
         as raft.c (thesis 4.1), a leader's appends and snapshots: a leader our log does
         not know yet is how we learn of the configuration that has it.  Votes from
         outside the configuration are dropped, so a removed server cannot disrupt."""
-        if self.joining or isinstance(msg, (M.AddServerRequest, M.AppendRequest,
-                                            M.InstallSnapshotRequest)):
+        if self.joining or isinstance(msg, (messages.AddServerRequest, messages.AppendRequest,
+                                            messages.InstallSnapshotRequest)):
             return True
         return msg.sender in self.add_servers

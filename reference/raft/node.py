@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from reference.raft import messages as M
+from reference.raft import messages
 from reference.raft.commands import Commands
 from reference.raft.durable import DurableState, FileRecord, header, term_record
 from reference.raft.log import RaftLog, Snapshot
@@ -171,7 +171,7 @@ class RaftNode(Commands, Membership):
             self._run_commands()
             self.ping_deadline = self.now + self.election_timer // 3
 
-    def step(self, msg: M.Message) -> None:
+    def step(self, msg: messages.Message) -> None:
         """Handles one received message (parsed by messages.parse_message)."""
         if self.left:
             return self._drop(msg, "left the cluster")
@@ -183,18 +183,18 @@ class RaftNode(Commands, Membership):
             return self._drop(msg, "misrouted")
         if msg.sender not in self.servers and not self._accepts_stranger(msg):
             return self._drop(msg, "unknown server")
-        if isinstance(msg, M.VoteRequest) and self._suppress_disruptive(msg):
+        if isinstance(msg, messages.VoteRequest) and self._suppress_disruptive(msg):
             return self._drop(msg, "disruptive vote request")
         term = getattr(msg, "term", None)
         if term is not None:
             if term > self.term:
                 self._set_term(term, None)
                 self._become_follower()
-                if not isinstance(msg, (M.VoteRequest, M.VoteReply)):
+                if not isinstance(msg, (messages.VoteRequest, messages.VoteReply)):
                     # (the vote handlers take a newer term themselves, as in the spec)
                     self._event("StepDown", sender=msg.sender, msg=msg.METHOD)
             elif term < self.term:
-                if isinstance(msg, M.AppendRequest):
+                if isinstance(msg, messages.AppendRequest):
                     self._reply_append(msg, "inconsistency", comment="stale term")
                 return self._drop(msg, "stale term")
         handler = getattr(self, "_on_" + msg.METHOD, None)
@@ -214,7 +214,7 @@ class RaftNode(Commands, Membership):
         target = max(candidates, key=lambda p: p.match_index)
         self._write(Note("transfer leadership"))
         self._event("TransferLeadership", target=target.sid, match=target.match_index)
-        self._send(M.BecomeLeader(sender=self.sid, to=target.sid, cluster=self.cid,
+        self._send(messages.BecomeLeader(sender=self.sid, to=target.sid, cluster=self.cid,
                                   term=self.term))
         return target.sid
 
@@ -266,13 +266,13 @@ class RaftNode(Commands, Membership):
         self._event(action, prevote=prevote, transfer=transfer)
         for sid in sorted(self.servers):
             if sid != self.sid:
-                self._send(M.VoteRequest(
+                self._send(messages.VoteRequest(
                     sender=self.sid, to=sid, cluster=self.cid, term=self.term,
                     last_log_index=self.log.last_index, last_log_term=self.log.last_term,
                     leadership_transfer=transfer, is_prevote=prevote))
         self._check_votes()
 
-    def _suppress_disruptive(self, rq: M.VoteRequest) -> bool:
+    def _suppress_disruptive(self, rq: messages.VoteRequest) -> bool:
         # Raft thesis 4.2.3, as raft.c: a leader ignores vote requests, a follower
         # ignores them within one election timer of hearing its leader; a transfer's
         # requests are always processed.
@@ -285,7 +285,7 @@ class RaftNode(Commands, Membership):
     def _log_ok(self, last_term: int, last_index: int) -> bool:
         return (last_term, last_index) >= (self.log.last_term, self.log.last_index)
 
-    def _on_vote_request(self, rq: M.VoteRequest) -> None:
+    def _on_vote_request(self, rq: messages.VoteRequest) -> None:
         """HandleRequestVote."""
         if rq.is_prevote:
             # Pre-vote (3.3): the log decides; the current vote does not; nothing is
@@ -293,7 +293,7 @@ class RaftNode(Commands, Membership):
             grant = self._log_ok(rq.last_log_term, rq.last_log_index)
             self._event("HandleRequestVote", candidate=rq.sender, prevote=True, grant=grant)
             if grant:
-                self._send(M.VoteReply(sender=self.sid, to=rq.sender, cluster=self.cid,
+                self._send(messages.VoteReply(sender=self.sid, to=rq.sender, cluster=self.cid,
                                        term=self.term, vote=rq.sender, is_prevote=True))
             return
         if self.vote is None:
@@ -304,14 +304,14 @@ class RaftNode(Commands, Membership):
             self._set_term(self.term, rq.sender)
             self._reset_election_timer()
         self._event("HandleRequestVote", candidate=rq.sender, grant=self.vote == rq.sender)
-        reply = M.VoteReply(sender=self.sid, to=rq.sender, cluster=self.cid,
+        reply = messages.VoteReply(sender=self.sid, to=rq.sender, cluster=self.cid,
                             term=self.term, vote=self.vote)  # type: ignore[arg-type]
         if "vote_before_persist" in self.opts.bugs:
             self._send(reply)
         else:
             self._send_when_durable(reply)
 
-    def _on_vote_reply(self, rpy: M.VoteReply) -> None:
+    def _on_vote_reply(self, rpy: messages.VoteReply) -> None:
         """HandleRequestVoteResponse."""
         self._event("HandleRequestVoteResponse", voter=rpy.sender, vote=rpy.vote,
                     prevote=rpy.is_prevote)
@@ -361,7 +361,7 @@ class RaftNode(Commands, Membership):
             self._become_follower()
             self._reset_election_timer()
 
-    def _on_become_leader(self, msg: M.BecomeLeader) -> None:
+    def _on_become_leader(self, msg: messages.BecomeLeader) -> None:
         """HandleTimeoutNow: the leader hands over to us; stand at once."""
         if self.role == FOLLOWER:
             self._start_election(prevote=False, transfer=True, action="HandleTimeoutNow")
@@ -395,7 +395,7 @@ class RaftNode(Commands, Membership):
         assert prev_term is not None
         self._event("AppendEntries", follower=p.sid, prev=prev, n=len(entries),
                     commit=self.commit_index)
-        self._send(M.AppendRequest(sender=self.sid, to=p.sid, cluster=self.cid,
+        self._send(messages.AppendRequest(sender=self.sid, to=p.sid, cluster=self.cid,
                                    term=self.term, prev_log_index=prev,
                                    prev_log_term=prev_term, leader_commit=self.commit_index,
                                    log=tuple(entries), comment=comment))
@@ -409,7 +409,7 @@ class RaftNode(Commands, Membership):
         p.snapshot_sent = True
         p.sent_at = self.now
         self._event("AppendEntries", follower=p.sid, snapshot=snap.index)
-        self._send(M.InstallSnapshotRequest(
+        self._send(messages.InstallSnapshotRequest(
             sender=self.sid, to=p.sid, cluster=self.cid, term=self.term,
             last_index=snap.index, last_term=snap.term, last_eid=snap.eid,
             last_servers=dict(snap.servers), election_timer=snap.election_timer,
@@ -429,11 +429,11 @@ class RaftNode(Commands, Membership):
         self._replicate_all(heartbeat=True)
         for cmd in self.commands.values():
             if cmd.origin is not None:
-                self._send(M.ExecuteCommandReply(sender=self.sid, to=cmd.origin,
+                self._send(messages.ExecuteCommandReply(sender=self.sid, to=cmd.origin,
                                                  cluster=self.cid, result=cmd.result,
                                                  status=IN_PROGRESS))
 
-    def _on_append_request(self, rq: M.AppendRequest) -> None:
+    def _on_append_request(self, rq: messages.AppendRequest) -> None:
         """HandleAppendEntriesRequest."""
         if self.role == LEADER or self.leader_sid not in (None, rq.sender):
             # Another leader of this term: refuse, as raft.c does.
@@ -474,9 +474,9 @@ class RaftNode(Commands, Membership):
                    "heartbeat" if rq.comment == "heartbeat" else "no change")
         self._reply_append(rq, "OK", durable=True, comment=comment)
 
-    def _reply_append(self, rq: M.AppendRequest, result: str, comment: str,
+    def _reply_append(self, rq: messages.AppendRequest, result: str, comment: str,
                       durable: bool = False) -> None:
-        rpy = M.AppendReply(sender=self.sid, to=rq.sender, cluster=self.cid, term=self.term,
+        rpy = messages.AppendReply(sender=self.sid, to=rq.sender, cluster=self.cid, term=self.term,
                             log_end=self.log.end, prev_log_index=rq.prev_log_index,
                             prev_log_term=rq.prev_log_term, n_entries=len(rq.log),
                             result=result, comment=comment)
@@ -485,7 +485,7 @@ class RaftNode(Commands, Membership):
         else:
             self._send(rpy)
 
-    def _on_append_reply(self, rpy: M.AppendReply) -> None:
+    def _on_append_reply(self, rpy: messages.AppendReply) -> None:
         """HandleAppendEntriesResponse."""
         p = self.peers.get(rpy.sender)
         self._event("HandleAppendEntriesResponse", follower=rpy.sender, result=rpy.result,
@@ -526,7 +526,7 @@ class RaftNode(Commands, Membership):
         if index > self.commit_index:
             self._commit_to(min(index, self.log.last_index))
 
-    def _on_install_snapshot_request(self, rq: M.InstallSnapshotRequest) -> None:
+    def _on_install_snapshot_request(self, rq: messages.InstallSnapshotRequest) -> None:
         """HandleInstallSnapshot: replace what we have by the leader's snapshot, keeping
         our suffix only when it continues the snapshot."""
         if self.role == LEADER or self.leader_sid not in (None, rq.sender):
@@ -549,11 +549,11 @@ class RaftNode(Commands, Membership):
                 self._ready.snapshot = snap
                 self._ready.committed.clear()
             self._complete_committed_commands(snap.index)
-        self._send_when_durable(M.InstallSnapshotReply(
+        self._send_when_durable(messages.InstallSnapshotReply(
             sender=self.sid, to=rq.sender, cluster=self.cid, term=self.term,
             last_index=rq.last_index, last_term=rq.last_term))
 
-    def _on_install_snapshot_reply(self, rpy: M.InstallSnapshotReply) -> None:
+    def _on_install_snapshot_reply(self, rpy: messages.InstallSnapshotReply) -> None:
         p = self.peers.get(rpy.sender)
         self._event("HandleAppendEntriesResponse", follower=rpy.sender, snapshot=True,
                     match=rpy.last_index)
@@ -652,10 +652,10 @@ class RaftNode(Commands, Membership):
         self._seq += 1
         self._ready.persist.append(PersistOp(self._seq, tuple(records), rewrite=True))
 
-    def _send(self, msg: M.Message, address: str | None = None) -> None:
+    def _send(self, msg: messages.Message, address: str | None = None) -> None:
         self._ready.messages.append(Send(msg, address))
 
-    def _send_when_durable(self, msg: M.Message) -> None:
+    def _send_when_durable(self, msg: messages.Message) -> None:
         if self._durable_seq >= self._seq:
             self._send(msg)
         else:
@@ -665,7 +665,7 @@ class RaftNode(Commands, Membership):
         self._ready.events.append({"action": action, "server": self.sid, "term": self.term,
                                    "role": self.role, **fields})
 
-    def _drop(self, msg: M.Message, why: str) -> None:
+    def _drop(self, msg: messages.Message, why: str) -> None:
         # Not a spec action: a log line for the shell ("logged and dropped").
         self._ready.dropped.append({"server": self.sid, "msg": msg.METHOD,
                                     "sender": msg.sender, "why": why})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from reference.raft import messages as M
+from reference.raft import messages
 from reference.raft.durable import header, join_header, to_json
 from reference.raft.membership import join_state
 from reference.raft.node import NodeOptions, RaftNode, bootstrap_state
@@ -37,7 +37,7 @@ class Scripted:
         self.committed: dict[str, list[Committed]] = {n: [] for n in names}
         self.replies: dict[str, list[CommandReply]] = {n: [] for n in names}
         self.events: list[dict[str, Any]] = []
-        self.delivered: list[M.Message] = []
+        self.delivered: list[messages.Message] = []
         self.dropped: list[dict[str, Any]] = []
         for i, n in enumerate(names):
             st = bootstrap_state(SIDS[n], CID, "T", servers[SIDS[n]], servers,
@@ -88,7 +88,7 @@ class Scripted:
                 and (dst is None or self.dest(s) == dst)]
 
     def sent(self, method: str | None = None, src: str | None = None,
-             dst: str | None = None) -> list[M.Message]:
+             dst: str | None = None) -> list[messages.Message]:
         return [s.message for s in self._sends(method, src, dst)]
 
     def dest(self, send: Send) -> str:
@@ -108,7 +108,7 @@ class Scripted:
         self.flush(n)
 
     def deliver(self, method: str | None = None, src: str | None = None,
-                dst: str | None = None, *, drop: bool = False) -> list[M.Message]:
+                dst: str | None = None, *, drop: bool = False) -> list[messages.Message]:
         """Delivers (or drops) the matching messages in the outbox, oldest first,
         through OVS's JSON and back."""
         chosen = self._sends(method, src, dst)
@@ -119,7 +119,7 @@ class Scripted:
                 name = self.dest(send)
                 if {NAMES[send.message.sender], name} & self.cut or name not in self.nodes:
                     continue
-                back = M.parse_message(*M.message_to_json(send.message))
+                back = messages.parse_message(*messages.message_to_json(send.message))
                 self.delivered.append(back)
                 node = self.nodes[name]
                 node.now = max(node.now, self.now)

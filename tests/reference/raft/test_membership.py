@@ -77,11 +77,11 @@ def test_kick_removes_a_follower_and_the_removed_one_cannot_disrupt():
 
 
 def test_follower_forwards_a_kick_and_gets_the_reply_with_target_server():
-    from reference.raft import messages as M
+    from reference.raft import messages
     s = Scripted()
     s.elect("a")
     b = s.nodes["b"]
-    b._send(M.RemoveServerRequest(sender=B, to=A, cluster=b.cid, server_id=C,
+    b._send(messages.RemoveServerRequest(sender=B, to=A, cluster=b.cid, server_id=C,
                                   comment="via unixctl"))
     s.flush("b")
     s.settle()
@@ -108,12 +108,12 @@ def test_leave_hands_leadership_over_then_is_removed_and_writes_left():
 
 
 def test_a_removal_request_while_another_change_is_in_progress_is_answered():
-    from reference.raft import messages as M
+    from reference.raft import messages
     s = Scripted()
     s.elect("a")
     assert s.do("a", "kick", C) == "in progress"
     b = s.nodes["b"]
-    b._send(M.RemoveServerRequest(sender=B, to=A, cluster=b.cid, server_id=B))
+    b._send(messages.RemoveServerRequest(sender=B, to=A, cluster=b.cid, server_id=B))
     s.flush("b")
     s.deliver("remove_server_request")
     (rp,) = s.sent("remove_server_reply", src="a")

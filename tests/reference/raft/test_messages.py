@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from reference.raft import messages as M
+from reference.raft import messages
 from reference.raft.messages import (
     RaftParseError,
     entry_from_json,
@@ -64,7 +64,7 @@ WIRE = {
 
 
 def test_every_message_of_ovs_raft_md_has_a_type():
-    assert set(M.MESSAGE_TYPES) == set(WIRE)
+    assert set(messages.MESSAGE_TYPES) == set(WIRE)
 
 
 @pytest.mark.parametrize("method", sorted(WIRE))
@@ -143,17 +143,17 @@ def test_uint64_written_negative_is_read_back():
 
 
 def test_is_prevote_is_never_sent_unless_set():
-    rq = M.VoteRequest(sender=A, to=B, cluster=CID, term=1, last_log_index=1, last_log_term=1)
+    rq = messages.VoteRequest(sender=A, to=B, cluster=CID, term=1, last_log_index=1, last_log_term=1)
     assert "is_prevote" not in message_to_json(rq)[1][0]
     assert "leadership_transfer" not in message_to_json(rq)[1][0]
-    pre = M.VoteRequest(sender=A, to=B, cluster=CID, term=1, last_log_index=1,
+    pre = messages.VoteRequest(sender=A, to=B, cluster=CID, term=1, last_log_index=1,
                         last_log_term=1, is_prevote=True)
     assert message_to_json(pre)[1][0]["is_prevote"] is True
     assert parse_message(*message_to_json(pre)) == pre
 
 
 def test_cluster_is_omitted_when_unknown_and_required_otherwise():
-    hello = M.HelloRequest(sender=A, to=None, cluster=None, address="tcp:1")
+    hello = messages.HelloRequest(sender=A, to=None, cluster=None, address="tcp:1")
     assert "cluster" not in message_to_json(hello)[1][0]
     with pytest.raises(RaftParseError, match="cluster"):
         parse_message(*message_to_json(hello))

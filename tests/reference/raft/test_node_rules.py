@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from reference.raft import messages as M
+from reference.raft import messages
 from reference.raft.durable import replay_json, to_json
 from reference.raft.node import LEADER, NodeOptions, RaftNode, bootstrap_state
 from reference.raft.ready import BAD_PREREQ, NOT_LEADER, SUCCESS
@@ -199,7 +199,7 @@ def test_prevote_off_by_default_never_sends_is_prevote():
     s = Scripted()
     s.elect("a")
     for m in s.sent() + []:
-        assert "is_prevote" not in M.message_to_json(m)[1][0]
+        assert "is_prevote" not in messages.message_to_json(m)[1][0]
 
 
 # --- replication and commit ----------------------------------------------------------
@@ -294,7 +294,7 @@ def test_follower_truncates_a_conflicting_suffix():
 def test_stale_term_append_request_gets_an_inconsistency_reply():
     s = Scripted()
     s.elect("a")
-    s.nodes["b"].step(M.AppendRequest(sender=A, to=B, cluster=CID, term=1,
+    s.nodes["b"].step(messages.AppendRequest(sender=A, to=B, cluster=CID, term=1,
                                       prev_log_index=1, prev_log_term=1, leader_commit=1))
     s.flush("b")
     (rp,) = s.sent("append_reply", src="b")
@@ -304,9 +304,9 @@ def test_stale_term_append_request_gets_an_inconsistency_reply():
 def test_messages_from_strangers_or_other_clusters_are_dropped():
     s = Scripted()
     other = "99999999-0000-4000-8000-000000000000"
-    for msg in (M.BecomeLeader(sender=A, to=B, cluster=other, term=9),
-                M.BecomeLeader(sender=other, to=B, cluster=CID, term=9),
-                M.BecomeLeader(sender=A, to=C, cluster=CID, term=9)):
+    for msg in (messages.BecomeLeader(sender=A, to=B, cluster=other, term=9),
+                messages.BecomeLeader(sender=other, to=B, cluster=CID, term=9),
+                messages.BecomeLeader(sender=A, to=C, cluster=CID, term=9)):
         s.nodes["b"].step(msg)
         s.flush("b")
     assert s.nodes["b"].term == 1
@@ -454,7 +454,7 @@ def test_change_election_timer_is_appended_and_takes_effect_on_commit():
     assert s.do("a", "change_election_timer", 2000) == "change in progress"
     assert s.do("a", "change_election_timer", 1500) == "in progress"
     a = s.nodes["a"]
-    assert M.entry_to_json(a.log.entry(a.log.last_index)) == {"term": 2, "election_timer": 2000}
+    assert messages.entry_to_json(a.log.entry(a.log.last_index)) == {"term": 2, "election_timer": 2000}
     assert a.election_timer == 1000
     s.settle()
     s.heartbeat("a")
@@ -472,7 +472,7 @@ def test_append_reply_comments_are_raft_cs():
     s.heartbeat("a")
     assert {m.comment for m in s.delivered if m.METHOD == "append_reply"} >= {
         "heartbeat", "log updated"}
-    s.nodes["c"].step(M.AppendRequest(sender=A, to=C, cluster=CID, term=2,
+    s.nodes["c"].step(messages.AppendRequest(sender=A, to=C, cluster=CID, term=2,
                                       prev_log_index=40, prev_log_term=2, leader_commit=1))
     s.flush("c")
     (rp,) = s.sent("append_reply", src="c")
@@ -482,7 +482,7 @@ def test_append_reply_comments_are_raft_cs():
 def test_a_second_leader_in_a_term_is_refused_as_usurper():
     s = Scripted()
     s.elect("a")
-    s.nodes["b"].step(M.AppendRequest(sender=C, to=B, cluster=CID, term=2,
+    s.nodes["b"].step(messages.AppendRequest(sender=C, to=B, cluster=CID, term=2,
                                       prev_log_index=2, prev_log_term=2, leader_commit=2))
     s.flush("b")
     (rp,) = s.sent("append_reply", src="b")
@@ -495,12 +495,12 @@ def test_appends_from_a_leader_outside_our_configuration_are_accepted():
     # still take that leader's appends, or it never learns the configuration.
     s = Scripted()
     stranger = SIDS["e"]
-    s.nodes["b"].step(M.AppendRequest(sender=stranger, to=B, cluster=CID, term=5,
+    s.nodes["b"].step(messages.AppendRequest(sender=stranger, to=B, cluster=CID, term=5,
                                       prev_log_index=1, prev_log_term=1, leader_commit=1,
-                                      log=(M.Entry(5, 2),)))
+                                      log=(messages.Entry(5, 2),)))
     s.flush("b")
     assert s.nodes["b"].leader_sid == stranger and s.nodes["b"].log.last_index == 2
-    s.nodes["b"].step(M.VoteRequest(sender=stranger, to=B, cluster=CID, term=9,
+    s.nodes["b"].step(messages.VoteRequest(sender=stranger, to=B, cluster=CID, term=9,
                                     last_log_index=9, last_log_term=9,
                                     leadership_transfer=True))
     s.flush("b")
@@ -510,9 +510,9 @@ def test_appends_from_a_leader_outside_our_configuration_are_accepted():
 def test_appended_entries_take_their_place_after_prev_log_index():
     # On the wire an entry has no index; an AppendRequest built in memory may carry any.
     s = Scripted()
-    s.nodes["b"].step(M.AppendRequest(sender=A, to=B, cluster=CID, term=2,
+    s.nodes["b"].step(messages.AppendRequest(sender=A, to=B, cluster=CID, term=2,
                                       prev_log_index=1, prev_log_term=1, leader_commit=1,
-                                      log=(M.Entry(2, 0), M.Entry(2, 99))))
+                                      log=(messages.Entry(2, 0), messages.Entry(2, 99))))
     s.flush("b")
     log = s.nodes["b"].log
     assert log.last_index == 3 and [log.entry(i).index for i in (2, 3)] == [2, 3]
