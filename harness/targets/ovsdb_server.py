@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,32 +130,27 @@ class OvsdbCluster(Target):
         return run(["ovs-appctl", f"--timeout={max(1, int(timeout))}", "-t", self.ctl(node),
                     "cluster/status", self.db], timeout=timeout + 2)
 
-    def leader(self) -> str | None:
-        """The member that says it is leader right now (None if no live one does)."""
+    def _live_statuses(self) -> Iterator[tuple[str, str]]:
+        """(node, ``cluster/status`` text) of each member that is up and answers."""
         for node in self.nodes:
             proc = self.procs[node]
             if not proc.alive() or proc.paused:
                 continue
             try:
-                status = self.cluster_status(node)
+                yield node, self.cluster_status(node)
             except (RuntimeError, subprocess.TimeoutExpired):
                 continue
-            if "Role: leader" in status:
-                return node
-        return None
+
+    def leader(self) -> str | None:
+        """The member that says it is leader right now (None if no live one does)."""
+        return next((node for node, status in self._live_statuses()
+                     if "Role: leader" in status), None)
 
     def leader_term(self) -> tuple[str | None, int | None]:
         """Who leads and the highest term any live member reports, from each member's
         ``cluster/status`` (a leader change is an election: it explains a stall)."""
         leader, term = None, None
-        for node in self.nodes:
-            proc = self.procs[node]
-            if not proc.alive() or proc.paused:
-                continue
-            try:
-                status = self.cluster_status(node)
-            except (RuntimeError, subprocess.TimeoutExpired):
-                continue
+        for node, status in self._live_statuses():
             for line in status.splitlines():
                 key, _, value = line.strip().partition(": ")
                 if key == "Term" and value.strip().isdigit():
