@@ -9,9 +9,10 @@ Public API (stable; the session, monitor and storage code build on it):
     ChangeSet(tables, txn_id=None, comment=None, date_ms=None)
           .tables: {table name: {uuid: RowChange}} in ovsdb-server's order (tables as
           the transaction first touched them, rows in its hash order); what storage
-          writes and the monitor engine composes; .txn_id is a uuid.UUID the caller
-          may assign (the monitor engine draws one when it keeps or reports the
-          transaction and none was given); .is_empty(); .rows() iterates (table,
+          writes and the monitor engine composes; .txn_id is a uuid.UUID that
+          storage sets when it commits the change (the monitor engine draws one for
+          change sets that never went through storage, as the simulators' do);
+          .is_empty(); .rows() iterates (table,
           uuid, change); .orders is row-order bookkeeping for apply() (optional, see
           the field).
     Database(schema)  .tables {name: Table}; Table.rows {uuid: Row}

@@ -326,9 +326,7 @@ class ServerCore:
                 # commit, in one update, before their replies.
                 hosted.monitors.open_merge_window(done.session)
         outs = hosted.apply(done)
-        if done.session is not None:
-            outs.append(Send(done.session,
-                             jsonrpc.encode_reply(done.request_id, done.result)))
+        outs += self._answer(done, done.result)
         if done.window is not None:
             # A re-run's updates and reply wait for the window to close; the next
             # re-runs run at the time this commit came back.
