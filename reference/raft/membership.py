@@ -76,6 +76,16 @@ class Membership:
         self._change_membership(servers, removed=sid)
         return "in progress"
 
+    def kick_via_leader(self: Any, sid: str) -> bool:
+        """cluster/kick on a follower: ask the leader to remove ``sid``; False when no
+        leader is known."""
+        if self.leader_sid in (None, self.sid):
+            return False
+        self._send(messages.RemoveServerRequest(sender=self.sid, to=self.leader_sid,
+                                                cluster=self.cid, server_id=sid,
+                                                comment="via unixctl"))
+        return True
+
     def leave(self: Any) -> None:
         """cluster/leave: hand leadership over if leading, then ask to be removed."""
         self.leaving = True

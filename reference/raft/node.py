@@ -44,6 +44,7 @@ from reference.raft.ready import (
 from reference.storage.cluster_records import CommitIndex, Entry, Leader, Note
 
 ELECTION_RANGE_MS = 1000  # timeout = timer + random 0-999 ms, as raft.c
+DEFAULT_ELECTION_TIMER = 1000  # a file that names no timer (create-cluster without one)
 
 # Planted bugs, for the simulator to catch (never on outside tests of bugs).
 BUGS = frozenset({
@@ -94,7 +95,8 @@ class RaftNode(Commands, Membership):
         self.leader_sid: str | None = None
         self.commit_index = max(state.commit_index, self.log.snapshot.index)
         # A joiner knows no timer until its snapshot arrives: OVS's default meanwhile.
-        self.election_timer = self.log.election_timer_through(self.commit_index) or 1000
+        self.election_timer = (self.log.election_timer_through(self.commit_index)
+                               or DEFAULT_ELECTION_TIMER)
         self.election_base = now_ms
         self.election_deadline = 0
         self.ping_deadline = now_ms + self.election_timer // 3
@@ -520,6 +522,9 @@ class RaftNode(Commands, Membership):
             if 2 * holders > len(servers):
                 self._event("AdvanceCommitIndex", commit=n)
                 self._commit_to(n)
+                # Tell the followers now, not at the next heartbeat: a follower
+                # completes a forwarded transaction only once it knows the commit.
+                self._replicate_all(heartbeat=True)
                 break
 
     def _advance_follower_commit(self, index: int) -> None:
@@ -543,7 +548,8 @@ class RaftNode(Commands, Membership):
             for item in self._index_seq:
                 item[1] = min(item[1], snap.index)
             self.commit_index = snap.index
-            self.election_timer = self.log.election_timer_through(snap.index)
+            self.election_timer = (self.log.election_timer_through(snap.index)
+                                   or DEFAULT_ELECTION_TIMER)
             self._rewrite()
             if "install_snapshot_keeps_old_data" not in self.opts.bugs:
                 self._ready.snapshot = snap

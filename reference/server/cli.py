@@ -53,7 +53,9 @@ def serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crucible serve",
                                 description="Run the reference OVSDB server.")
     p.add_argument("dbfiles", nargs="+", metavar="DBFILE",
-                   help="standalone database files (crucible db create / ovsdb-tool create)")
+                   help="database files: standalone (crucible db create / ovsdb-tool "
+                        "create) or clustered (crucible db create-cluster|join-cluster / "
+                        "ovsdb-tool create-cluster|join-cluster)")
     p.add_argument("--remote", action="append", default=[],
                    help="ptcp:PORT[:IP], punix:PATH, tcp:IP:PORT or unix:PATH (repeatable)")
     p.add_argument("--pidfile", help="write the process id to this file")
@@ -92,6 +94,8 @@ def event_loop_factory(name: str | None) -> tuple[str, Callable[[], asyncio.Abst
 
 
 def serve_main(argv: list[str]) -> int:
+    from reference.server.cluster_commands import cluster_commands
+    from reference.server.cluster_shell import ClusterShell
     from reference.server.core import ServerCore
     from reference.server.hosted_database import HistoryLimits
     from reference.server.server_database import open_databases
@@ -121,8 +125,8 @@ def serve_main(argv: list[str]) -> int:
         return 1
     log = logging.getLogger("reference.ovsdb_server")
     try:
-        hosted = open_databases(args.dbfiles, HistoryLimits(args.history_txns,
-                                                            args.history_atoms))
+        hosted, members = open_databases(args.dbfiles, HistoryLimits(args.history_txns,
+                                                                     args.history_atoms))
     except Exception as e:  # noqa: BLE001 - any failure to open is fatal and reported
         return fail(str(e))
     core = ServerCore(hosted)
@@ -158,6 +162,9 @@ def serve_main(argv: list[str]) -> int:
     server = ServerShell(core, remotes, max_message_bytes=args.max_message_size,
                     probe_ms=args.inactivity_probe, unixctl_path=args.unixctl,
                     unixctl_commands=commands, on_tick=tick)
+    clusters = {m.hosted.name: ClusterShell(m, core, server.dispatch) for m in members}
+    commands.update(cluster_commands(clusters))
+    server.unixctl_commands.update(commands)
     if args.pidfile:
         try:
             with open(args.pidfile, "w") as f:
@@ -171,7 +178,17 @@ def serve_main(argv: list[str]) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, server.stopping.set)
-        await server.serve_until_stopped()
+        try:
+            for cluster in clusters.values():
+                await cluster.start()
+        except OSError as e:
+            raise StartupError(f"cannot listen for Raft connections: {e.strerror or e}"
+                               ) from None
+        try:
+            await server.serve_until_stopped()
+        finally:
+            for cluster in clusters.values():
+                await cluster.stop()
 
     log.info("crucible serve (ovsdb-crucible reference server) starting (%s event loop)",
              loop_name)

@@ -31,6 +31,7 @@ import logging
 import math
 import re
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,15 @@ class Close:
 class PendingTxn(Proposal):
     """A transaction whose change is proposed to storage, with what the core needs once
     it comes back: whom to answer (no one for the server's own changes to _Server), the
-    operations' results, and the re-run window it belongs to, if any."""
+    operations' results, the re-run window it belongs to, if any, and the operations
+    themselves, to run again if storage refused it (``retry``)."""
 
     session: SessionId | None = None
     request_id: Any = None
     result: Any = None
     window: RerunWindow | None = None
+    ops: list | None = None
+    started_ms: float = 0.0
 
 
 Out = Send | Delivery | Close | PendingTxn
@@ -134,6 +138,10 @@ class ServerCore:
         self.sessions: dict[SessionId, Session] = {}
         self.locks = LockTable()
         self.blocked: list[BlockedTxn] = []
+        # database name -> transactions held while its storage is busy (clustered: one
+        # proposal in flight at a time, as ovsdb-server's prereq precheck), in arrival
+        # order; only non-empty queues are kept.
+        self.waiting: dict[str, deque[BlockedTxn]] = {}
         self.windows: dict[str, RerunWindow] = {}  # database name -> open re-run window
         self._next_session = 1
 
@@ -150,6 +158,12 @@ class ServerCore:
         if session is None:
             return []
         self.blocked = [b for b in self.blocked if b.session != sid]
+        for name, queue in list(self.waiting.items()):
+            kept = deque(b for b in queue if b.session != sid)
+            if kept:
+                self.waiting[name] = kept
+            else:
+                del self.waiting[name]
         for window in self.windows.values():
             window.queue = [b for b in window.queue if b.session != sid]
         for hosted in self.dbs.values():
@@ -272,14 +286,23 @@ class ServerCore:
 
     def _transact(self, session, request, now_ms):
         hosted = self._db_param(request, "transact")
-        if self.blocked:
+        if self.blocked or self.waiting:
             rid = key_of(request.id)
             if any(b.session == session.id and key_of(b.request_id) == rid
-                   for b in self.blocked):
+                   for b in self._held()):
                 raise MethodError(method_error(request.params,
                                                "transact: duplicate request ID"))
+        if hosted.storage.busy or hosted.name in self.waiting:
+            self.waiting.setdefault(hosted.name, deque()).append(BlockedTxn(
+                session.id, request.id, hosted, request.params[1:], now_ms, math.inf))
+            return []
         return self._run_txn(session.id, request.id, hosted, request.params[1:],
                              now_ms, now_ms)
+
+    def _held(self):
+        yield from self.blocked
+        for queue in self.waiting.values():
+            yield from queue
 
     def _run_txn(self, sid: SessionId, request_id: Any, hosted: HostedDatabase, ops: list,
                  started_ms: float, now_ms: float,
@@ -297,13 +320,67 @@ class ServerCore:
                 window.outs.append(reply)
                 return []
             return [reply]
-        return [PendingTxn(hosted.name, outcome.changes, outcome.durable, None, None,
-                           sid, request_id, outcome.result, window)]
+        return [PendingTxn(hosted.name, outcome.changes, outcome.durable, None, None, False,
+                           sid, request_id, outcome.result, window, ops, started_ms)]
 
-    def advance(self, done: PendingTxn, now_ms: float) -> list[Out]:
+    def advance(self, done: Proposal, now_ms: float) -> list[Out]:
         """Storage has committed ``done`` (or failed to: ``done.error``): apply it, then
         what follows from it (monitor updates, the reply, re-runs of blocked
-        transactions).  ``now_ms``: the time, for the re-runs' ``wait`` timeouts."""
+        transactions, the transactions that waited for storage).  ``now_ms``: the time,
+        for the re-runs' ``wait`` timeouts.  ``done`` is one of our PendingTxn, or
+        (clustered storage) a change another member committed, or a snapshot."""
+        if type(done) is not PendingTxn:
+            done = PendingTxn(done.database, done.changes, schema=done.schema)
+        if done.retry:
+            outs = self._requeue(done)
+        else:
+            outs = self._advance(done, now_ms)
+        if self.waiting or self.windows:
+            outs += self.run_waiting(done.database, now_ms, outs)
+        return outs
+
+    def _requeue(self, done: PendingTxn) -> list[Out]:
+        """Storage refused ``done`` (certainly not committed): it runs again, first in
+        line, once storage can take it."""
+        hosted = self.dbs[done.database]
+        again = BlockedTxn(done.session, done.request_id, hosted, done.ops or [],
+                           done.started_ms, math.inf)
+        if done.window is not None:
+            done.window.queue.insert(0, again)
+            done.window.in_flight = False
+        else:
+            self.waiting.setdefault(hosted.name, deque()).appendleft(again)
+        return []
+
+    def run_waiting(self, name: str, now_ms: float, pending: list[Out] = ()) -> list[Out]:
+        """Run what waited for the storage of database ``name`` (an open re-run window
+        first), until one transaction proposes; nothing while storage is busy or one of
+        ``pending`` (outputs not yet carried out) is a proposal to it."""
+        hosted = self.dbs[name]
+        if hosted.storage.busy or any(type(o) is PendingTxn and o.database == name
+                                      for o in pending):
+            return []
+        outs: list[Out] = []
+        window = self.windows.get(name)
+        if window is not None:
+            if window.in_flight:
+                return []
+            outs = self._rerun_next(window)
+            if any(type(o) is PendingTxn for o in outs):
+                return outs
+        queue = self.waiting.get(name)
+        while queue and not hosted.storage.busy:
+            b = queue.popleft()
+            proposed = self._run_txn(b.session, b.request_id, hosted, b.ops, b.started_ms,
+                                     now_ms)
+            outs += proposed
+            if proposed and type(proposed[-1]) is PendingTxn:
+                break
+        if not queue:
+            self.waiting.pop(name, None)
+        return outs
+
+    def _advance(self, done: PendingTxn, now_ms: float) -> list[Out]:
         hosted = self.dbs[done.database]
         if done.schema is not None:
             return self._converted(hosted, done, now_ms)
@@ -356,6 +433,8 @@ class ServerCore:
         everything the re-runs produced."""
         hosted = window.hosted
         while window.queue:
+            if hosted.storage.busy:
+                return []   # (clustered storage) run_waiting goes on once it is free
             b = window.queue.pop(0)
             proposed = self._run_txn(b.session, b.request_id, hosted, b.ops, b.started_ms,
                                      window.now_ms, window)
@@ -375,9 +454,14 @@ class ServerCore:
             return []
         target = key_of(params[0])
         outs: list[Out] = []
-        for b in [b for b in self.blocked
+        for b in [b for b in self._held()
                   if b.session == session.id and key_of(b.request_id) == target]:
-            self.blocked.remove(b)
+            if b in self.blocked:
+                self.blocked.remove(b)
+            else:
+                self.waiting[b.hosted.name].remove(b)
+                if not self.waiting[b.hosted.name]:
+                    del self.waiting[b.hosted.name]
             # ovsdb-server answers a canceled transaction only on change-aware sessions.
             if session.change_aware:
                 outs.append(Send(session.id, jsonrpc.encode_error(b.request_id, "canceled")))
@@ -451,7 +535,8 @@ class ServerCore:
             raise MethodError(method_error(request.params, "array expected"))
         # OvsdbError -> error reply, nothing changed
         schema, changes = hosted.conversion(request.params[1])
-        return [PendingTxn(hosted.name, changes, True, schema, None, session.id, request.id)]
+        return [PendingTxn(hosted.name, changes, True, schema, session=session.id,
+                           request_id=request.id)]
 
     def _converted(self, hosted: HostedDatabase, done: PendingTxn, now_ms: float) -> list[Out]:
         if done.error is not None:
@@ -479,6 +564,16 @@ class ServerCore:
         if server is None:
             return []
         changes = server_database.schema_update(server, hosted, now_ms)
+        if changes is None:
+            return []
+        return [PendingTxn(server.name, changes)]
+
+    def publish_status(self, name: str, status: dict[str, Any], now_ms: float) -> list[Out]:
+        """Propose the update of _Server's Database row for clustered database ``name``."""
+        server = self.dbs.get(server_database.NAME)
+        if server is None:
+            return []
+        changes = server_database.status_update(server, name, status, now_ms)
         if changes is None:
             return []
         return [PendingTxn(server.name, changes)]

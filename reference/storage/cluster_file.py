@@ -309,6 +309,17 @@ class ClusterFile(log_file.AppendOnlyFile):
         self._append_bytes(data, durable)
         self.state = trial
 
+    # -- a live Raft member's writes ----------------------------------------------------
+    # The member's node has applied raft.c's rules already, so records go to disk as
+    # they are, without another replay per append; ``state`` stays as opened.
+    def write_records(self, records: Iterable[ClusterHeader | Record]) -> None:
+        """Append records (not yet durable: ``commit()`` fsyncs)."""
+        self._append_bytes(_encode(records), durable=False)
+
+    def rewrite_records(self, records: Iterable[ClusterHeader | Record]) -> None:
+        """Replace the whole file by ``records`` (header first), crash-safe, durable."""
+        self._replace(_encode(records))
+
     # -- compaction --------------------------------------------------------------------
     def compact(self, applied_index: int, data: Any) -> None:
         """Replace the log up to `applied_index` by `data` (``[schema, txn]``, the whole
@@ -362,6 +373,12 @@ class ClusterFile(log_file.AppendOnlyFile):
             log_file.encode_record(record_to_json(r), CLUSTER_MAGIC) for r in records)
         self._replace(blob)
         self.state = new
+
+
+def _encode(records: Iterable[ClusterHeader | Record]) -> bytes:
+    return b"".join(log_file.encode_record(
+        header_to_json(r) if isinstance(r, ClusterHeader) else record_to_json(r),
+        CLUSTER_MAGIC) for r in records)
 
 
 def _copy_state(s: ClusterLog) -> ClusterLog:

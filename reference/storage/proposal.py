@@ -9,9 +9,10 @@ element ovsdb-server appends to a transaction whose commit failed) and nothing i
 applied.
 
 Standalone storage (standalone.py) commits inside ``propose`` and returns the answer.
-Clustered storage (Raft) will return None and answer later, after replication, possibly
-refusing a proposal whose prerequisite no longer holds; a relay's storage will answer
-when its source says so.  The core is written for both: proposals may be in flight while
+Clustered storage (reference/raft/clustered_storage.py) returns None and answers later,
+after replication, possibly refusing a proposal whose prerequisite no longer holds
+(``retry``: the core runs the transaction again); a relay's storage will answer when its
+source says so.  The core is written for both: proposals may be in flight while
 other transactions execute against the committed contents.
 """
 
@@ -35,6 +36,7 @@ class Proposal:
     durable: bool = False
     schema: DatabaseSchema | None = None  # set: an online conversion to this schema
     error: dict | None = None             # set by storage when the commit failed
+    retry: bool = False   # with error: refused, certainly not committed; run it again
 
     @property
     def committed(self) -> bool:
@@ -42,6 +44,8 @@ class Proposal:
 
 
 class Storage(Protocol):
+    busy: bool   # True: hold new transactions (one of ours is in flight, or refused)
+
     def propose(self, proposal: Proposal) -> Proposal | None:
         """The proposal, committed or failed, when decided at once; None when the
         answer comes later (handed to the core's ``advance`` by the shell)."""

@@ -13,6 +13,7 @@ Public API:
     apply_file_record(db, record) -> ChangeSet   replays one record (diff records and
           the older full-value records both) through the commit checks, as
           ovsdb-server does when it reads its file, and applies it to db.
+    file_record_changes(db, record) -> ChangeSet   the same change, not applied.
     database_to_file_record(db, comment=None, date_ms=None) -> dict   a snapshot.
 """
 
@@ -117,9 +118,17 @@ def _ovs_ordered(record: dict[str, Any]) -> dict[str, Any]:
 
 def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
     """Replay one transaction record into db, as ovsdb-server does when it reads its
-    file: the rows become a transaction (tables and rows taken in OVS's JSON-object
-    order) that passes the commit checks (garbage collection, weak references) before
-    it is applied. Returns the ChangeSet applied (empty if nothing changed)."""
+    file. Returns the ChangeSet applied (empty if nothing changed)."""
+    changes = file_record_changes(db, record)
+    db.apply(changes)
+    return changes
+
+
+def file_record_changes(db: Database, record: dict[str, Any]) -> ChangeSet:
+    """The change one transaction record makes to db, not applied: the rows become a
+    transaction (tables and rows taken in OVS's JSON-object order) that passes the
+    commit checks (garbage collection, weak references).  A clustered member applies
+    what other members committed this way, through its monitors."""
     is_diff = bool(record.get("_is_diff"))
     x = Txn(db, lambda name: False, 0, 0, False, db.schema.name)
     for tname in ovs_order(record):  # every member counts for the hash-table layout
@@ -158,7 +167,6 @@ def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
     changes = precommit(x) or ChangeSet()
     changes.comment = record.get("_comment")
     changes.date_ms = record.get("_date")
-    db.apply(changes)
     return changes
 
 

@@ -27,6 +27,8 @@ log = logging.getLogger("reference.ovsdb_server")
 class StandaloneStorage:
     """Commits at once; with ``log`` None, keeps nothing (the in-memory ``_Server``)."""
 
+    busy = False   # never holds a transaction back: every proposal is decided at once
+
     def __init__(self, schema: DatabaseSchema, log_file: LogFile | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.schema = schema
