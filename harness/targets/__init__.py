@@ -1,8 +1,8 @@
 """Targets: how to create, start, stop, kill, pause, partition and address N servers.
 
 ``make_target(kind, nodes, workdir, schema, external_config=None)`` picks one:
-``ovsdb-server`` (standalone for one node, a Raft cluster for more), ``reference``
-(standalone) and ``external`` (remotes plus commands, from a JSON file).
+``ovsdb-server`` and ``reference`` (standalone for one node, a Raft cluster for more)
+and ``external`` (remotes plus commands, from a JSON file).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ __all__ = ["KINDS", "Target", "Unsupported", "make_target"]
 def make_target(kind: str, nodes: int, workdir: Path, schema: Path,
                 external_config: str | None = None, use_netns: bool | None = None) -> Target:
     workdir = Path(workdir)
-    if kind == "ovsdb-server" and nodes != 1:
+    if kind in ("ovsdb-server", "reference") and nodes != 1:
         from harness.targets.ovsdb_server import OvsdbCluster
-        return OvsdbCluster(workdir=workdir, schema=schema, n=nodes, use_netns=use_netns)
+        return OvsdbCluster(workdir=workdir, schema=schema, n=nodes, use_netns=use_netns,
+                            server_kind=kind)
     if kind in ("ovsdb-server", "reference"):
-        if nodes != 1:
-            raise ValueError("the reference target is standalone only (--nodes 1) for now")
         from harness.targets.standalone import Standalone
         return Standalone(workdir=workdir, schema=schema, n=1, server_kind=kind)
     if kind == "external":

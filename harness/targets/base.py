@@ -91,9 +91,10 @@ class Proc:
         self.paused = False
 
 
-def run(argv: list[str], timeout: float = 30.0, check: bool = True) -> str:
+def run(argv: list[str], timeout: float = 30.0, check: bool = True,
+        cwd: Path | None = None) -> str:
     """Run a helper command; on failure the error carries its output."""
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     if check and res.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): "
                            f"{res.stderr.strip() or res.stdout.strip()}")

@@ -1,9 +1,11 @@
-"""The real Open vSwitch ovsdb-server as a Raft cluster target (standalone servers of
-either kind are ``standalone.py``).
+"""A Raft cluster target: the real Open vSwitch ovsdb-server, or our reference server
+(``server_kind``), each with its own file tool (standalone servers of either kind are
+``standalone.py``).
 
-Cluster: ``ovsdb-tool create-cluster`` on the first member, ``ovsdb-tool --cid=CID
-join-cluster`` for the others (always with the cluster id, so a stale file can never
-join a different cluster).  As root each member runs in its own network namespace
+Cluster: ``create-cluster`` on the first member, ``join-cluster --cid=CID`` for the
+others (always with the cluster id, so a stale file can never join a different
+cluster), by ``ovsdb-tool`` or ``crucible db``.  Files of either kind are checked with
+``ovsdb-tool check-cluster`` after the run.  As root each member runs in its own network namespace
 (see ``netns.py``) so partitions can cut the Raft links; otherwise all members share
 loopback and only process faults are possible (``notes`` says so).  Clients use Unix
 sockets, which reach into the namespaces.
@@ -34,16 +36,16 @@ from harness.targets.base import (
     run,
     wait_until,
 )
-from harness.targets.server import free_port
+from harness.targets.server import REPO, free_port, program_argv, tool_argv
 
 RAFT_PORT = 6644
 
 
 @dataclass
 class OvsdbCluster(Target):
-    """N ovsdb-server processes forming one clustered database."""
+    """N server processes forming one clustered database."""
 
-    name = "ovsdb-server-cluster"
+    server_kind: str = "ovsdb-server"  # or "reference"
     use_netns: bool | None = None  # None: when possible
     net: netns_mod.Netns | None = None
     sockdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="crs")))
@@ -52,6 +54,7 @@ class OvsdbCluster(Target):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.name = f"{self.server_kind}-cluster"
         self.clustered = True
         if self.use_netns is None:
             ok, why = netns_mod.available()
@@ -90,9 +93,9 @@ class OvsdbCluster(Target):
             for node in self.nodes:
                 self.raft_ports[node] = free_port()
         first = self.nodes[0]
-        run(["ovsdb-tool", "create-cluster", str(self.dbfile(first)), str(self.schema),
-             self.raft_addr(first)])
-        self.cid = run(["ovsdb-tool", "db-cid", str(self.dbfile(first))]).strip()
+        self._tool("create-cluster", str(self.dbfile(first)), str(self.schema),
+                   self.raft_addr(first))
+        self.cid = self._tool("db-cid", str(self.dbfile(first))).strip()
         for node in self.nodes[1:]:
             self._join_file(node)
         for node in self.nodes:
@@ -100,17 +103,21 @@ class OvsdbCluster(Target):
 
     def _join_file(self, node: str) -> None:
         others = [self.raft_addr(o) for o in self.nodes if o != node]
-        run(["ovsdb-tool", f"--cid={self.cid}", "join-cluster", str(self.dbfile(node)),
-             self.db, self.raft_addr(node), *others])
+        self._tool("join-cluster", f"--cid={self.cid}", str(self.dbfile(node)), self.db,
+                   self.raft_addr(node), *others)
+
+    def _tool(self, *args: str) -> str:
+        return run([*tool_argv(self.server_kind), *args], cwd=REPO)
 
     def _proc(self, node: str) -> Proc:
         w = self.workdir
-        argv = ["ovsdb-server", "--no-chdir", f"--remote=punix:{self.sockdir / (node + '.sock')}",
+        argv = [*program_argv(self.server_kind),
+                f"--remote=punix:{self.sockdir / (node + '.sock')}",
                 f"--pidfile={w / (node + '.pid')}", f"--log-file={w / (node + '.log')}",
                 f"--unixctl={self.ctl(node)}", str(self.dbfile(node))]
         if self.net:
             argv = [*self.net.exec_prefix(node), *argv]
-        return Proc(argv, w / f"{node}.stderr")
+        return Proc(argv, w / f"{node}.stderr", cwd=REPO)
 
     def wait_ready(self, node: str, timeout: float = 30.0) -> None:
         proc = self.procs[node]

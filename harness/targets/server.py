@@ -67,12 +67,23 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown server kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
+def tool_argv(kind: str) -> list[str]:
+    """The database file tool of ``kind``: ``ovsdb-tool`` or ``crucible db`` (the same
+    commands: create, create-cluster, join-cluster, db-cid, ...)."""
+    _check_kind(kind)
+    return ["ovsdb-tool"] if kind == "ovsdb-server" else [*_CLI, "db"]
+
+
+def program_argv(kind: str) -> list[str]:
+    """The server program of ``kind``, before its options."""
+    _check_kind(kind)
+    return ["ovsdb-server", "--no-chdir"] if kind == "ovsdb-server" else [*_CLI, "serve"]
+
+
 def create_db(kind: str, dbfile: Path, schema: str | Path) -> None:
     """A standalone database file for ``schema``, written by ``kind``'s own tool."""
-    _check_kind(kind)
-    tool = ["ovsdb-tool", "create"] if kind == "ovsdb-server" else [*_CLI, "db", "create"]
-    res = subprocess.run([*tool, str(dbfile), str(schema)], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run([*tool_argv(kind), "create", str(dbfile), str(schema)], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
     if res.returncode != 0:
         raise RuntimeError(f"creating {dbfile} failed: {res.stderr.strip()}")
 
@@ -81,13 +92,11 @@ def server_argv(kind: str, port: int, rundir: Path, name: str, dbfiles: Iterable
                 extra_args: Iterable[str] = ()) -> list[str]:
     """The command line of ``kind`` serving ``dbfiles`` on ``ptcp:port:127.0.0.1``, its
     pidfile, log and unixctl socket named ``name`` in ``rundir``."""
-    _check_kind(kind)
     common = [f"--remote=ptcp:{port}:127.0.0.1",
               f"--pidfile={rundir / (name + '.pid')}",
               f"--log-file={rundir / (name + '.log')}",
               f"--unixctl={rundir / (name + '.ctl')}"]
-    program = ["ovsdb-server", "--no-chdir"] if kind == "ovsdb-server" else [*_CLI, "serve"]
-    return [*program, *common, *extra_args, *map(str, dbfiles)]
+    return [*program_argv(kind), *common, *extra_args, *map(str, dbfiles)]
 
 
 @dataclass

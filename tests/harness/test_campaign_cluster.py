@@ -1,5 +1,6 @@
-"""Short campaigns against the real ovsdb-server: a 3-node Raft cluster (members in
-network namespaces when root) and a standalone server.
+"""Short campaigns against 3-node Raft clusters of the real ovsdb-server and of our
+reference server (members in network namespaces when root), and a standalone
+ovsdb-server.
 
 - Leader-only writers with prerequisites, reads committed through Raft, under kill,
   pause and partitions: the history must be linearizable and the Raft logs must pass
@@ -36,10 +37,14 @@ def _fault_statuses(results):
     return {f["kind"]: f["status"] for f in results["faults"]}
 
 
+CLUSTERS = pytest.mark.parametrize("target", ["ovsdb-server", "reference"])
+
+
 @needs_root
-def test_cluster_leader_writes_with_prerequisites_are_linearizable(tmp_path):
+@CLUSTERS
+def test_cluster_leader_writes_with_prerequisites_are_linearizable(tmp_path, target):
     nemesis = parse_kinds("kill,pause,partition")
-    cfg = _cfg(tmp_path, nemesis=nemesis, reads="leader", seed=1)
+    cfg = _cfg(tmp_path, nemesis=nemesis, reads="leader", seed=1, target=target)
     results = run_campaign(cfg)
     lin = results["checkers"]["linearizability"]
     assert lin["verdict"] == "linearizable", lin["summary"]
@@ -67,7 +72,8 @@ def test_cluster_leader_writes_with_prerequisites_are_linearizable(tmp_path):
 
 
 @needs_root
-def test_cluster_follower_reads_are_stale_and_the_checker_finds_it(tmp_path):
+@CLUSTERS
+def test_cluster_follower_reads_are_stale_and_the_checker_finds_it(tmp_path, target):
     # Seed 13: four partitions cutting off one member each (n2, n2, n3, n2: followers, as
     # n1 created the cluster and leads) for 2-5 s while writes go on through the leader.
     # An isolated follower usually answers reads from its stale copy; but when the cut
@@ -75,7 +81,7 @@ def test_cluster_follower_reads_are_stale_and_the_checker_finds_it(tmp_path):
     # its reads unanswered instead (seen in about one cut in five), hence four chances.
     nemesis = parse_kinds("partition-one")
     cfg = _cfg(tmp_path, nemesis=nemesis, reads="node", seed=13, time_s=25.0, workers=6,
-               keys=2)
+               keys=2, target=target)
     results = run_campaign(cfg)
     lin = results["checkers"]["linearizability"]
     assert results["sync_reads"] is False
