@@ -103,6 +103,11 @@ class RaftNode(Commands, Membership):
         self.peers: dict[str, Peer] = {}
         self.votes: set[str] = set()
         self.leadership_transfer = False
+        # When the last election began, why, and when it was won (ms, None if never),
+        # for cluster/status.
+        self.election_start: int | None = None
+        self.election_reason = "timeout"
+        self.election_won: int | None = None
         self.commands: dict[str, Command] = {}
         self._ready = Ready()
         self._seq = 0                  # last PersistOp.seq handed out
@@ -234,14 +239,18 @@ class RaftNode(Commands, Membership):
         return True
 
     def change_election_timer(self, ms: int) -> str:
-        """cluster/change-election-timer on the leader: appended, effective on commit."""
+        """cluster/change-election-timer on the leader: appended, effective on commit.
+        Refusals in raft.c's order: not leader, a change pending, out of range, more
+        than doubling."""
         if self.role != LEADER:
             return "not leader"
-        if not 100 <= ms <= 600000 or ms > 2 * self.election_timer:
-            return "bad value"
         for i in range(self.commit_index + 1, self.log.end):
             if self.log.entry(i).election_timer:
                 return "in progress"
+        if not 100 <= ms <= 600000:
+            return "out of range"
+        if ms > 2 * self.election_timer:
+            return "too large"
         self._append(Entry(self.term, self.log.end, election_timer=ms))
         self._replicate_all()
         return "change in progress"
@@ -263,6 +272,9 @@ class RaftNode(Commands, Membership):
         self.leader_sid = None
         self.role = PRECANDIDATE if prevote else CANDIDATE
         self.leadership_transfer = transfer
+        if action != "StartElection":   # the real vote after pre-votes is the same election
+            self.election_start, self.election_won = self.now, None
+            self.election_reason = "leadership_transfer" if transfer else "timeout"
         self.votes = {self.sid}
         self._reset_election_timer()
         self._event(action, prevote=prevote, transfer=transfer)
@@ -341,6 +353,7 @@ class RaftNode(Commands, Membership):
         self.role = LEADER
         self.leader_sid = self.sid
         self.leadership_transfer = False
+        self.election_won = self.now
         self._write(Leader(self.term, UUID(self.sid)))
         self.peers = {}
         self._sync_peers()

@@ -5,6 +5,7 @@ server turns them into an error reply)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -16,6 +17,23 @@ Command = Callable[[list[str]], str]
 
 def _short(sid: str | None) -> str:
     return sid[:4] if sid else "0000"
+
+
+# RaftNode.change_election_timer's refusals in ovsdb-server 3.1's words.
+TIMER_REFUSALS = {
+    "not leader": "election timer must be changed through leader.",
+    "in progress": "election timer change pending.",
+    "out of range": "election timer must be between 100 and 600000, in msec.",
+    "too large": "election timer increase should not exceed the current value x 2.",
+}
+
+
+def _atoll_u64(text: str) -> int:
+    """The argument as raft.c reads it: atoll (leading digits, else 0) into a uint64,
+    so "abc" is 0 and "-5" is huge; both are then out of range."""
+    m = re.match(r"\s*([+-]?)(\d*)", text)
+    value = int(m.group(2) or 0)
+    return (1 << 64) - value if m.group(1) == "-" and value else value
 
 
 def status_text(shell: ClusterShell) -> str:
@@ -37,7 +55,14 @@ def status_text(shell: ClusterShell) -> str:
     lines = [_short(node.sid), f"Name: {node.name}", f"Cluster ID: {_short(cid)} ({cid})",
              f"Server ID: {_short(node.sid)} ({node.sid})", f"Address: {node.address}",
              f"Status: {state}", f"Role: {role}", f"Term: {node.term}", f"Leader: {leader}",
-             f"Vote: {vote}", "", f"Election timer: {node.election_timer}",
+             f"Vote: {vote}", ""]
+    now_ms = int(time.monotonic() * 1000)
+    if node.election_start is not None:
+        lines.append(f"Last Election started {now_ms - node.election_start} ms ago, "
+                     f"reason: {node.election_reason}")
+    if node.election_won is not None:
+        lines.append(f"Last Election won: {now_ms - node.election_won} ms ago")
+    lines += [f"Election timer: {node.election_timer}",
              f"Log: [{node.log.start}, {node.log.end}]",
              f"Entries not yet committed: {node.log.end - 1 - node.commit_index}",
              f"Entries not yet applied: {node.commit_index - storage.applied_index}"]
@@ -112,21 +137,10 @@ def cluster_commands(shells: dict[str, ClusterShell]) -> dict[str, Command]:
 
     def change_election_timer(params: list[str]) -> str:
         shell = shell_of(params, 2)
-        node = shell.node
-        if not params[1].isdigit():
-            raise ValueError("election timer must be a positive integer.")
-        ms = int(params[1])
-        if node.role != LEADER:
-            raise ValueError("election timer must be changed through leader.")
-        if ms > 2 * node.election_timer:
-            raise ValueError("election timer increase should not exceed the current "
-                             "value x 2.")
-        outcome = node.change_election_timer(ms)
+        outcome = shell.node.change_election_timer(_atoll_u64(params[1]))
         shell.pump()
-        if outcome == "bad value":
-            raise ValueError("election timer must be between 100 and 600000, in msec.")
-        if outcome == "in progress":
-            raise ValueError("election timer change pending.")
+        if outcome != "change in progress":
+            raise ValueError(TIMER_REFUSALS[outcome])
         return "change of election timer initiated.\n"
 
     return {"cluster/status": status, "cluster/cid": cid, "cluster/sid": sid,

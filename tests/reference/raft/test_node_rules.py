@@ -451,9 +451,11 @@ def test_change_election_timer_is_appended_and_takes_effect_on_commit():
     s = Scripted()
     s.elect("a")
     assert s.do("b", "change_election_timer", 2000) == "not leader"
-    assert s.do("a", "change_election_timer", 5000) == "bad value"   # more than doubling
+    assert s.do("a", "change_election_timer", 5000) == "too large"   # more than doubling
+    assert s.do("a", "change_election_timer", 700000) == "out of range"
     assert s.do("a", "change_election_timer", 2000) == "change in progress"
     assert s.do("a", "change_election_timer", 1500) == "in progress"
+    assert s.do("a", "change_election_timer", 50) == "in progress"   # pending comes first
     a = s.nodes["a"]
     assert messages.entry_to_json(a.log.entry(a.log.last_index)) == {"term": 2, "election_timer": 2000}
     assert a.election_timer == 1000
