@@ -362,19 +362,19 @@ def test_bad_raft_messages_are_dropped(make_cluster, kind):
     base = {"from": sid, "to": me, "cluster": cid, "term": term, "prev_log_index": 1,
             "prev_log_term": 1, "leader_commit": 1, "log": []}
     bad = [
-        {**base, "from": stranger},                                 # unknown sid
-        {**base, "cluster": "99999999-2222-3333-4444-555555555555"},  # another cluster
-        {**base, "term": "many"},                                   # wrong type
-        {**base, "log": [{"term": "x", "data": 1}]},                # wrong entry type
-        {**base, "surprise": [1, 2, 3]},                            # unknown field
+        ("vote_request", {"from": stranger, "to": me, "cluster": cid, "term": term + 5,
+                          "last_log_index": 100, "last_log_term": term + 4}),  # unknown sid
+        ("append_request", {**base, "cluster": "99999999-2222-3333-4444-555555555555"}),
+        ("append_request", {**base, "term": "many"}),                     # wrong type
+        ("append_request", {**base, "log": [{"term": "x", "data": 1}]}),  # wrong entry
+        ("append_request", {**base, "surprise": [1, 2, 3]}),              # unknown field
+        ("no_such_rpc", {**base}),
+        ("vote_request", 1),
     ]
     sock = socket.create_connection(("127.0.0.1", target.raft_ports[victim]), timeout=5)
     try:
-        for params in bad:
-            sock.sendall(orjson.dumps({"method": "append_request", "params": [params],
-                                       "id": None}))
-        sock.sendall(orjson.dumps({"method": "no_such_rpc", "params": [{}], "id": None}))
-        sock.sendall(orjson.dumps({"method": "vote_request", "params": [1], "id": None}))
+        for method, params in bad:
+            sock.sendall(orjson.dumps({"method": method, "params": [params], "id": None}))
         # An echo answered after all of it: the member read everything and is still up.
         sock.sendall(orjson.dumps({"method": "echo", "params": [], "id": "after"}))
         framer, replies = Framer(), []
@@ -386,13 +386,17 @@ def test_bad_raft_messages_are_dropped(make_cluster, kind):
     finally:
         sock.close()
     assert target.procs[victim].alive()
-    # The cluster keeps committing, through the victim too, with the same leader.
+    # The cluster keeps committing, through the victim too, with the same leader; the
+    # stranger's vote request for a later term changed no one's term.
     for n in range(3):
         insert_switch(target.remote(victim), f"after-bad-{n}")
     assert leader_of(target) == leader
-    assert "Role: follower" in appctl(target, victim, "cluster/status", NB).stdout
+    status = appctl(target, victim, "cluster/status", NB).stdout
+    assert "Role: follower" in status and f"Term: {term}\n" in status, status
+    # Each bad message got a log line (ovsdb-server: the parse error; ours: "dropped").
     log = (target.workdir / f"{victim}.log").read_text()
-    assert "|WARN|" in log or "|INFO|" in log
+    said = {"ovsdb-server": ("syntax", "unknown method"), "reference": ("dropped",)}[kind]
+    assert sum(line.count(w) for line in log.splitlines() for w in said) >= 6, log
 
 
 def _stop(target: OvsdbCluster, node: str) -> None:
