@@ -6,7 +6,8 @@ each test run the same way against a real ovsdb-server 3.1 cluster.
 - clients on any member: a follower forwards writes, every member serves monitors, and a
   ``monitor_cond_since`` resumed on another member finds the transaction id;
 - bad Raft messages are logged and dropped; a torn last record is truncated on start and
-  damage in the middle refuses to start with one line;
+  damage in the middle refuses to start with one line; on a full disk (a small tmpfs,
+  as root) a member stops acknowledging and loses nothing it acknowledged;
 - ``ovs-appctl cluster/*``: status layout, cid, sid, change-election-timer, kick, leave.
 
 Members share loopback (no namespaces): Raft over 127.0.0.1 TCP, clients over Unix
@@ -441,3 +442,64 @@ def test_torn_tail_is_truncated_and_damage_in_the_middle_refuses_to_start(
     assert res.returncode == 1, res
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "damage in the middle" in lines[0], res.stderr
+
+
+def _acknowledged(remote: str, name: str) -> bool:
+    """Whether inserting switch ``name`` is acknowledged within a few seconds."""
+    try:
+        conn = UnixConn(remote, timeout=3.0)
+    except OSError:
+        return False
+    try:
+        result = conn.call("transact", NB, {"op": "insert", "table": "Logical_Switch",
+                                            "row": {"name": name}})
+        return "error" not in result[-1]
+    except (TimeoutError, ConnectionError):
+        return False
+    finally:
+        conn.close()
+
+
+def _mount_tmpfs(path: Path, size: str) -> None:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                   check=True, capture_output=True, timeout=10)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+@KINDS
+def test_a_full_disk_stops_acknowledging_and_loses_nothing_acknowledged(tmp_path, kind):
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "2m")
+    target = OvsdbCluster(workdir=disk, schema=Path(OVN_NB), n=1, db=NB, use_netns=False,
+                          server_kind=kind)
+    try:
+        target.setup()
+        target.start_all()
+        # Leave 48 KiB free: the disk fills after about a hundred writes.
+        room = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * max(0, room - 48 * 1024))
+        acked: list[str] = []
+        for n in range(3000):
+            name = f"s{n:04d}-" + "x" * 200
+            if not _acknowledged(target.remote("n1"), name):
+                break
+            acked.append(name)
+        # Full: nothing more is acknowledged (ours answers "cluster error: timeout",
+        # ovsdb-server 3.1 does not answer; either way, no commit is claimed).
+        assert not _acknowledged(target.remote("n1"), "after-full")
+        assert 0 < len(acked) < 3000, len(acked)   # some were acknowledged, then none
+        target.procs["n1"].kill()
+        (disk / "filler").unlink()
+        target.procs["n1"].start()
+        target.wait_ready("n1")
+        conn = UnixConn(target.remote("n1"))
+        try:
+            rows = conn.call("transact", NB, {"op": "select", "table": "Logical_Switch",
+                                              "where": [], "columns": ["name"]})[0]["rows"]
+        finally:
+            conn.close()
+        assert set(acked) <= {r["name"] for r in rows}
+    finally:
+        target.teardown()
+        subprocess.run(["umount", str(disk)], capture_output=True, timeout=10)
