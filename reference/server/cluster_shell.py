@@ -287,9 +287,17 @@ class ClusterShell:
             try:
                 _, conn = await loop.create_connection(
                     lambda: PeerConnection(self, address), host, port)
-                await conn.closed
             except OSError:
                 pass
+            else:
+                try:
+                    await conn.closed
+                finally:
+                    # Cancelled (the address is no longer wanted, e.g. a join remote
+                    # not yet in the configuration): close it, or it lingers beside
+                    # the connection dialled when the address is wanted again.
+                    if conn.transport is not None:
+                        conn.transport.close()
             await asyncio.sleep(min(1.0, self.node.election_timer / 1000 / 2))
 
     def hello(self, conn: PeerConnection) -> None:

@@ -174,6 +174,16 @@ def test_server_database_and_cluster_commands(make_cluster, kind):
     cids = {appctl(target, n, "cluster/cid", NB).stdout.strip() for n in target.nodes}
     assert cids == {target.cid} and len(set(sids.values())) == 3
     insert_switch(target.remote(followers[0]), "s1")   # a follower forwards the write
+
+    def one_each_way(node: str) -> bool:
+        # One connection dialled to and one accepted from each other member, as OVS
+        # keeps them (none left over from joining).
+        status = appctl(target, node, "cluster/status", NB).stdout
+        conns = next(line for line in status.splitlines()
+                     if line.startswith("Connections:")).split()[1:]
+        return sorted(c[:2] for c in conns) == ["->", "->", "<-", "<-"]
+    for node in target.nodes:
+        wait_until(lambda node=node: one_each_way(node), 10, f"{node}'s connections", 0.1)
     for node in target.nodes:
         rows = server_rows(target, node)
         nb = rows[NB]
