@@ -291,6 +291,26 @@ def test_clients_on_every_member_and_resume_elsewhere(make_cluster, kind):
             conn.close()
 
 
+@KINDS
+def test_a_member_without_its_majority_says_disconnected(make_cluster, kind):
+    target = make_cluster(kind)
+    leader = leader_of(target)
+    followers = [n for n in target.nodes if n != leader]
+    for node in followers:
+        target.procs[node].kill()
+
+    def row() -> dict:
+        return server_rows(target, leader)[NB]
+    # It steps down, and once an election has failed again it says it is not connected:
+    # what makes the Idl and ovn-nbctl try another server.
+    wait_until(lambda: row()["connected"] is False, 20, "connected=false", 0.1)
+    assert row()["leader"] is False
+    target.procs[followers[0]].start()
+    target.wait_ready(followers[0])
+    wait_until(lambda: row()["connected"] is True, 20, "connected again", 0.1)
+    insert_switch(target.remote(leader), "back")
+
+
 def make_idl(remotes: str):
     import ovs.db.idl
     import ovs.poller  # noqa: F401 - the Idl needs it loaded
