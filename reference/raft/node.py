@@ -238,15 +238,22 @@ class RaftNode(Commands, Membership):
         self._event("TakeSnapshot", index=index)
         return True
 
+    @property
+    def pending_election_timer(self) -> int | None:
+        """The election timer of an appended, not yet committed change (None if none)."""
+        for i in range(self.commit_index + 1, self.log.end):
+            if self.log.entry(i).election_timer:
+                return self.log.entry(i).election_timer
+        return None
+
     def change_election_timer(self, ms: int) -> str:
         """cluster/change-election-timer on the leader: appended, effective on commit.
         Refusals in raft.c's order: not leader, a change pending, out of range, more
         than doubling."""
         if self.role != LEADER:
             return "not leader"
-        for i in range(self.commit_index + 1, self.log.end):
-            if self.log.entry(i).election_timer:
-                return "in progress"
+        if self.pending_election_timer is not None:
+            return "in progress"
         if not 100 <= ms <= 600000:
             return "out of range"
         if ms > 2 * self.election_timer:

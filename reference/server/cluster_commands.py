@@ -62,7 +62,9 @@ def status_text(shell: ClusterShell) -> str:
                      f"reason: {node.election_reason}")
     if node.election_won is not None:
         lines.append(f"Last Election won: {now_ms - node.election_won} ms ago")
-    lines += [f"Election timer: {node.election_timer}",
+    pending = node.pending_election_timer if node.role == LEADER else None
+    changing = f" (changing to {pending})" if pending is not None else ""
+    lines += [f"Election timer: {node.election_timer}{changing}",
              f"Log: [{node.log.start}, {node.log.end}]",
              f"Entries not yet committed: {node.log.end - 1 - node.commit_index}",
              f"Entries not yet applied: {node.commit_index - storage.applied_index}"]

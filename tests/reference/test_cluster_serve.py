@@ -228,6 +228,22 @@ def test_server_database_and_cluster_commands(make_cluster, kind):
     wait_until(lambda: all("Election timer: 1500" in appctl(target, n, "cluster/status",
                                                              NB).stdout
                            for n in target.nodes), 10, "the new timer everywhere", 0.1)
+    # With both followers paused the change cannot commit: the leader shows it pending
+    # (for one election timer, 1.5 s, before it steps down for want of a quorum).
+    for node in followers:
+        target.procs[node].pause()
+    try:
+        assert appctl(target, leader, "cluster/change-election-timer", NB,
+                      "3000").stdout == "change of election timer initiated.\n"
+        assert "Election timer: 1500 (changing to 3000)\n" in appctl(
+            target, leader, "cluster/status", NB).stdout
+        assert err(leader, "cluster/change-election-timer", NB, "2000") == \
+            "election timer change pending."
+    finally:
+        for node in followers:
+            target.procs[node].resume()
+    leader = leader_of(target)       # the same one, unless the pause outlasted its timer
+    followers = [n for n in target.nodes if n != leader]
 
     # kick a follower through another follower (sent to the leader), then leave.
     kicked, leaver = followers

@@ -458,10 +458,11 @@ def test_change_election_timer_is_appended_and_takes_effect_on_commit():
     assert s.do("a", "change_election_timer", 50) == "in progress"   # pending comes first
     a = s.nodes["a"]
     assert messages.entry_to_json(a.log.entry(a.log.last_index)) == {"term": 2, "election_timer": 2000}
-    assert a.election_timer == 1000
+    assert a.election_timer == 1000 and a.pending_election_timer == 2000
     s.settle()
     s.heartbeat("a")
     assert a.election_timer == 2000 and s.nodes["b"].election_timer == 2000
+    assert a.pending_election_timer is None
 
 
 def test_append_reply_comments_are_raft_cs():
