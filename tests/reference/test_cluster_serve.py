@@ -1,5 +1,6 @@
 """A three-member Raft cluster of ``crucible serve`` with real clients and bad input,
-each test run the same way against a real ovsdb-server 3.1 cluster.
+each test (but the damaged-file one) run the same way against a real ovsdb-server 3.1
+cluster, so a difference is either a bug of ours or written down here.
 
 - ``_Server.Database`` as OVS fills it, so the leader-only Python Idl and ``ovn-nbctl``
   with three remotes follow the leader across a SIGKILL and a SIGTERM of the leader;
@@ -511,8 +512,10 @@ def _acknowledged(remote: str, name: str) -> bool:
 
 def _mount_tmpfs(path: Path, size: str) -> None:
     path.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True, capture_output=True, timeout=10)
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                         capture_output=True, text=True, timeout=10)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
