@@ -6,7 +6,9 @@ literal plus the constants it implies); ``check_trace`` puts that module next to
 of MonitorDelta.tla and MonitorDeltaTrace.tla in a temporary folder and runs TLC.  The
 trace module replays one event per step, so TLC violating the invariant ``NotDone``
 means the whole trace was replayed: accepted.  When TLC instead runs out of states,
-the depth it reached names the first event the spec could not take.
+the depth it reached names the first event the spec could not take; when it violates
+one of the spec's own invariants (also in the trace config), the event after which it
+broke is the one rejected.
 
 Usage: ``python -m harness.spec.trace_validation TRACE.json [...]`` (exit 0 all
 accepted, 1 a trace rejected, 2 error).
@@ -309,6 +311,13 @@ def replay(data_module: str, events: list, *, trace_module: str, cfg: str,
         res = run_tlc(d / trace_module, d / cfg, workers=workers, heap="1g", timeout=timeout)
     if res.verdict == "violation" and res.property == "NotDone":
         return TraceVerdict(True, n, n, f"accepted: {n} events replayed", res)
+    if res.verdict == "violation" and res.property and res.trace:
+        # A spec invariant broke: the last state of TLC's trace is the one after the
+        # event that broke it (state 1 is the initial state, state k follows event k-1).
+        bad_at = min(n, max(1, len(res.trace) - 1))
+        return TraceVerdict(False, n, bad_at - 1,
+                            f"rejected at event {bad_at} of {n}: {res.property} violated after "
+                            f"{orjson.dumps(events[bad_at - 1]).decode()}", res)
     if res.verdict == "pass" or (n == 0 and res.verdict != "error"):
         # Depth counts states; the initial state is depth 1, so depth - 1 events went
         # through and event number `depth` is the one no step could take.
