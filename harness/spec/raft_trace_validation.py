@@ -19,10 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from harness.spec import SPEC_DIR
-from harness.spec.trace_validation import Prepared, TraceError, TraceVerdict, replay
+from harness.spec.trace_validation import (
+    Prepared,
+    TraceError,
+    TraceVerdict,
+    check_traces,
+    replay,
+)
+from harness.spec.trace_validation import main as trace_main
 
 SPEC_FILES = ("OvsdbRaft.tla", "OvsdbRaftTrace.tla", "OvsdbRaftTrace.cfg")
 ROLES = ("Follower", "PreCandidate", "Candidate", "Leader")
@@ -199,28 +204,11 @@ def check_raft_trace(trace: dict, *, timeout: float = 300.0, spec_dir: Path = SP
 def check_raft_traces(traces: list[dict], *, parallel: int = 2,
                       timeout: float = 300.0) -> list[TraceVerdict]:
     """Check several traces, ``parallel`` TLC processes at a time (one worker each)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(lambda t: check_raft_trace(t, timeout=timeout), traces))
+    return check_traces(traces, parallel=parallel, timeout=timeout, check=check_raft_trace)
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m harness.spec.raft_trace_validation TRACE.json [...]")
-        return 0 if argv else 2
-    worst = 0
-    for path in argv:
-        try:
-            trace = orjson.loads(Path(path).read_bytes())
-        except (OSError, orjson.JSONDecodeError) as e:
-            print(f"{path}: cannot read trace: {e}")
-            worst = 2
-            continue
-        v = check_raft_trace(trace)
-        print(f"{path}: {v.message}")
-        worst = max(worst, 0 if v.accepted else (2 if v.error else 1))
-    return worst
+    return trace_main(argv, check_raft_trace, "harness.spec.raft_trace_validation")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -343,17 +344,23 @@ def check_trace(trace: list[dict] | dict, *, timeout: float = 300.0,
                   timeout=timeout, workers=workers)
 
 
-def check_traces(traces: list, *, parallel: int = 2, timeout: float = 300.0) -> list[TraceVerdict]:
-    """Check several traces, ``parallel`` TLC processes at a time (one worker each)."""
+def check_traces(traces: list, *, parallel: int = 2, timeout: float = 300.0,
+                 check: Callable[..., TraceVerdict] | None = None) -> list[TraceVerdict]:
+    """Check several traces with ``check`` (``check_trace`` by default), ``parallel``
+    TLC processes at a time (one worker each)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    one = check or check_trace
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(lambda t: check_trace(t, timeout=timeout), traces))
+        return list(pool.map(lambda t: one(t, timeout=timeout), traces))
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], check: Callable[..., TraceVerdict] | None = None,
+         module: str = "harness.spec.trace_validation") -> int:
+    """The command line of a trace checker: each file's verdict; exit 0 all accepted,
+    1 a trace rejected, 2 an error."""
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m harness.spec.trace_validation TRACE.json [...]")
+        print(f"usage: python -m {module} TRACE.json [...]")
         return 0 if argv else 2
     worst = 0
     for path in argv:
@@ -363,7 +370,7 @@ def main(argv: list[str]) -> int:
             print(f"{path}: cannot read trace: {e}")
             worst = 2
             continue
-        v = check_trace(trace)
+        v = (check or check_trace)(trace)
         print(f"{path}: {v.message}")
         worst = max(worst, 0 if v.accepted else (2 if v.error else 1))
     return worst

@@ -58,19 +58,15 @@ def test_simulator_traces_are_accepted(traces):
         assert v.replayed == len(t["events"])
 
 
-def test_wrong_term_is_rejected_at_its_event(rich):
+@pytest.mark.parametrize("action, field, start", [
+    ("HandleAppendEntriesRequest", "term", 2),   # a wrong term, from the middle on
+    ("ClientRequest", "index", 3),               # a wrong log index, from a third on
+])
+def test_changed_field_is_rejected_at_its_event(rich, action, field, start):
     bad = copy.deepcopy(rich)
     ev = bad["events"]
-    i = _first(ev, "HandleAppendEntriesRequest", start=len(ev) // 2)
-    ev[i]["term"] += 1
-    _rejected_at(bad, i)
-
-
-def test_wrong_index_is_rejected_at_its_event(rich):
-    bad = copy.deepcopy(rich)
-    ev = bad["events"]
-    i = _first(ev, "ClientRequest", start=len(ev) // 3)
-    ev[i]["index"] += 1
+    i = _first(ev, action, start=len(ev) // start)
+    ev[i][field] += 1
     _rejected_at(bad, i)
 
 
