@@ -50,7 +50,7 @@ def _count(trace: dict[str, Any], action: str) -> int:
     return sum(1 for e in trace["events"] if e["action"] == action)
 
 
-def ci_traces(count: int = 12, min_events: int = 300, steps: int = 900,
+def ci_traces(count: int = 10, min_events: int = 300, steps: int = 900,
               seeds: range = range(1, 400)) -> list[dict[str, Any]]:
     """The traces CI validates: the first seeds (with and without pre-vote, alternately)
     whose runs have at least ``min_events`` events, more than one election and
