@@ -2,7 +2,8 @@
 (***************************************************************************)
 (* Raft as clustered OVSDB uses it (ovsdb/raft.c).                         *)
 (*                                                                         *)
-(*  - elections, with an optional pre-vote phase (constant PreVote);       *)
+(*  - elections, with an optional pre-vote phase (constant PreVote) as     *)
+(*    raft.c's: requests carry the current term, the log alone decides;    *)
 (*  - log replication and commit (one entry per AppendEntries);            *)
 (*  - client transactions: on the leader they are appended directly; a     *)
 (*    follower executes one locally and forwards it to the leader with a   *)
@@ -24,7 +25,8 @@
 (* (the leader cannot send those entries one by one).                      *)
 (*                                                                         *)
 (* Bug switches (constant Bug):                                            *)
-(*  "prevote_as_vote"    a candidate counts a late pre-vote reply as a     *)
+(*  "prevote_as_vote"    a candidate counts a late pre-vote reply (of the  *)
+(*                       term it pre-voted in) as a                        *)
 (*                       vote: two leaders in one term.                    *)
 (*  "forward_no_prereq"  the leader appends forwarded transactions without *)
 (*                       checking the prerequisite: a retried transaction  *)
@@ -132,14 +134,13 @@ StartElection(s) ==
     /\ votes' = [votes EXCEPT ![s] = {s}]
     /\ UNCHANGED <<log, snapIndex, commitIndex, prevotes, leaderVars, pending, msgs, ghostVars>>
 
-\* Pre-vote requests carry the term the sender would stand in, without taking it.
+\* OVS pre-vote (raft.c): a pre-vote request carries the sender's current term.
 RequestVote(s, t) ==
     /\ state[s] \in {"PreCandidate", "Candidate"}
     /\ t \in Config(s) \ {s}
     /\ CanSend
     /\ LET pre == state[s] = "PreCandidate" IN
-         Send([type |-> "rv", prevote |-> pre,
-               term |-> IF pre THEN currentTerm[s] + 1 ELSE currentTerm[s],
+         Send([type |-> "rv", prevote |-> pre, term |-> currentTerm[s],
                lastTerm |-> LastTerm(s), lastIndex |-> LastIndex(s),
                src |-> s, dst |-> t])
     /\ UNCHANGED <<serverVars, candVars, leaderVars, pending, ghostVars>>
@@ -147,11 +148,15 @@ RequestVote(s, t) ==
 HandleRequestVote(s, m) ==
     /\ m.type = "rv" /\ m.dst = s
     /\ IF m.prevote
-       THEN \* Granted without recording anything: the voter's term does not move.
-            /\ Reply([type |-> "rvr", prevote |-> TRUE, term |-> m.term,
-                      granted |-> (m.term > currentTerm[s] /\ LogOk(m, s)),
-                      src |-> s, dst |-> m.src], m)
-            /\ UNCHANGED <<serverVars, candVars, leaderVars>>
+       THEN \* raft.c: the log alone decides and nothing is recorded; a newer term
+            \* in the request is taken, as from any message.
+            LET newer == m.term > currentTerm[s] IN
+            /\ currentTerm' = [currentTerm EXCEPT ![s] = Max(m.term, @)]
+            /\ state' = [state EXCEPT ![s] = IF newer THEN "Follower" ELSE @]
+            /\ votedFor' = [votedFor EXCEPT ![s] = IF newer THEN Nil ELSE @]
+            /\ Reply([type |-> "rvr", prevote |-> TRUE, term |-> Max(m.term, currentTerm[s]),
+                      granted |-> LogOk(m, s), src |-> s, dst |-> m.src], m)
+            /\ UNCHANGED <<log, snapIndex, commitIndex, candVars, leaderVars>>
        ELSE LET newer == m.term > currentTerm[s]
                 term == Max(m.term, currentTerm[s])
                 voted == IF newer THEN Nil ELSE votedFor[s]
@@ -167,20 +172,21 @@ HandleRequestVote(s, m) ==
 HandleRequestVoteResponse(s, m) ==
     /\ m.type = "rvr" /\ m.dst = s
     /\ Discard(m)
-    /\ IF ~m.prevote /\ m.term > currentTerm[s]
+    /\ IF m.term > currentTerm[s]
        THEN /\ currentTerm' = [currentTerm EXCEPT ![s] = m.term]
             /\ state' = [state EXCEPT ![s] = "Follower"]
             /\ votedFor' = [votedFor EXCEPT ![s] = Nil]
             /\ UNCHANGED <<votes, prevotes>>
        ELSE /\ prevotes' = [prevotes EXCEPT ![s] =
                   IF m.prevote /\ m.granted /\ state[s] = "PreCandidate"
-                     /\ m.term = currentTerm[s] + 1
+                     /\ m.term = currentTerm[s]
                   THEN @ \cup {m.src} ELSE @]
-            \* The bug: a pre-vote reply for the term the candidate now holds is
-            \* taken for a vote.
+            \* The bug: a late pre-vote reply (of the term the candidate pre-voted
+            \* in, one below its own) is taken for a vote.
             /\ votes' = [votes EXCEPT ![s] =
-                  IF m.granted /\ state[s] = "Candidate" /\ m.term = currentTerm[s]
-                     /\ (~m.prevote \/ Bug = "prevote_as_vote")
+                  IF m.granted /\ state[s] = "Candidate"
+                     /\ \/ ~m.prevote /\ m.term = currentTerm[s]
+                        \/ m.prevote /\ Bug = "prevote_as_vote" /\ m.term = currentTerm[s] - 1
                   THEN @ \cup {m.src} ELSE @]
             /\ UNCHANGED <<currentTerm, state, votedFor>>
     /\ UNCHANGED <<log, snapIndex, commitIndex, leaderVars, pending, ghostVars>>

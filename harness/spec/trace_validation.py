@@ -6,7 +6,9 @@ literal plus the constants it implies); ``check_trace`` puts that module next to
 of MonitorDelta.tla and MonitorDeltaTrace.tla in a temporary folder and runs TLC.  The
 trace module replays one event per step, so TLC violating the invariant ``NotDone``
 means the whole trace was replayed: accepted.  When TLC instead runs out of states,
-the depth it reached names the first event the spec could not take.
+the depth it reached names the first event the spec could not take; when it violates
+one of the spec's own invariants (also in the trace config), the event after which it
+broke is the one rejected.
 
 Usage: ``python -m harness.spec.trace_validation TRACE.json [...]`` (exit 0 all
 accepted, 1 a trace rejected, 2 error).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,6 +312,13 @@ def replay(data_module: str, events: list, *, trace_module: str, cfg: str,
         res = run_tlc(d / trace_module, d / cfg, workers=workers, heap="1g", timeout=timeout)
     if res.verdict == "violation" and res.property == "NotDone":
         return TraceVerdict(True, n, n, f"accepted: {n} events replayed", res)
+    if res.verdict == "violation" and res.property and res.trace:
+        # A spec invariant broke: the last state of TLC's trace is the one after the
+        # event that broke it (state 1 is the initial state, state k follows event k-1).
+        bad_at = min(n, max(1, len(res.trace) - 1))
+        return TraceVerdict(False, n, bad_at - 1,
+                            f"rejected at event {bad_at} of {n}: {res.property} violated after "
+                            f"{orjson.dumps(events[bad_at - 1]).decode()}", res)
     if res.verdict == "pass" or (n == 0 and res.verdict != "error"):
         # Depth counts states; the initial state is depth 1, so depth - 1 events went
         # through and event number `depth` is the one no step could take.
@@ -334,17 +344,23 @@ def check_trace(trace: list[dict] | dict, *, timeout: float = 300.0,
                   timeout=timeout, workers=workers)
 
 
-def check_traces(traces: list, *, parallel: int = 2, timeout: float = 300.0) -> list[TraceVerdict]:
-    """Check several traces, ``parallel`` TLC processes at a time (one worker each)."""
+def check_traces(traces: list, *, parallel: int = 2, timeout: float = 300.0,
+                 check: Callable[..., TraceVerdict] | None = None) -> list[TraceVerdict]:
+    """Check several traces with ``check`` (``check_trace`` by default), ``parallel``
+    TLC processes at a time (one worker each)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    one = check or check_trace
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(lambda t: check_trace(t, timeout=timeout), traces))
+        return list(pool.map(lambda t: one(t, timeout=timeout), traces))
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], check: Callable[..., TraceVerdict] | None = None,
+         module: str = "harness.spec.trace_validation") -> int:
+    """The command line of a trace checker: each file's verdict; exit 0 all accepted,
+    1 a trace rejected, 2 an error."""
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m harness.spec.trace_validation TRACE.json [...]")
+        print(f"usage: python -m {module} TRACE.json [...]")
         return 0 if argv else 2
     worst = 0
     for path in argv:
@@ -354,7 +370,7 @@ def main(argv: list[str]) -> int:
             print(f"{path}: cannot read trace: {e}")
             worst = 2
             continue
-        v = check_trace(trace)
+        v = (check or check_trace)(trace)
         print(f"{path}: {v.message}")
         worst = max(worst, 0 if v.accepted else (2 if v.error else 1))
     return worst

@@ -54,7 +54,7 @@ class Commands:
             return self._fail(result, origin, BAD_PREREQ)
         index = self._append(Entry(self.term, self.log.end, data, UUID(result)))
         self.commands[result] = Command(result, data, prereq, self.now, origin, index)
-        self._event("ClientRequest", index=index, eid=result, origin=origin)
+        self._event("ClientRequest", index=index, eid=result, origin=origin, prereq=prereq)
         self._replicate_all()
         return None
 

@@ -119,7 +119,12 @@ class RaftNode(Commands, Membership):
         self._init_membership(state)
         self._reset_election_timer()
         if restarted:
-            self._event("Restart", commit=self.commit_index)
+            # What the disk gave back (unsynced writes may be lost), for trace validation.
+            self._event("Restart", commit=self.commit_index, vote=self.vote,
+                        snapshot=self.log.snapshot.index,
+                        entries=[[e.term, str(e.eid) if e.eid is not None else None,
+                                  sorted(e.servers) if e.servers is not None else None]
+                                 for e in self.log.entries])
         # The state machine starts from the snapshot and the entries known committed.
         self._ready.snapshot = self.log.snapshot
         self._emit_committed(self.log.snapshot.index + 1, self.commit_index)
@@ -269,7 +274,8 @@ class RaftNode(Commands, Membership):
         prevote = self.opts.prevote and len(self.servers) > 1
         self._start_election(prevote=prevote, transfer=False, action="Timeout")
 
-    def _start_election(self, prevote: bool, transfer: bool, action: str) -> None:
+    def _start_election(self, prevote: bool, transfer: bool, action: str,
+                        **fields: Any) -> None:
         """Stands (or, with ``prevote``, asks for pre-votes); the trace event is
         ``action``: Timeout, StartElection (after pre-votes) or HandleTimeoutNow."""
         if self.sid not in self.servers:
@@ -284,7 +290,7 @@ class RaftNode(Commands, Membership):
             self.election_reason = "leadership_transfer" if transfer else "timeout"
         self.votes = {self.sid}
         self._reset_election_timer()
-        self._event(action, prevote=prevote, transfer=transfer)
+        self._event(action, prevote=prevote, transfer=transfer, **fields)
         for sid in sorted(self.servers):
             if sid != self.sid:
                 self._send(messages.VoteRequest(
@@ -312,7 +318,8 @@ class RaftNode(Commands, Membership):
             # Pre-vote (3.3): the log decides; the current vote does not; nothing is
             # recorded.
             grant = self._log_ok(rq.last_log_term, rq.last_log_index)
-            self._event("HandleRequestVote", candidate=rq.sender, prevote=True, grant=grant)
+            self._event("HandleRequestVote", candidate=rq.sender, prevote=True, grant=grant,
+                        last_index=rq.last_log_index, last_term=rq.last_log_term)
             if grant:
                 self._send(messages.VoteReply(sender=self.sid, to=rq.sender, cluster=self.cid,
                                        term=self.term, vote=rq.sender, is_prevote=True))
@@ -320,11 +327,13 @@ class RaftNode(Commands, Membership):
         if self.vote is None:
             if not self._log_ok(rq.last_log_term, rq.last_log_index):
                 # Our log is more up-to-date: withhold the vote, with no reply at all.
-                self._event("HandleRequestVote", candidate=rq.sender, grant=False)
+                self._event("HandleRequestVote", candidate=rq.sender, grant=False,
+                            last_index=rq.last_log_index, last_term=rq.last_log_term)
                 return
             self._set_term(self.term, rq.sender)
             self._reset_election_timer()
-        self._event("HandleRequestVote", candidate=rq.sender, grant=self.vote == rq.sender)
+        self._event("HandleRequestVote", candidate=rq.sender, grant=self.vote == rq.sender,
+                    last_index=rq.last_log_index, last_term=rq.last_log_term)
         reply = messages.VoteReply(sender=self.sid, to=rq.sender, cluster=self.cid,
                             term=self.term, vote=self.vote)  # type: ignore[arg-type]
         if "vote_before_persist" in self.opts.bugs:
@@ -379,14 +388,15 @@ class RaftNode(Commands, Membership):
                 p.replied = False
             self._reset_election_timer()
         else:
-            self._event("StepDown", reason="lost quorum", replied=count)
             self._become_follower()
+            self._event("StepDown", reason="lost quorum", replied=count)  # role after, as every event
             self._reset_election_timer()
 
     def _on_become_leader(self, msg: messages.BecomeLeader) -> None:
         """HandleTimeoutNow: the leader hands over to us; stand at once."""
         if self.role == FOLLOWER:
-            self._start_election(prevote=False, transfer=True, action="HandleTimeoutNow")
+            self._start_election(prevote=False, transfer=True, action="HandleTimeoutNow",
+                                 sender=msg.sender)
         else:
             self._event("HandleTimeoutNow", sender=msg.sender, ignored=True)
 
@@ -471,9 +481,9 @@ class RaftNode(Commands, Membership):
             entries = entries[self.log.snapshot.index - prev:]
             prev, want = self.log.snapshot.index, self.log.snapshot.term
         prev_term = self.log.term_at(prev)
-        self._event("HandleAppendEntriesRequest", leader=rq.sender, prev=rq.prev_log_index,
-                    n=len(rq.log), ok=prev < self.log.end and prev_term == want)
         if prev >= self.log.end or prev_term != want:
+            self._event("HandleAppendEntriesRequest", leader=rq.sender,
+                        prev=rq.prev_log_index, n=len(rq.log), ok=False)
             self._reply_append(rq, "inconsistency", comment=(
                 "mismatch past end of log" if prev >= self.log.end else "term mismatch"))
             return
@@ -492,6 +502,10 @@ class RaftNode(Commands, Membership):
         if records:
             self._write(*records, last_index=self.log.last_index)
         self._advance_follower_commit(min(rq.leader_commit, prev + len(entries)))
+        # Logged once the entries are in: the commit index it reached picks out which
+        # of the leader's requests (heartbeats differ only in leader_commit) this was.
+        self._event("HandleAppendEntriesRequest", leader=rq.sender, prev=rq.prev_log_index,
+                    n=len(rq.log), ok=True, commit=self.commit_index)
         comment = ("log updated" if records else
                    "heartbeat" if rq.comment == "heartbeat" else "no change")
         self._reply_append(rq, "OK", durable=True, comment=comment)

@@ -16,7 +16,9 @@ HandleForward, ChangeMembership, AppendEntries (install_snapshot included),
 HandleAppendEntriesRequest, HandleInstallSnapshot, HandleAppendEntriesResponse,
 AdvanceCommitIndex, TakeSnapshot, Restart, StepDown.  Where raft.c goes beyond the spec
 the event says so in a field: StepDown with ``reason: "lost quorum"`` (a leader's
-step-down), Timeout with ``prevote``, HandleTimeoutNow with ``ignored``.
+step-down), Timeout with ``prevote``, HandleTimeoutNow with ``ignored``.  Events carry
+what trace validation (spec/OvsdbRaftTrace.tla) needs to replay them: the fields are
+listed in spec/README.md, "Raft trace events".
 """
 
 from __future__ import annotations
