@@ -115,8 +115,9 @@ def outcomes(seeds: list[int], steps: int, opts: SimOptions, jobs: int) -> Itera
     if jobs == 1 or len(seeds) == 1:
         yield from map(run_seed, work)
         return
-    # Chunks keep the pipe traffic low; small enough that the first failure shows soon.
-    chunk = max(1, min(64, len(seeds) // (8 * jobs)))
+    # Chunks of a few seeds: little pipe traffic per seed (one takes ~20 ms), and when
+    # one fails the pool has not run far past it.
+    chunk = max(1, min(8, len(seeds) // (8 * jobs)))
     pool = multiprocessing.get_context("fork").Pool(jobs)
     try:
         yield from pool.imap(run_seed, work, chunksize=chunk)

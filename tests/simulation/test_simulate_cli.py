@@ -4,6 +4,7 @@ always prints), exit codes, the reproducing command line, and usage errors."""
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -17,7 +18,7 @@ from simulation.raft_cluster import SimOptions, simulate
 REPO = Path(__file__).resolve().parents[2]
 CI_SEEDS = 5000
 # Two worker processes: pytest runs one test at a time, so CI's second core is idle.
-CI_JOBS = 2
+CI_JOBS = min(2, os.cpu_count() or 1)
 
 
 def test_clean_node_passes_5000_seeds(capsys):
