@@ -2,8 +2,8 @@
 
 Subcommands are imported lazily so that ``crucible check`` does not pay for the
 server's imports and vice versa.  ``serve`` and ``db`` belong to the reference
-server: they are reached only through this table, the harness itself never imports
-``reference``.
+server, ``simulate`` to the simulator: they are reached only through this table, the
+harness itself never imports ``reference`` or ``simulation``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "spec": ("harness.spec.cli:main", "model check the TLA+ specs with TLC (spec check)"),
     "serve": ("reference.server.cli:serve_main", "run the reference OVSDB server"),
     "db": ("reference.server.cli:db_main", "database file tools (db create)"),
+    "simulate": ("simulation.cli:main", "the deterministic Raft cluster simulator, many seeds"),
 }
 
 
