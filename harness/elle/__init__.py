@@ -94,7 +94,7 @@ def _check(history: list[Op], model: str, budget_s: float) -> ElleResult:
     t2 = time.monotonic()
     search = find_cycles(an, comps, budget_s)
     t3 = time.monotonic()
-    anomalies = [*an.anomalies, *search.anomalies]
+    anomalies = [*search.anomalies, *an.anomalies]  # cycles first, as Elle lists them
     found = {a.type for a in anomalies}
     models = {}
     for name, forbidden in MODELS.items():

@@ -141,9 +141,11 @@ def _internal(t: Txn, anomalies: list[Anomaly]) -> None:
 def _element_anomalies(ok: list[Txn], by_id: dict[int, Txn],
                        writer: dict[tuple[Any, Any], int], anomalies: list[Anomaly]) -> None:
     for t in ok:
+        keys_read: set[Any] = set()
         for f, k, v in t.mops:
-            if f != READ or not v:
-                continue
+            if f != READ or not v or k in keys_read:
+                continue  # a second read of a key repeats what the first one said
+            keys_read.add(k)
             for e in v:
                 w = writer.get((k, e))
                 if w is None:

@@ -67,3 +67,48 @@ def test_simulated_histories_valid_and_with_stale_reads():
 def test_unknown_model_is_refused():
     with pytest.raises(ValueError, match="unknown consistency model"):
         check(valid(), model="linearizable")
+
+
+def _edn(ops) -> str:
+    from harness.jepsen_formats import Keyword, dumps
+
+    def mop(m):
+        return [Keyword(m[0]), m[1], m[2]]
+
+    lines = []
+    for op in ops:
+        lines.append(dumps({Keyword("index"): op.index, Keyword("time"): op.time,
+                            Keyword("type"): Keyword(op.type), Keyword("process"): op.process,
+                            Keyword("f"): Keyword(op.f),
+                            Keyword("value"): [mop(m) for m in op.value]}))
+    return "\n".join(lines) + "\n"
+
+
+def test_crucible_check_list_append_reads_jepsen_edn(tmp_path, capsys):
+    from harness.linear.cli import main
+
+    path = tmp_path / "history.edn"
+    path.write_text(_edn(CASES["G1c"]))
+    page = tmp_path / "elle.html"
+    assert main(["--model", "list-append", "--format", "jepsen-edn", "--html", str(page),
+                 str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "G1c" in out and "read-committed: invalid" in out
+    assert "<svg" in page.read_text()
+    path.write_text(_edn(CASES["G-single-realtime"]))
+    assert main(["--model", "list-append", "--format", "jepsen-edn", str(path)]) == 1
+    assert main(["--model", "list-append", "--format", "jepsen-edn",
+                 "--consistency", "serializable", str(path)]) == 0
+
+
+def test_crucible_check_list_append_jsonl_and_unusable_input(tmp_path, capsys):
+    from harness.history import write_jsonl
+    from harness.linear.cli import main
+
+    path = tmp_path / "history.jsonl"
+    write_jsonl(valid(), path)
+    assert main(["--model", "list-append", str(path)]) == 0
+    path.write_text('{"index": 0, "process": 0, "type": "invoke", "f": "txn", '
+                    '"value": [["write", "x", 1]]}\n')
+    assert main(["--model", "list-append", str(path)]) == 3
+    assert "not a list-append micro-op" in capsys.readouterr().err
