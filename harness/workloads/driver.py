@@ -186,7 +186,7 @@ async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder
                 client = await conns.get(node)
             except (OSError, asyncio.TimeoutError):
                 stats.counts["skipped"] += 1
-                await _pause(stop, max(gap, 0.1))
+                await pause(stop, max(gap, 0.1))
                 continue
             op = workload.bind(planned, seen)
             txn = workload.txn(op, seen)
@@ -211,12 +211,12 @@ async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder
             if outcome.type == "info":
                 process += cfg.workers
                 await conns.drop(node)
-            await _pause(stop, gap)
+            await pause(stop, gap)
     finally:
         await conns.close()
 
 
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
+async def pause(stop: asyncio.Event, seconds: float) -> None:
     if seconds <= 0:
         return
     try:
