@@ -31,7 +31,8 @@ def cycle_svg(steps: list[dict[str, Any]], texts: dict[int, str], size: int = 42
         angle = -math.pi / 2 + 2 * math.pi * i / n
         pos[s["from"]] = (cx + radius * math.cos(angle), cy + radius * math.sin(angle))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-             f'viewBox="0 0 {size} {size}" font-family="sans-serif" font-size="13">',
+             f'viewBox="0 0 {size} {size}" style="flex:none" font-family="sans-serif" '
+             'font-size="13">',
              "<defs>" + "".join(
                  f'<marker id="arrow-{t}" viewBox="0 0 10 10" refX="9" refY="5" '
                  f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
@@ -80,18 +81,21 @@ def anomaly_html(result: ElleResult, per_type: int = 3) -> str:
         if shown[a.type] > per_type:
             continue
         parts.append(f"<div class='anomaly'><h3><span style='color:#c0392b'>"
-                     f"{esc(a.type)}</span></h3><p>{esc(a.explanation)}</p>")
+                     f"{esc(a.type)}</span></h3>")
+        if a.steps:  # the picture first: it is what a reader looks at
+            texts = {t: an.txns[t].text() for t in a.txns} if an is not None else {}
+            parts.append("<div style='display:flex;gap:24px;align-items:flex-start'>"
+                         + cycle_svg(a.steps, texts, size=340) + "<div><ol>" + "".join(
+                             f"<li><b style='color:{COLORS.get(s['type'], '#000')}'>"
+                             f"T{s['from']} &lt; T{s['to']} ({esc(s['type'])})</b>: "
+                             f"{esc(s['why'])}</li>" for s in a.steps) + "</ol>")
+        parts.append(f"<p>{esc(a.explanation)}</p>")
         if an is not None:
             parts.append("<pre>" + "".join(
                 f"{esc(an.txns[t].label())}: {esc(an.txns[t].text())}\n" for t in a.txns)
                 + "</pre>")
         if a.steps:
-            texts = {t: an.txns[t].text() for t in a.txns} if an is not None else {}
-            parts.append("<div style='display:flex;gap:24px;align-items:flex-start'>"
-                         + cycle_svg(a.steps, texts) + "<ol>" + "".join(
-                             f"<li><b style='color:{COLORS.get(s['type'], '#000')}'>"
-                             f"T{s['from']} &lt; T{s['to']} ({esc(s['type'])})</b>: "
-                             f"{esc(s['why'])}</li>" for s in a.steps) + "</ol></div>")
+            parts.append("</div></div>")
         parts.append("</div>")
     return "\n".join(parts)
 
