@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.client import ConnectionLost, RpcError, RpcTimeout
 from harness.elle.txns import F
-from harness.workloads.driver import Connections, DriverConfig, driver_config, pause
+from harness.workloads.driver import Connections, DriverConfig, driver_config, pause, record
 from harness.workloads.ops import Outcome
 
 if TYPE_CHECKING:
@@ -81,12 +81,8 @@ async def _worker(index: int, workload: ListAppend, gen: TxnGen, cfg: DriverConf
                 outcome = workload.interpret(mops, answers, result)
             except _LOST as e:
                 outcome = Outcome("info", error=f"{type(e).__name__}: {e}")
-            ended = time.monotonic()
-            extra = {"error": outcome.error} if outcome.error else {}
-            value = outcome.value if outcome.type == "ok" else workload.invoke_value(mops)
-            recorder.complete(process, outcome.type, value, **extra)
-            stats.counts[outcome.type] += 1
-            stats.latencies.append((started - t0, ended - started, outcome.type, F))
+            record(recorder, stats, process, outcome, workload.invoke_value(mops), F,
+                   started - t0, time.monotonic() - started)
             if outcome.type == "info":
                 process += cfg.workers
                 await conns.drop(node)
