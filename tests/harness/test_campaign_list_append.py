@@ -57,3 +57,12 @@ def test_stale_reads_and_reordered_commits_break_only_real_time(tmp_path, lie):
     assert all(t.endswith(("-realtime", "-process")) for t in elle["anomaly_types"])
     assert results["exit"] == 1
     assert "<svg" in (cfg.out / "elle.html").read_text()
+
+
+@pytest.mark.slow
+def test_ovsdb_server_cluster_under_partitions_and_kills(tmp_path):
+    cfg, results = _run(tmp_path, nodes=3, time_s=15.0, nemesis="kill,partition", seed=2)
+    elle = results["checkers"]["elle"]
+    assert elle["validity"] == "valid", elle["summary"]
+    assert results["faults_injected"] >= 1
+    assert results["exit"] == 0
