@@ -104,12 +104,14 @@ def find_cycles(an: Analysis, components: list[list[int]], budget_s: float = 30.
             if shape.need_extra and (cls in here or (shape.need_extra == REALTIME and
                                                      cls + "-process" in here)):
                 continue
-            if len(found.get(shape.name, [])) >= CYCLES_PER_TYPE:
-                continue
             cycle = _shortest(an, comp, members, shape, deadline)
             if cycle is not None:
+                # Looked for even when enough examples are kept: it still names this
+                # component's cycle, so the verdict is known.
                 here.add(shape.name)
-                found.setdefault(shape.name, []).append(_anomaly(an, shape.name, cycle))
+                kept = found.setdefault(shape.name, [])
+                if len(kept) < CYCLES_PER_TYPE:
+                    kept.append(_anomaly(an, shape.name, cycle))
         if not here:
             complete = False  # a cycle is there, and no search named it in time
     out = [a for name in sorted(found) for a in found[name]]

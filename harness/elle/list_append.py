@@ -115,13 +115,13 @@ def _short(v: list[Any], limit: int = 12) -> str:
 def _internal(t: Txn, anomalies: list[Anomaly]) -> None:
     """A transaction's reads must show its own earlier appends (and an earlier read
     plus those appends, when it read the key before)."""
-    known: dict[Any, list[Any] | None] = {}  # key -> what it must read now (None: a
-    mine: dict[Any, list[Any]] = {}  # suffix of it is all we know)
+    known: dict[Any, list[Any]] = {}  # key -> what it must read now, once it read it
+    mine: dict[Any, list[Any]] = {}  # key -> its appends since it last read the key
     for f, k, v in t.mops:
         if f == APPEND:
             mine.setdefault(k, []).append(v)
-            if known.get(k) is not None:
-                known[k] = [*known[k], v]  # type: ignore[list-item]
+            if k in known:
+                known[k] = [*known[k], v]
             continue
         if v is None:
             continue

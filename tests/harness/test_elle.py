@@ -112,3 +112,17 @@ def test_crucible_check_list_append_jsonl_and_unusable_input(tmp_path, capsys):
                     '"value": [["write", "x", 1]]}\n')
     assert main(["--model", "list-append", str(path)]) == 3
     assert "not a list-append micro-op" in capsys.readouterr().err
+
+
+def test_many_components_keep_a_known_verdict():
+    # More components than examples kept per type: each must still be named, or the
+    # models it does not break would read "unknown".
+    from tests.harness.elle_histories import H, a, r
+
+    h = H()
+    for i in range(25):
+        h.txn(0, a(f"x{i}", 1)).txn(1, r(f"x{i}", [])).txn(2, r(f"x{i}", [1]))
+    result = check(h.ops)
+    assert result.models["serializable"] == "valid"
+    assert result.models["strict-serializable"] == "invalid"
+    assert result.stats["components"] == 25
