@@ -131,7 +131,8 @@ def render(results: dict[str, Any], ops: list[Op], out: Path | None = None) -> s
                 "linearizable prefix) and the one it could not")
             parts.append(f"<h2>{esc(name)}: where it failed</h2><p>{esc(caption)}; opens "
                          f'<a href="{esc(c["html"])}">on its own page</a> too.</p><iframe '
-                         f'src="{esc(c["html"])}" style="width:100%;height:560px;'
+                         f'src="{esc(c["html"])}" style="width:100%;'
+                         f'height:{int(c.get("html_height") or 560)}px;'
                          'border:1px solid #ccc"></iframe>')
     png = _artifact(out, checkers.get("latency", {}), "latency")
     if png is not None:

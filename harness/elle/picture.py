@@ -101,11 +101,11 @@ def anomaly_html(result: ElleResult, per_type: int = 3) -> str:
 
 
 def models_html(result: ElleResult) -> str:
-    rows = "".join(
-        f"<tr><th>{html.escape(m)}</th><td style='color:"
-        f"{ {'valid': '#2e8b57', 'invalid': '#c0392b'}.get(v, '#e67e22') }'>"
-        f"<b>{v}</b></td></tr>" for m, v in result.models.items())
-    return f"<table>{rows}</table>"
+    """The verdict per model on one line, weakest model first."""
+    colors = {"valid": "#2e8b57", "invalid": "#c0392b"}
+    return "<p>" + " &middot; ".join(
+        f"{html.escape(m)} <b style='color:{colors.get(v, '#e67e22')}'>{v}</b>"
+        for m, v in result.models.items()) + "</p>"
 
 
 def write_html(result: ElleResult, path: str | Path, title: str = "list-append") -> Path:
@@ -117,8 +117,7 @@ def write_html(result: ElleResult, path: str | Path, title: str = "list-append")
             "pre{background:#f4f4f4;padding:8px;white-space:pre-wrap;font-size:12px}"
             "td,th{padding:2px 10px;text-align:left}.anomaly{border-top:1px solid #ddd}"
             f"</style></head><body><h1>{esc(title)}: transactional anomalies</h1>"
-            f"<p>{esc(result.summary())}</p><h2>Consistency models</h2>"
-            f"{models_html(result)}<h2>Anomalies</h2><p>Arrows: {legend()}.</p>"
+            f"<p>{esc(result.summary())}</p>{models_html(result)}<h2>Anomalies</h2><p>Arrows: {legend()}.</p>"
             f"{anomaly_html(result) or '<p>None.</p>'}</body></html>")
     path.write_text(page, encoding="utf-8")
     return path
