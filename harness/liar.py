@@ -35,10 +35,14 @@ touches ``table`` (param, default ``"Item"``) and, with param ``op`` (``"insert"
                       both halves' results as one reply.  Others may see the first half
                       alone, and if the rest fails the first half stays applied.
 ``reorder_commits``   a ``transact`` that writes (and does not select) is acknowledged
-                      at once with success and held; it is sent to the server only after
-                      some other write was answered (or ``hold_s`` seconds, default 2,
-                      went by), so it commits after a write that began after its
-                      acknowledgement.  Its real reply is swallowed.
+                      at once with success and held; it is sent to the server only once
+                      a transaction sent after that acknowledgement, that reads one of
+                      its rows and writes none of them, was answered (or ``hold_s``
+                      seconds, default 2, went by): that transaction began after the
+                      write was acknowledged, committed before it, and read its rows
+                      without it.  (A write to its rows would break its ``wait`` guards:
+                      the held write would then just be lost, which no reader can
+                      tell.)  Its real reply is swallowed.
 
 Directions are ``"c2s"`` (client to server) and ``"s2c"``.
 """
@@ -82,6 +86,7 @@ class _ConnState:
     split: dict[Any, dict[str, Any]] = field(default_factory=dict)
     second: dict[str, Any] = field(default_factory=dict)
     late: set[str] = field(default_factory=set)  # reorder_commits: replies to swallow
+    seq: dict[Any, int] = field(default_factory=dict)  # request id -> Liar.sent then
 
 
 @dataclass
@@ -92,7 +97,9 @@ class _Deferred:
     msg: dict[str, Any]
     at: float
     hold: float
-    writes_seen: int = 0
+    seq: int  # requests sent before it was acknowledged
+    rows: frozenset[tuple[str, bytes]]  # the rows it writes
+    ready: bool = False  # a later transaction read its rows without it
 
 
 class Liar:
@@ -106,6 +113,7 @@ class Liar:
         # orjson(transact params) -> recent distinct results, newest last
         self.reads: dict[bytes, list[Any]] = {}
         self.deferred: list[_Deferred] = []
+        self.sent = 0  # transact requests passed on so far, for reorder_commits
 
     def arm(self, kind: str, count: int = 1, skip: int = 0, every: int = 5,
             **params: Any) -> None:
@@ -160,7 +168,7 @@ class Liar:
                 out.append(("c2s", {"id": second, "method": "transact",
                                     "params": [sp["db"], *sp["rest"]]}))
         for d in [d for d in self.deferred if d.conn == conn]:
-            if d.writes_seen > 0 or now - d.at >= d.hold:
+            if d.ready or now - d.at >= d.hold:
                 self.deferred.remove(d)
                 st.late.add(d.msg["id"])
                 out.append(("c2s", d.msg))
@@ -196,7 +204,8 @@ class Liar:
             if a is not None:
                 result = [self._fake_result(op) for op in ops]
                 late = {**msg, "id": f"crucible-late-{rid}"}
-                self.deferred.append(_Deferred(conn, late, now, a.params.get("hold_s", 2.0)))
+                self.deferred.append(_Deferred(conn, late, now, a.params.get("hold_s", 2.0),
+                                               self.sent, _rows(ops)))
                 self._log("reorder_commits", conn, id=rid, ops=ops)
                 return [("s2c", {"id": rid, "result": result, "error": None})]
             cut = _split_point(ops)
@@ -209,6 +218,9 @@ class Liar:
                 self._log("split_txn", conn, id=rid, first=ops[:cut], rest=ops[cut:])
                 return [("c2s", {**msg, "params": [params[0], *ops[:cut]]})]
         st.requests[rid] = (method, params)
+        if method == "transact":
+            self.sent += 1
+            st.seq[rid] = self.sent
         return [("c2s", msg)]
 
     def _on_table(self, ops: list[dict[str, Any]]) -> bool:
@@ -238,9 +250,12 @@ class Liar:
             if rid in st.split or rid in st.second or rid in st.late:
                 return self._split_or_late_reply(st, rid, msg, now)
             req = st.requests.pop(rid, None)
-            if req and req[0] == "transact" and _writes(req[1]):
+            seq = st.seq.pop(rid, 0)
+            if req and req[0] == "transact" and self.deferred:
+                ops = [op for op in req[1][1:] if isinstance(op, dict)]
+                wrote, read = _rows(ops), _rows(ops, ("select",))
                 for d in self.deferred:
-                    d.writes_seen += 1
+                    d.ready |= seq > d.seq and not wrote & d.rows and bool(read & d.rows)
             if req and req[0] == "transact" and msg.get("error") is None:
                 return [("s2c", self._transact_reply(conn, req[1], msg))]
         return [("s2c", msg)]
@@ -249,8 +264,6 @@ class Liar:
                              now: float) -> Out:
         if rid in st.late:  # the client was answered long ago
             st.late.discard(rid)
-            for d in self.deferred:
-                d.writes_seen += 1
             return []
         if rid in st.split:  # the first half: hold its results until the rest is done
             sp = st.split[rid]
@@ -363,9 +376,20 @@ def _short(value: Any, limit: int = 30) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _writes(params: Any) -> bool:
-    ops = params[1:] if isinstance(params, list) else []
-    return any(isinstance(op, dict) and op.get("op") in WRITE_OPS for op in ops)
+def _rows(ops: list[dict[str, Any]], kinds: Any = (*WRITE_OPS, "wait"),
+          ) -> frozenset[tuple[str, bytes]]:
+    """The rows the ``kinds`` of ops of a transaction touch (by default what it writes
+    or guards), each named by its table and its ``where`` (an inserted row by its
+    ``key`` column, as the workloads find rows)."""
+    out = set()
+    for op in ops:
+        if op.get("op") not in kinds:
+            continue
+        where = op.get("where")
+        if where is None and isinstance(op.get("row"), dict) and "key" in op["row"]:
+            where = [["key", "==", op["row"]["key"]]]
+        out.add((str(op.get("table")), orjson.dumps(where)))
+    return frozenset(out)
 
 
 def _split_point(ops: list[dict[str, Any]]) -> int | None:

@@ -10,9 +10,9 @@ from harness.nemesis.schedule import parse_kinds
 
 
 def _run(tmp_path, target="ovsdb-server", nodes=1, lie=None, time_s=4.0, nemesis="",
-         seed=1):
+         seed=1, keys=3):
     cfg = CampaignConfig(target=target, workload="list-append", nodes=nodes, time_s=time_s,
-                         seed=seed, out=tmp_path / (lie or target), workers=4, keys=3,
+                         seed=seed, out=tmp_path / (lie or target), workers=4, keys=keys,
                          nemesis=parse_kinds(nemesis) if nemesis else [], lie=lie,
                          lie_count=30, progress=False)
     results = run_campaign(cfg)
@@ -46,11 +46,17 @@ def test_half_applied_transactions_are_not_atomic(tmp_path):
     assert "elle: what failed" in report and "elle.html" in report
 
 
-@pytest.mark.parametrize("lie", ["stale_read", "reorder_commits"])
+@pytest.mark.parametrize("lie", [
+    "stale_read",
+    # A reordered write shows only if it still commits (no append to its keys while it
+    # was held broke its guard) after a transaction read its keys without it: in 4 s
+    # about half the runs catch one, so this one is not for every CI run.
+    pytest.param("reorder_commits", marks=pytest.mark.slow)])
 def test_stale_reads_and_reordered_commits_break_only_real_time(tmp_path, lie):
     # A stale snapshot or a commit after its acknowledgement is still some serial
     # order; only the order clients saw in real time (or in one process) rules it out.
-    cfg, results = _run(tmp_path, lie=lie)
+    cfg, results = _run(tmp_path, lie=lie, keys=6 if lie == "reorder_commits" else 3,
+                        time_s=10.0 if lie == "reorder_commits" else 4.0)
     elle = results["checkers"]["elle"]
     assert elle["models"]["serializable"] == "valid", elle["summary"]
     assert elle["models"]["strict-serializable"] == "invalid", elle["summary"]

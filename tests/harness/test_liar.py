@@ -144,8 +144,17 @@ def test_liar_reorder_commits_acks_then_sends_after_another_write():
     (d, ack), = liar.on_message(1, "c2s", _appends(3, "a"), now=1.0)
     assert d == "s2c" and ack["id"] == 3 and ack["result"][0] == {}
     assert liar.flush(1, 1.1) == []  # no other write answered yet
-    assert liar.on_message(2, "c2s", _appends(4, "b"), now=1.2)[0][1]["id"] == 4
+    # A write to the same row does not count: it would break the held one's guard.
+    assert liar.on_message(2, "c2s", _appends(4, "a"), now=1.2)[0][1]["id"] == 4
     done = {"id": 4, "result": [{}, {"uuid": ["uuid", "u"]}], "error": None}
+    assert liar.on_message(2, "s2c", done, now=1.3) == [("s2c", done)]
+    assert liar.flush(1, 1.35) == []
+    # A transaction that reads its row and writes another one does.
+    reads_a = _appends(5, "b")
+    reads_a["params"].append({"op": "select", "table": "ListA",
+                              "where": [["key", "==", "a"]]})
+    assert liar.on_message(2, "c2s", reads_a, now=1.2)[0][1]["id"] == 5
+    done = {"id": 5, "result": [{}, {"uuid": ["uuid", "u"]}, {"rows": []}], "error": None}
     assert liar.on_message(2, "s2c", done, now=1.3) == [("s2c", done)]
     (d, late), = liar.flush(1, 1.4)
     assert d == "c2s" and late["params"] == _appends(3, "a")["params"]
