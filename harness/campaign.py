@@ -83,6 +83,8 @@ class CampaignConfig:
     out: Path = Path("out/campaign")
     workers: int = 5
     keys: int = 4
+    max_txn_length: int = 4  # list-append: micro-ops per transaction, at most
+    max_writes_per_key: int = 16  # list-append: appends before a key is rotated out
     reads: str = "leader"
     prereq: bool | None = None  # None: on for clusters
     sync_reads: bool | None = None  # None: on when reads go to the leader of a cluster
@@ -119,6 +121,10 @@ def parse_args(argv: list[str]) -> CampaignConfig:
     p.add_argument("--out", default="out/campaign")
     p.add_argument("--workers", type=int, default=5)
     p.add_argument("--keys", type=int, default=4)
+    p.add_argument("--max-txn-length", type=int, default=4,
+                   help="list-append: micro-ops per transaction, at most")
+    p.add_argument("--max-writes-per-key", type=int, default=16,
+                   help="list-append: appends to a key before it is replaced by a new one")
     p.add_argument("--reads", choices=["leader", "node"], default="leader",
                    help="leader: reads through the leader; node: worker i reads through "
                         "node i mod N (followers: stale reads expected on a cluster)")
@@ -144,6 +150,7 @@ def parse_args(argv: list[str]) -> CampaignConfig:
     return CampaignConfig(
         target=a.target, workload=a.workload, nemesis=parse_kinds(a.nemesis), nodes=a.nodes,
         time_s=a.time, seed=a.seed, out=Path(a.out), workers=a.workers, keys=a.keys,
+        max_txn_length=a.max_txn_length, max_writes_per_key=a.max_writes_per_key,
         reads=a.reads, prereq=tri[a.prereq], sync_reads=tri[a.sync_reads],
         op_timeout=a.op_timeout, check_timeout=a.check_timeout,
         external_config=a.external_config, netns=False if a.no_netns else None,
@@ -178,6 +185,8 @@ def config_problem(cfg: CampaignConfig) -> str | None:
         return f"--nodes must be at least 1 (got {cfg.nodes})"
     if cfg.keys < 1:
         return f"--keys must be at least 1 (got {cfg.keys})"
+    if cfg.max_txn_length < 1 or cfg.max_writes_per_key < 1:
+        return "--max-txn-length and --max-writes-per-key must be at least 1"
     return schedule_problem(cfg.seed, cfg.nemesis, cfg.nodes, cfg.time_s)
 
 
@@ -361,7 +370,9 @@ def run_campaign(cfg: CampaignConfig) -> dict[str, Any]:
     prereq = clustered if cfg.prereq is None else cfg.prereq
     sync_reads = (clustered and cfg.reads == "leader") if cfg.sync_reads is None \
         else cfg.sync_reads
-    workload = make_workload(cfg.workload, cfg.keys, prereq, sync_reads)
+    workload = make_workload(cfg.workload, cfg.keys, prereq, sync_reads,
+                             txn={"max_txn_length": cfg.max_txn_length,
+                                  "max_writes_per_key": cfg.max_writes_per_key})
     progress = Progress(cfg.progress, cfg.time_s)
     recorder = Recorder(out / "history.jsonl")
     results: dict[str, Any] = {

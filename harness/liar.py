@@ -28,6 +28,21 @@ touches ``table`` (param, default ``"Item"``) and, with param ``op`` (``"insert"
 ``fake_ack``          a ``transact`` that writes (insert/update/mutate/delete, and no
                       select) is not forwarded; the liar answers it itself with
                       success.
+``split_txn``         a ``transact`` with two or more writes is applied in two halves:
+                      the first half (up to the middle write, with the ``wait`` just
+                      before it) at once, the rest as a second transaction ``hold_s``
+                      (param, default 0.5) after the first half's reply; the client gets
+                      both halves' results as one reply.  Others may see the first half
+                      alone, and if the rest fails the first half stays applied.
+``reorder_commits``   a ``transact`` that writes (and does not select) is acknowledged
+                      at once with success and held; it is sent to the server only once
+                      a transaction sent after that acknowledgement, that reads one of
+                      its rows and writes none of them, was answered (or ``hold_s``
+                      seconds, default 2, went by): that transaction began after the
+                      write was acknowledged, committed before it, and read its rows
+                      without it.  (A write to its rows would break its ``wait`` guards:
+                      the held write would then just be lost, which no reader can
+                      tell.)  Its real reply is swallowed.
 
 Directions are ``"c2s"`` (client to server) and ``"s2c"``.
 """
@@ -45,7 +60,7 @@ import orjson
 __all__ = ["LIES", "Liar", "Out", "describe"]
 
 LIES = ("drop_update", "reorder_updates", "duplicate_update", "add_row", "stale_read",
-        "fake_ack")
+        "fake_ack", "split_txn", "reorder_commits")
 UPDATE_METHODS = ("update", "update2", "update3")
 WRITE_OPS = frozenset({"insert", "update", "mutate", "delete"})
 Out = list[tuple[str, Any]]
@@ -66,6 +81,25 @@ class _ConnState:
     requests: dict[Any, tuple[str, Any]] = field(default_factory=dict)
     held: Any = None  # an update held back by reorder_updates
     held_at: float = 0.0
+    # split_txn: request id -> {"db", "rest", "hold", "first" (the first half's
+    # results, once answered), "due", "sent"}; and the second halves' ids -> request id
+    split: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    second: dict[str, Any] = field(default_factory=dict)
+    late: set[str] = field(default_factory=set)  # reorder_commits: replies to swallow
+    seq: dict[Any, int] = field(default_factory=dict)  # request id -> Liar.sent then
+
+
+@dataclass
+class _Deferred:
+    """A write reorder_commits acknowledged and holds back."""
+
+    conn: int
+    msg: dict[str, Any]
+    at: float
+    hold: float
+    seq: int  # requests sent before it was acknowledged
+    rows: frozenset[tuple[str, bytes]]  # the rows it writes
+    ready: bool = False  # a later transaction read its rows without it
 
 
 class Liar:
@@ -78,6 +112,8 @@ class Liar:
         self.conns: dict[int, _ConnState] = {}
         # orjson(transact params) -> recent distinct results, newest last
         self.reads: dict[bytes, list[Any]] = {}
+        self.deferred: list[_Deferred] = []
+        self.sent = 0  # transact requests passed on so far, for reorder_commits
 
     def arm(self, kind: str, count: int = 1, skip: int = 0, every: int = 5,
             **params: Any) -> None:
@@ -110,29 +146,45 @@ class Liar:
 
     def close(self, conn: int) -> Out:
         st = self.conns.pop(conn, None)
+        self.deferred = [d for d in self.deferred if d.conn != conn]
         return [("s2c", st.held)] if st and st.held is not None else []
 
     def flush(self, conn: int, now: float, hold_s: float | None = None) -> Out:
-        """Release a held update whose partner never came."""
+        """Release a held update whose partner never came, a split transaction's second
+        half once due, and a deferred write once another write was answered."""
         st = self.conns.get(conn)
-        if st is None or st.held is None:
+        if st is None:
             return []
-        a_hold = hold_s if hold_s is not None else 2.0
-        if now - st.held_at < a_hold:
-            return []
-        msg, st.held = st.held, None
-        return [("s2c", msg)]
+        out: Out = []
+        if st.held is not None and now - st.held_at >= (hold_s if hold_s is not None
+                                                        else 2.0):
+            out.append(("s2c", st.held))
+            st.held = None
+        for rid, sp in st.split.items():
+            if sp["first"] is not None and not sp["sent"] and now >= sp["due"]:
+                sp["sent"] = True
+                second = f"crucible-split-{rid}"
+                st.second[second] = rid
+                out.append(("c2s", {"id": second, "method": "transact",
+                                    "params": [sp["db"], *sp["rest"]]}))
+        for d in [d for d in self.deferred if d.conn == conn]:
+            if d.ready or now - d.at >= d.hold:
+                self.deferred.remove(d)
+                st.late.add(d.msg["id"])
+                out.append(("c2s", d.msg))
+        return out
 
     def on_message(self, conn: int, direction: str, msg: Any, now: float = 0.0) -> Out:
         st = self.conns.setdefault(conn, _ConnState())
         if not isinstance(msg, dict):
             return [(direction, msg)]
         if direction == "c2s":
-            return self._client_message(conn, st, msg)
+            return self._client_message(conn, st, msg, now)
         return self._server_message(conn, st, msg, now)
 
     # client -> server
-    def _client_message(self, conn: int, st: _ConnState, msg: dict[str, Any]) -> Out:
+    def _client_message(self, conn: int, st: _ConnState, msg: dict[str, Any],
+                        now: float) -> Out:
         method, rid = msg.get("method"), msg.get("id")
         if method is None or rid is None:
             return [("c2s", msg)]
@@ -148,7 +200,27 @@ class Liar:
                 result = [self._fake_result(op) for op in ops]
                 self._log("fake_ack", conn, id=rid, ops=ops, result=result)
                 return [("s2c", {"id": rid, "result": result, "error": None})]
+            a = self._take("reorder_commits", writes)
+            if a is not None:
+                result = [self._fake_result(op) for op in ops]
+                late = {**msg, "id": f"crucible-late-{rid}"}
+                self.deferred.append(_Deferred(conn, late, now, a.params.get("hold_s", 2.0),
+                                               self.sent, _rows(ops)))
+                self._log("reorder_commits", conn, id=rid, ops=ops)
+                return [("s2c", {"id": rid, "result": result, "error": None})]
+            cut = _split_point(ops)
+            a = self._take("split_txn", cut is not None)
+            if a is not None:
+                assert cut is not None
+                st.split[rid] = {"db": params[0], "rest": ops[cut:], "first": None,
+                                 "hold": a.params.get("hold_s", 0.5), "due": 0.0,
+                                 "sent": False}
+                self._log("split_txn", conn, id=rid, first=ops[:cut], rest=ops[cut:])
+                return [("c2s", {**msg, "params": [params[0], *ops[:cut]]})]
         st.requests[rid] = (method, params)
+        if method == "transact":
+            self.sent += 1
+            st.seq[rid] = self.sent
         return [("c2s", msg)]
 
     def _on_table(self, ops: list[dict[str, Any]]) -> bool:
@@ -174,10 +246,40 @@ class Liar:
         if method in UPDATE_METHODS and msg.get("id") is None:
             return self._update(conn, st, msg, now)
         if method is None and "id" in msg:
-            req = st.requests.pop(msg["id"], None)
+            rid = msg["id"]
+            if rid in st.split or rid in st.second or rid in st.late:
+                return self._split_or_late_reply(st, rid, msg, now)
+            req = st.requests.pop(rid, None)
+            seq = st.seq.pop(rid, 0)
+            if req and req[0] == "transact" and self.deferred:
+                ops = [op for op in req[1][1:] if isinstance(op, dict)]
+                wrote, read = _rows(ops), _rows(ops, ("select",))
+                for d in self.deferred:
+                    d.ready |= seq > d.seq and not wrote & d.rows and bool(read & d.rows)
             if req and req[0] == "transact" and msg.get("error") is None:
                 return [("s2c", self._transact_reply(conn, req[1], msg))]
         return [("s2c", msg)]
+
+    def _split_or_late_reply(self, st: _ConnState, rid: Any, msg: dict[str, Any],
+                             now: float) -> Out:
+        if rid in st.late:  # the client was answered long ago
+            st.late.discard(rid)
+            return []
+        if rid in st.split:  # the first half: hold its results until the rest is done
+            sp = st.split[rid]
+            result = msg.get("result")
+            if msg.get("error") is not None or not isinstance(result, list) or any(
+                    isinstance(r, dict) and "error" in r for r in result):
+                del st.split[rid]  # it failed: nothing applied, the client sees why
+                return [("s2c", msg)]
+            sp["first"], sp["due"] = result, now + sp["hold"]
+            return []
+        orig = st.second.pop(rid)
+        sp = st.split.pop(orig)
+        rest = msg.get("result")
+        if not isinstance(rest, list):
+            rest = [{"error": str(msg.get("error"))}]
+        return [("s2c", {"id": orig, "result": sp["first"] + rest, "error": None})]
 
     def _touches(self, msg: dict[str, Any], kind: str) -> bool:
         a = self._armed(kind)
@@ -240,6 +342,8 @@ _WORDS = {
     "reorder_updates": "delivered two monitor updates swapped",
     "duplicate_update": "delivered a monitor update twice",
     "add_row": "added a row the server never had to a monitor update",
+    "split_txn": "applied a transaction in two halves",
+    "reorder_commits": "acknowledged a write at once and committed it after a later one",
 }
 
 
@@ -255,6 +359,12 @@ def describe(told: dict[str, Any], limit: int = 80) -> str:
         detail = f"fresh {_short(told.get('fresh'))}, served {_short(told.get('served'))}"
     elif kind == "add_row":
         detail = f"row {told.get('uuid')} = {_short(told.get('row'))}"
+    elif kind == "split_txn":
+        detail = (f"request {told.get('id')}: {len(told.get('first') or [])} ops, then "
+                  f"{len(told.get('rest') or [])}")
+    elif kind == "reorder_commits":
+        ops = [str(op.get("op")) for op in told.get("ops") or [] if isinstance(op, dict)]
+        detail = f"request {told.get('id')}: {', '.join(ops)}"
     else:
         detail = ""
     text = f"{words} ({detail})" if detail else words
@@ -264,6 +374,34 @@ def describe(told: dict[str, Any], limit: int = 80) -> str:
 def _short(value: Any, limit: int = 30) -> str:
     text = orjson.dumps(value, default=str).decode()
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _rows(ops: list[dict[str, Any]], kinds: Any = (*WRITE_OPS, "wait"),
+          ) -> frozenset[tuple[str, bytes]]:
+    """The rows the ``kinds`` of ops of a transaction touch (by default what it writes
+    or guards), each named by its table and its ``where`` (an inserted row by its
+    ``key`` column, as the workloads find rows)."""
+    out = set()
+    for op in ops:
+        if op.get("op") not in kinds:
+            continue
+        where = op.get("where")
+        if where is None and isinstance(op.get("row"), dict) and "key" in op["row"]:
+            where = [["key", "==", op["row"]["key"]]]
+        out.add((str(op.get("table")), orjson.dumps(where)))
+    return frozenset(out)
+
+
+def _split_point(ops: list[dict[str, Any]]) -> int | None:
+    """Where split_txn cuts a transaction: at its middle write (with the ``wait`` just
+    before it, a guard that belongs to that write), if it has two writes or more."""
+    writes = [i for i, op in enumerate(ops) if op.get("op") in WRITE_OPS]
+    if len(writes) < 2:
+        return None
+    cut = writes[len(writes) // 2]
+    if cut > writes[0] + 1 and ops[cut - 1].get("op") == "wait":
+        cut -= 1
+    return cut
 
 
 def _table_updates(msg: dict[str, Any]) -> Any:

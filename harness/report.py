@@ -126,11 +126,13 @@ def render(results: dict[str, Any], ops: list[Op], out: Path | None = None) -> s
             parts.append(f'<div id="failed-{esc(name)}">'
                          f"{failures_html(name, c, by_index)}</div>")
         if c.get("html"):  # the checker's own picture: longest prefix, unplaceable op
-            parts.append(f"<h2>{esc(name)}: where it failed</h2><p>The operations the "
-                         "checker could place in order (the longest linearizable prefix) "
-                         "and the one it could not; opens "
+            caption = c.get("html_caption") or (
+                "The operations the checker could place in order (the longest "
+                "linearizable prefix) and the one it could not")
+            parts.append(f"<h2>{esc(name)}: where it failed</h2><p>{esc(caption)}; opens "
                          f'<a href="{esc(c["html"])}">on its own page</a> too.</p><iframe '
-                         f'src="{esc(c["html"])}" style="width:100%;height:560px;'
+                         f'src="{esc(c["html"])}" style="width:100%;'
+                         f'height:{int(c.get("html_height") or 560)}px;'
                          'border:1px solid #ccc"></iframe>')
     png = _artifact(out, checkers.get("latency", {}), "latency")
     if png is not None:
@@ -177,7 +179,8 @@ def verdicts_html(results: dict[str, Any], checkers: dict[str, dict[str, Any]]) 
             continue  # a picture is no finding, unless it could not be drawn
         extra = esc(c.get("summary", ""))
         if c.get("html"):
-            extra += f' — <a href="{esc(c["html"])}">linearizability timeline</a>'
+            link = "anomalies" if c.get("html_caption") else "linearizability timeline"
+            extra += f' — <a href="{esc(c["html"])}">{link}</a>'
         if c.get("failures"):
             extra += f' — <a href="#failed-{esc(name)}">what failed</a>'
         rows.append(f"<tr><th>{esc(name)}</th><td>{_badge(c['verdict'])}</td>"

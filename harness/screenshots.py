@@ -1,10 +1,11 @@
 """A real layout check of the campaign report: headless Chromium screenshots.
 
-``python -m harness.screenshots OUT`` (``make report-shots``) runs three campaigns into
+``python -m harness.screenshots OUT`` (``make report-shots``) runs four campaigns into
 ``OUT`` (the demo, a register run whose proxy serves stale reads, a monitor run whose
-proxy drops updates: the two failing ones are what a report must explain), takes a
-screenshot of each ``report.html`` (and of the failing register run's ``linear.html``)
-into ``OUT/<name>.png``, and fails (exit 1) if a screenshot is blank.  Given report
+proxy drops updates, a list-append run whose proxy serves stale reads: the failing
+ones are what a report must explain), takes a screenshot of each ``report.html`` (and
+of a checker's own page: the failing register run's ``linear.html``, the list-append
+run's ``elle.html``) into ``OUT/<name>.png``, and fails (exit 1) if a screenshot is blank.  Given report
 folders after ``OUT`` it only takes their screenshots.  Exit 3 when it cannot run (no
 browser: the message says what to install).
 
@@ -92,6 +93,10 @@ def _campaigns(out: Path) -> dict[str, Callable[[], int]]:
         "monitor-drop-update": lambda: campaign([
             "--workload", "monitor", "--time", "5", "--lie", "drop_update:3", "--seed",
             "2", "--quiet", "--out", str(out / "monitor-drop-update")]),
+        "list-append-stale-read": lambda: campaign([
+            "--workload", "list-append", "--workers", "4", "--keys", "3", "--time", "5",
+            "--lie", "stale_read:10", "--seed", "1", "--quiet",
+            "--out", str(out / "list-append-stale-read")]),
     }
 
 
@@ -101,10 +106,11 @@ def shoot_all(out: Path, folders: list[Path]) -> list[tuple[Path, str | None]]:
     shots = []
     for folder in folders:
         pages = [(folder / "report.html", out / f"{folder.name}.png")]
-        if (folder / "linear.html").is_file():
-            pages.append((folder / "linear.html", out / f"{folder.name}-linear.png"))
+        for extra in ("linear", "elle"):  # a checker's own page, when it wrote one
+            if (folder / f"{extra}.html").is_file():
+                pages.append((folder / f"{extra}.html", out / f"{folder.name}-{extra}.png"))
         for page, png in pages:
-            screenshot(page, png, height=900 if page.name == "linear.html" else 2400)
+            screenshot(page, png, height=2400 if page.name == "report.html" else 900)
             shots.append((png, blank_reason(png.read_bytes())))
     return shots
 

@@ -1,11 +1,13 @@
 """``crucible check``: is a recorded history linearizable?
 
-    crucible check --model {register,cas-register,kv,counter,set,ovsdb-row}
+    crucible check --model {register,cas-register,kv,counter,set,ovsdb-row,list-append}
                    [--format jsonl|jepsen-edn|jepsen-log] [--timeout S]
-                   [--html OUT.html] HISTORY
+                   [--consistency MODEL] [--html OUT.html] HISTORY
 
 Exit status: 0 linearizable, 1 not linearizable, 2 unknown (the timeout ran out),
-3 unusable input (the message names the line and the problem).
+3 unusable input (the message names the line and the problem).  ``list-append`` is
+not a linearizability model: it runs the transactional checker (``harness.elle``),
+valid meaning valid under ``--consistency`` (default strict-serializable).
 
 The command lives with the checker it drives (``harness.linear``'s public API); it
 only adds reading the history file (``harness.jepsen_formats.read_history``).
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from harness.elle import MODELS as CONSISTENCY
+from harness.elle import cli as elle_cli
 from harness.history import HistoryError
 from harness.jepsen_formats import FORMATS, read_history
 from harness.linear import LINEARIZABLE, MODELS, NOT_LINEARIZABLE, check, write_html
@@ -40,12 +44,15 @@ def parser() -> argparse.ArgumentParser:
         epilog="exit status: 0 linearizable, 1 not linearizable, 2 unknown (timed out), "
         "3 unusable input.  Op encodings of each model: harness/linear/models.py.",
     )
-    p.add_argument("--model", required=True, choices=list(MODELS))
+    p.add_argument("--model", required=True, choices=[*MODELS, elle_cli.MODEL])
     p.add_argument("--format", default="jsonl", choices=FORMATS,
                    help="history format (default jsonl)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="give up after S seconds with exit 2 (default: no limit)")
-    p.add_argument("--html", metavar="OUT.html", help="write a timeline of the history")
+    p.add_argument("--consistency", choices=list(CONSISTENCY), default="strict-serializable",
+                   help="list-append only: the model the history must satisfy")
+    p.add_argument("--html", metavar="OUT.html", help="write a timeline of the history "
+                   "(list-append: the anomalies with their cycles)")
     p.add_argument("history", metavar="HISTORY")
     return p
 
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         ops = read_history(args.history, args.format)
+        if args.model == elle_cli.MODEL:
+            return elle_cli.run(ops, args.consistency, args.timeout, args.html)
         result = check(ops, args.model, args.timeout)
     except HistoryError as e:
         if e.source is None:

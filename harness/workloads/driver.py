@@ -186,7 +186,7 @@ async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder
                 client = await conns.get(node)
             except (OSError, asyncio.TimeoutError):
                 stats.counts["skipped"] += 1
-                await _pause(stop, max(gap, 0.1))
+                await pause(stop, max(gap, 0.1))
                 continue
             op = workload.bind(planned, seen)
             txn = workload.txn(op, seen)
@@ -201,22 +201,29 @@ async def run_worker(index: int, workload: Workload, cfg: DriverConfig, recorder
                 outcome = Outcome("info", error=f"connection lost: {e}")
             except RpcError as e:
                 outcome = Outcome("info", error=f"rpc error: {e.error}")
-            ended = time.monotonic()
-            extra = {"error": outcome.error} if outcome.error else {}
-            value = outcome.value if outcome.type == "ok" else invoke_value(op)
-            recorder.complete(process, outcome.type, value, **extra)
-            stats.counts[outcome.type] += 1
-            stats.latencies.append((started - t0, ended - started, outcome.type, op.f))
+            record(recorder, stats, process, outcome, invoke_value(op), op.f,
+                   started - t0, time.monotonic() - started)
             workload.observe(op, outcome, seen)
             if outcome.type == "info":
                 process += cfg.workers
                 await conns.drop(node)
-            await _pause(stop, gap)
+            await pause(stop, gap)
     finally:
         await conns.close()
 
 
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
+def record(recorder: Any, stats: Stats, process: int, outcome: Outcome, invoked: Any,
+           f: str, at: float, latency: float) -> None:
+    """Record how an op ended (an op that is not ok keeps its invoke's value) and count
+    it for the progress line and the latency plot."""
+    extra = {"error": outcome.error} if outcome.error else {}
+    value = outcome.value if outcome.type == "ok" else invoked
+    recorder.complete(process, outcome.type, value, **extra)
+    stats.counts[outcome.type] += 1
+    stats.latencies.append((at, latency, outcome.type, f))
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
     if seconds <= 0:
         return
     try:

@@ -120,7 +120,7 @@ def test_against_real_ovsdb_server(ovsdb):
         client = await Client.connect(ovsdb.remote)
         assert "Crucible" in await client.list_dbs(5)
         schema = await client.get_schema("Crucible", 5)
-        assert set(schema["tables"]) == {"Cell", "Item"}
+        assert set(schema["tables"]) == {"Cell", "Item", "ListA", "ListB"}
         initial = await client.monitor_cond("Crucible", "m1",
                                             {"Cell": [{"columns": ["key", "value"]}]}, 5)
         assert initial == {}

@@ -108,7 +108,59 @@ def test_liar_fake_ack_answers_a_write_itself():
 
 def test_every_lie_is_known():
     assert set(LIES) == {"drop_update", "reorder_updates", "duplicate_update", "add_row",
-                         "stale_read", "fake_ack"}
+                         "stale_read", "fake_ack", "split_txn", "reorder_commits"}
+
+
+def _appends(rid: int, *keys: str) -> dict:
+    ops = []
+    for k in keys:
+        ops += [{"op": "wait", "table": "ListA", "where": [["key", "==", k]], "timeout": 0,
+                 "columns": ["elems"], "until": "==", "rows": []},
+                {"op": "insert", "table": "ListA", "row": {"key": k}}]
+    return {"id": rid, "method": "transact", "params": ["Crucible", *ops]}
+
+
+def test_liar_split_txn_sends_the_rest_later_and_answers_once():
+    liar = Liar()
+    liar.arm("split_txn", hold_s=0.5)
+    out = liar.on_message(1, "c2s", _appends(7, "a", "b"), now=1.0)
+    assert [(d, m["id"], len(m["params"]) - 1) for d, m in out] == [("c2s", 7, 2)]
+    first = {"id": 7, "result": [{}, {"uuid": ["uuid", "u1"]}], "error": None}
+    assert liar.on_message(1, "s2c", first, now=1.1) == []  # held until the rest is done
+    assert liar.flush(1, 1.2) == []
+    (d, second), = liar.flush(1, 1.7)
+    assert d == "c2s" and second["params"][1:] == _appends(0, "b")["params"][1:]
+    reply = {"id": second["id"], "result": [{}, {"uuid": ["uuid", "u2"]}], "error": None}
+    (d, merged), = liar.on_message(1, "s2c", reply, now=1.8)
+    assert d == "s2c" and merged["id"] == 7 and len(merged["result"]) == 4
+    assert [t["lie"] for t in liar.told] == ["split_txn"]
+    # One write only: nothing to split.
+    assert liar.on_message(1, "c2s", _appends(8, "c"), now=2.0)[0][1]["id"] == 8
+
+
+def test_liar_reorder_commits_acks_then_sends_after_another_write():
+    liar = Liar()
+    liar.arm("reorder_commits")
+    (d, ack), = liar.on_message(1, "c2s", _appends(3, "a"), now=1.0)
+    assert d == "s2c" and ack["id"] == 3 and ack["result"][0] == {}
+    assert liar.flush(1, 1.1) == []  # no other write answered yet
+    # A write to the same row does not count: it would break the held one's guard.
+    assert liar.on_message(2, "c2s", _appends(4, "a"), now=1.2)[0][1]["id"] == 4
+    done = {"id": 4, "result": [{}, {"uuid": ["uuid", "u"]}], "error": None}
+    assert liar.on_message(2, "s2c", done, now=1.3) == [("s2c", done)]
+    assert liar.flush(1, 1.35) == []
+    # A transaction that reads its row and writes another one does.
+    reads_a = _appends(5, "b")
+    reads_a["params"].append({"op": "select", "table": "ListA",
+                              "where": [["key", "==", "a"]]})
+    assert liar.on_message(2, "c2s", reads_a, now=1.2)[0][1]["id"] == 5
+    done = {"id": 5, "result": [{}, {"uuid": ["uuid", "u"]}, {"rows": []}], "error": None}
+    assert liar.on_message(2, "s2c", done, now=1.3) == [("s2c", done)]
+    (d, late), = liar.flush(1, 1.4)
+    assert d == "c2s" and late["params"] == _appends(3, "a")["params"]
+    # Its real reply goes nowhere: the client had its answer long ago.
+    assert liar.on_message(1, "s2c", {"id": late["id"], "result": [], "error": None},
+                           now=1.5) == []
 
 
 def test_liar_spreads_repeated_lies():

@@ -1,5 +1,6 @@
 """The report's layout, seen by a browser: headless Chromium screenshots of the demo, a
-failing register run and a failing monitor run must not be blank (``make
+failing register run, a failing monitor run and a failing list-append run must not be
+blank (``make
 report-shots`` writes the same pictures for people to look at)."""
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ def test_the_blank_check_can_fail(tmp_path):
 def test_demo_and_failing_runs_render(tmp_path, capsys):
     assert main([str(tmp_path)]) == 0, capsys.readouterr()
     shots = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert shots == ["demo.png", "monitor-drop-update.png", "register-stale-read-linear.png",
-                     "register-stale-read.png"]
+    assert shots == ["demo.png", "list-append-stale-read-elle.png",
+                     "list-append-stale-read.png", "monitor-drop-update.png",
+                     "register-stale-read-linear.png", "register-stale-read.png"]
     # The failing runs failed, and their pages say what failed.
     reg = (tmp_path / "register-stale-read" / "report.html").read_text()
     mon = (tmp_path / "monitor-drop-update" / "report.html").read_text()
     assert "not-linearizable" in reg and "Lies told" in reg
     assert "monitor: what failed" in mon and "dropped a monitor update" in mon
+    txn = (tmp_path / "list-append-stale-read" / "report.html").read_text()
+    assert "elle: what failed" in txn and "not strict-serializable" in txn
