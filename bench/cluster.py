@@ -110,6 +110,7 @@ class LeaderOnlyClient:
         for w in self.watches:
             self.sel.register(w.pipe.sock, selectors.EVENT_READ, w)
         self.acked: dict | None = None
+        self.refusal = ""
         # The initial rows: the client is up and knows the leader before any fault.
         deadline = time.monotonic() + 10
         while not all(w.rows for w in self.watches) and time.monotonic() < deadline:
@@ -117,20 +118,24 @@ class LeaderOnlyClient:
         if not all(w.rows for w in self.watches):
             raise RuntimeError("a member did not send its _Server.Database row")
 
-    def write(self, txn: dict, timeout: float = 30.0) -> None:
-        """Send ``txn`` to the member that leads, again elsewhere after a refusal or a
-        lost connection, until one acknowledges it."""
+    def write(self, txn: Callable[[], dict], timeout: float = 30.0) -> None:
+        """Send a transaction made by ``txn`` to the member that leads, a new one (a
+        write that was lost with its connection may still have committed) after a
+        refusal or a lost connection, until one is acknowledged."""
         deadline = time.monotonic() + timeout
         self.acked, pending = None, None
         while self.acked is None:
             now = time.monotonic()
             if now >= deadline:
-                raise TimeoutError(f"no write acknowledged within {timeout}s")
+                raise TimeoutError(f"no write acknowledged within {timeout}s; members: " +
+                                   "; ".join(f"{w.remote} {list(w.rows.values())}"
+                                             for w in self.watches) +
+                                   f"; last refusal: {self.refusal}")
             if pending is None:
                 pending = next((w for w in self.watches if w.leads(now)), None)
                 if pending is not None:
                     try:
-                        pending.pipe.send(txn)
+                        pending.pipe.send(txn())
                     except OSError:
                         self._drop(pending)
                         pending = None
@@ -158,7 +163,8 @@ class LeaderOnlyClient:
                     try:
                         _check(m)
                         self.acked = m
-                    except RuntimeError:
+                    except RuntimeError as e:
+                        self.refusal = str(e)
                         w.retry_at = time.monotonic() + 0.05
         return pending
 
@@ -233,7 +239,10 @@ def failover(cluster: OvsdbCluster, how: str, ids: Ids) -> float:
     try:
         t0 = time.perf_counter()
         fault(cluster, node, how)
-        client.write(_insert(ids.take(1)))
+        try:
+            client.write(lambda: _insert(ids.take(1)))
+        except TimeoutError as e:
+            raise TimeoutError(f"{cluster.server_kind}, {how} of {node}: {e}") from e
         took = time.perf_counter() - t0
     finally:
         client.close()
