@@ -20,6 +20,8 @@ alternate between them, round by round; medians are compared:
 3. memory: VmRSS of each member after loading 100,000 rows through the leader (1,000
    per transaction), on fresh clusters, once every member has applied them all.
 
+``--profile FILE`` samples our leader with py-spy during the runs with 8 outstanding.
+
 Targets: throughput ours >= 1x OVS's; SIGKILL failover <= 0.5x; SIGTERM failover <= 1x;
 memory per member <= 3x.  Timings are printed, never asserted.
 """
@@ -255,12 +257,32 @@ def failover(cluster: OvsdbCluster, how: str, ids: Ids) -> float:
     return took
 
 
-def commit_rates(cluster: OvsdbCluster, count: int, ids: Ids) -> dict[str, float]:
+def commit_rates(cluster: OvsdbCluster, count: int, ids: Ids,
+                 profile: Path | None = None) -> dict[str, float]:
+    """Commits/s on the leader; with ``profile``, py-spy samples the leader during the
+    run with 8 outstanding and writes its collapsed stacks there."""
     healthy(cluster)
-    remote = cluster.remote(leader_of(cluster))
+    node = leader_of(cluster)
+    remote = cluster.remote(node)
     throughput(remote, 1, min(100, count), ids.take(100))  # warm-up
-    return {"tps_1": throughput(remote, 1, count, ids.take(count)),
-            "tps_8": throughput(remote, 8, count, ids.take(count))}
+    out = {"tps_1": throughput(remote, 1, count, ids.take(count))}
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "--format", "raw",
+                                "--rate", "250", "--output", str(profile),
+                                "--pid", str(cluster.procs[node].pid)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)   # py-spy attaches
+    try:
+        out["tps_8"] = throughput(remote, 8, count, ids.take(count))
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)   # py-spy writes its output on SIGINT
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+    return out
 
 
 def applied_index(remote: str) -> int:
@@ -333,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=2000, help="transactions per throughput run")
     ap.add_argument("--rows", type=int, default=100_000, help="rows loaded for memory")
     ap.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
+    ap.add_argument("--profile", type=Path, metavar="FILE",
+                    help="py-spy (pip install py-spy) samples our leader at 8 outstanding; "
+                         "collapsed stacks go to FILE.roundN.txt")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     if args.quick:
         args.trials, args.rounds, args.count, args.rows = 1, 1, 100, 2000
@@ -350,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"throughput round {rnd + 1}/{args.rounds}: {args.count} transactions at "
                   "depth 1 and 8 on each leader ...", flush=True)
             for kind in KINDS:
-                for key, v in commit_rates(clusters[kind], args.count, ids[kind]).items():
+                profile = (args.profile.with_suffix(f".round{rnd + 1}.txt")
+                           if args.profile and kind == "reference" else None)
+                for key, v in commit_rates(clusters[kind], args.count, ids[kind],
+                                           profile).items():
                     tps[kind][key].append(v)
         times: dict[str, dict[str, list[float]]] = {k: {f: [] for f in FAULTS} for k in KINDS}
         for trial in range(args.trials):
