@@ -1,4 +1,7 @@
-"""Run the benchmarks: ``python -m bench`` for all, ``python -m bench server checker`` for some."""
+"""Run the benchmarks: ``python -m bench`` for all, ``python -m bench server checker`` for some.
+
+Options after the names go to each named benchmark: ``python -m bench cluster --quick``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or available()
+    split = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    names, options = argv[:split] or available(), argv[split:]
     unknown = set(names) - set(available())
     if unknown:
         print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
@@ -24,7 +28,7 @@ def main(argv: list[str]) -> int:
     status = 0
     for name in names:
         print(f"=== bench.{name}", flush=True)
-        status |= int(importlib.import_module(f"bench.{name}").main([]) or 0)
+        status |= int(importlib.import_module(f"bench.{name}").main(options) or 0)
     return status
 
 

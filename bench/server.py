@@ -37,10 +37,16 @@ DB = "Crucible"
 class Pipe:
     """A minimal pipelining JSON-RPC client: send requests, read replies in order."""
 
-    def __init__(self, remote: str) -> None:
-        _, host, port = remote.split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=60)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, remote: str, timeout: float = 60) -> None:
+        kind, _, rest = remote.partition(":")
+        if kind == "unix":  # a cluster member's client socket (harness cluster targets)
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(rest)
+        else:
+            host, _, port = rest.rpartition(":")
+            self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.framer = Framer()
         self.ready: list = []
 
