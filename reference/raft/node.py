@@ -230,6 +230,19 @@ class RaftNode(Commands, Membership):
                                   term=self.term))
         return target.sid
 
+    def leader_disconnected(self) -> None:
+        """The shell lost every connection to our leader (most likely its process
+        died): stand within a quarter of the random range instead of waiting out a
+        whole election timeout, and stop suppressing others' vote requests.  Not in
+        raft.c; an election is safe at any time, this only shortens a failover (a live
+        leader that merely dropped its connections wins the term back or steps down)."""
+        if self.role != FOLLOWER or self.leader_sid in (None, self.sid):
+            return
+        self.leader_sid = None
+        self.election_base = self.now - self.election_timer
+        self.election_deadline = min(self.election_deadline,
+                                     self.now + self.rng.randrange(ELECTION_RANGE_MS // 4))
+
     def take_snapshot(self, index: int, data: Any) -> bool:
         """TakeSnapshot: compacts the log up to ``index`` (applied) with the state
         machine's ``data`` at that index.  Followers only, as OVS."""

@@ -118,6 +118,22 @@ def test_disruption_guard_follower_ignores_vote_requests_within_a_timer_of_its_l
     assert s.dropped[-1]["why"] == "disruptive vote request"
 
 
+def test_a_follower_that_lost_its_leaders_connections_stands_soon_and_grants_votes():
+    s = Scripted()
+    s.elect("a")
+    s.tick("b", 2300)
+    s.tick("c", 2300)
+    for n in "bc":
+        s.do(n, "leader_disconnected")             # the shell saw a's sockets close
+        node = s.nodes[n]
+        assert node.leader_sid is None and node.election_deadline < 2300 + 250
+    s.do("c", "timeout")
+    s.deliver("vote_request", src="c", dst="b")    # b no longer guards a dead leader
+    assert [m.vote for m in s.sent("vote_reply", src="b")] == [C]
+    s.do("a", "leader_disconnected")               # a leader ignores it
+    assert s.nodes["a"].leader_sid == A
+
+
 def test_leadership_transfer_vote_requests_are_always_processed():
     s = Scripted()
     s.elect("a")
