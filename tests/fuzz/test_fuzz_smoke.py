@@ -17,20 +17,21 @@ from tests.fuzz import dbstate
 from tests.fuzz.targets import NAMES, framer
 
 REPO = Path(__file__).resolve().parent.parent.parent
-RUNS = 600          # per target, seeds included; a fixed seed: the same inputs each run
-SECONDS = 5         # per target, whatever RUNS says (libFuzzer stops at either)
+RUNS = 3000         # per target, seeds included; a fixed seed: the same inputs each run
+SECONDS = 3         # per target, whatever RUNS says (libFuzzer stops at either)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_target_runs_clean(name):
+def test_target_runs_clean(name, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.fuzz.run", name, f"-runs={RUNS}",
+        [sys.executable, "-m", "tests.fuzz.run", name, f"--out={tmp_path}", f"-runs={RUNS}",
          f"-max_total_time={SECONDS}", "-seed=1"],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     done = re.search(r"stat::number_of_executed_units: (\d+)", log)
     assert done and int(done.group(1)) >= 50, log[-2000:]
+    print(f"fuzz {name}: {done.group(1)} inputs")
 
 
 def test_runner_reports_a_crash_and_writes_the_input(tmp_path):
