@@ -279,6 +279,8 @@ def _nul_in_numbers_dropped(text: bytes) -> bytes | None:
 
 def _check_prefix(prefix: bytes) -> None:
     """Raise FramingError if ``prefix`` cannot begin any JSON text."""
+    if b"\0" in prefix:  # NUL bytes that end a number are let through, as parse_message does
+        prefix = _nul_in_numbers_dropped(prefix) or prefix
     try:
         orjson.loads(prefix)
     except orjson.JSONDecodeError as e:

@@ -120,3 +120,13 @@ def test_syntax_error_before_a_non_utf8_byte_found_at_once():
         StreamDecoder().feed(data)
     # a non-UTF-8 byte in a string, with no error before it, still waits for the end
     assert StreamDecoder().feed(b'{"method":"echo","params":["\xac') == []
+
+
+def test_nul_ending_a_number_passes_byte_by_byte_too():
+    # Found by the framer fuzz target: the prefix check refused what parse_message
+    # accepts (OVS's lexer ends the number at the NUL), so only a byte-by-byte feed broke.
+    data = b'{"method":"echo","params":[2\x00\x00],"id":1}'
+    at_once = StreamDecoder().feed(data)
+    dec = StreamDecoder()
+    assert [m for i in range(len(data)) for m in dec.feed(data[i:i + 1])] == at_once
+    assert at_once == [Request("echo", [2], 1)]
