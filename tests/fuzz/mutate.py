@@ -36,6 +36,16 @@ def dump(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode()
 
 
+def load(data: bytes, kind: type) -> Any:
+    """The JSON value a target's input holds if it is a ``kind``, else None (the target
+    then has nothing to test: that input is the framer's business)."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, kind) else None
+
+
 def _walk(value: Any, out: list[tuple[Any, Any]], parent: Any = None, key: Any = None
           ) -> None:
     """(container, key) of each node, breadth first, at most MAX_NODES."""

@@ -4,8 +4,6 @@ replays into Raft's durable state or raises ClusterFormatError."""
 
 from __future__ import annotations
 
-import orjson
-
 from reference.raft.durable import replay_json
 from reference.storage.cluster_records import (
     ClusterFormatError,
@@ -14,6 +12,7 @@ from reference.storage.cluster_records import (
     parse_record,
     record_to_json,
 )
+from tests.fuzz.mutate import load
 
 STRUCTURED = True
 
@@ -29,11 +28,8 @@ def _round_trip(parse, write, obj) -> None:
 
 
 def one_input(data: bytes) -> None:
-    try:
-        objects = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(objects, list):
+    objects = load(data, list)
+    if objects is None:
         return
     for i, obj in enumerate(objects):
         if i == 0:

@@ -5,12 +5,11 @@ it matches, and its normal form does not depend on the order of its clauses."""
 
 from __future__ import annotations
 
-import orjson
-
 from reference.data.condition import parse_monitor_condition, parse_where
 from reference.data.errors import OvsdbError
 from reference.txn.engine import execute
 from tests.fuzz.dbstate import fresh_database
+from tests.fuzz.mutate import load
 
 STRUCTURED = True
 
@@ -55,11 +54,8 @@ def _covers(cell, function: str, key) -> bool:
 
 
 def one_input(data: bytes) -> None:
-    try:
-        case = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(case, dict):
+    case = load(data, dict)
+    if case is None:
         return
     db = fresh_database()
     table = case.get("table")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import random
 
-import orjson
-
 from reference.raft import messages
 from reference.raft.node import RaftNode, bootstrap_state
+from tests.fuzz.mutate import load
 from tests.reference.raft.scripted import CID, GENESIS, SIDS
 
 STRUCTURED = True
@@ -32,11 +31,8 @@ def _state(node: RaftNode) -> tuple:
 
 
 def one_input(data: bytes) -> None:
-    try:
-        note = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(note, dict):
+    note = load(data, dict)
+    if note is None:
         return
     try:
         msg = messages.parse_message(note.get("method"), note.get("params"))

@@ -5,21 +5,17 @@ checks (tests/fuzz/dbstate.py: check_commit)."""
 
 from __future__ import annotations
 
-import orjson
-
 from reference.data.errors import OvsdbError
 from reference.storage.records import apply_file_record
 from tests.fuzz.dbstate import check_commit, check_unchanged, contents, fresh_database, reloaded
+from tests.fuzz.mutate import load
 
 STRUCTURED = True
 
 
 def one_input(data: bytes) -> None:
-    try:
-        records = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(records, list):
+    records = load(data, list)
+    if records is None:
         return
     db = fresh_database()
     for record in records:

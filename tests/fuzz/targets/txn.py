@@ -9,17 +9,15 @@ import orjson
 
 from reference.txn.engine import execute
 from tests.fuzz.dbstate import check_commit, check_unchanged, contents, fresh_database
+from tests.fuzz.mutate import load
 
 STRUCTURED = True
 
 
 def one_input(data: bytes) -> None:
-    try:
-        ops = orjson.loads(data)
-    except orjson.JSONDecodeError:
+    ops = load(data, list)
+    if ops is None:
         return
-    if not isinstance(ops, list):
-        return  # the core refuses a transact whose params are not an array
     db = fresh_database()
     before = contents(db)
     outcome = execute(db, ops, owns_lock=lambda name: name == "L", now_ms=0, started_ms=0)
