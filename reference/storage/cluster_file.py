@@ -177,6 +177,10 @@ class ClusterLog:
             raise TypeError(f"not a cluster record: {r!r}")
 
     def _apply_entry(self, n: int, r: Entry) -> None:
+        if r.index < self.log_start:
+            # inside the snapshot: nothing there to truncate or replace
+            raise ClusterFormatError(f"record {n} with index {r.index} precedes the "
+                                     f"log's start {self.log_start}")
         if r.index < self.commit_index:
             raise ClusterFormatError(f"record {n} attempts to truncate log from "
                                      f"{self.log_end} to {r.index} entries, but commit "
