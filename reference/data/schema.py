@@ -280,7 +280,11 @@ class TableSchema:
         if not isinstance(is_root, bool):
             raise syntax_error(j, "Type mismatch for member 'isRoot'.")
         indexes = []
-        for ij in j.get("indexes", []):
+        indexes_j = j.get("indexes", [])
+        if not isinstance(indexes_j, list):
+            raise syntax_error(j, f"Parsing table schema for table {name} failed: "
+                               "Type mismatch for member 'indexes'.")
+        for ij in indexes_j:
             if not isinstance(ij, list) or not ij:
                 raise syntax_error(ij, "index must have at least one column")
             for c in ij:

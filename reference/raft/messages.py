@@ -367,6 +367,8 @@ def parse_message(method: str, params: Any) -> Message:
     m.finish()
     if cls is AppendRequest:
         first = values["prev_log_index"] + 1
+        if first + len(values["log"]) > UINT64:
+            raise RaftParseError(f"{method} RPC: log entry index beyond uint64")
         values["log"] = tuple(entry_from_json(obj, first + i, f"raft {method} RPC log entry")
                               for i, obj in enumerate(values["log"]))
     for key, _conv, required in cls.FIELDS:

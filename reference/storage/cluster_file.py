@@ -184,6 +184,10 @@ class ClusterLog:
         if r.index > self.log_end:
             raise ClusterFormatError(f"record {n} with index {r.index} skips past "
                                      f"expected index {self.log_end}")
+        if r.index < self.log_start:
+            # the snapshot's own index (OVS's checks above pass it): nothing to replace
+            raise ClusterFormatError(f"record {n} with index {r.index} precedes the "
+                                     f"log's start {self.log_start}")
         if r.index < self.log_end:
             log.debug("record %d truncates log from %d to %d entries", n, self.log_end,
                       r.index)

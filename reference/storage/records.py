@@ -140,7 +140,13 @@ def file_record_changes(db: Database, record: dict[str, Any]) -> ChangeSet:
             raise OvsdbError("syntax error", f"No table named {tname}.")
         for us in ovs_order(rows):
             rj = rows[us]
-            u = UUID(us)
+            # A damaged file must be refused with an OVSDB error, never a traceback.
+            try:
+                u = UUID(us)
+            except ValueError:
+                raise OvsdbError("syntax error", f'"{us}" is not a valid UUID') from None
+            if rj is not None and not isinstance(rj, dict):
+                raise OvsdbError("syntax error", f"row {us} of table {tname}: object expected")
             old = x.get(tname, u)
             if rj is None:
                 if old is None:

@@ -279,10 +279,21 @@ def _nul_in_numbers_dropped(text: bytes) -> bytes | None:
 
 def _check_prefix(prefix: bytes) -> None:
     """Raise FramingError if ``prefix`` cannot begin any JSON text."""
+    if b"\0" in prefix:  # NUL bytes that end a number are let through, as parse_message does
+        prefix = _nul_in_numbers_dropped(prefix) or prefix
     try:
         orjson.loads(prefix)
     except orjson.JSONDecodeError as e:
-        if not e.msg.startswith("unexpected end of data") and "UTF-8" not in e.msg:
+        if "UTF-8" in e.msg:
+            # orjson checks the encoding before the syntax: check the part before the
+            # first byte that is not UTF-8 (such bytes may pass in a string), or a
+            # syntax error before it goes unseen, and the scanner, out of step with
+            # the strings, may wait for the message's end up to max_message_bytes.
+            try:
+                prefix.decode()
+            except UnicodeDecodeError as bad:
+                _check_prefix(prefix[:bad.start])
+        elif not e.msg.startswith("unexpected end of data"):
             raise FramingError(f"error parsing stream: {e}") from None
 
 

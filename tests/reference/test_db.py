@@ -11,6 +11,7 @@ import pytest
 
 from reference.data.database import ChangeSet, Database, RowChange, make_row
 from reference.data.datum import Datum
+from reference.data.errors import OvsdbError
 from reference.data.ovs_hash import OvsHmap, hash_string, ovs_order
 from reference.data.schema import parse_schema
 from reference.storage.records import (
@@ -253,3 +254,17 @@ def test_nothing_persistent_means_no_record():
     out = execute(db, SCRIPT[2])  # only an ephemeral column changes
     assert out.changes is not None
     assert changes_to_file_record(out.changes, SCHEMA) is None
+
+
+@pytest.mark.parametrize("record, details", [
+    ({"Root": {"not-a-uuid": {"name": "a"}}}, '"not-a-uuid" is not a valid UUID'),
+    ({"Root": {U(2): ["name", "a"]}}, "object expected"),
+])
+def test_damaged_record_is_an_ovsdb_error_and_changes_nothing(record, details):
+    # Found by the records fuzz target: these raised ValueError and AttributeError,
+    # a traceback instead of the refusal opening a damaged file must give.
+    db = Database(SCHEMA)
+    apply_file_record(db, {"Root": {U(1): {"name": "a"}}})
+    with pytest.raises(OvsdbError, match=details):
+        apply_file_record(db, record)
+    assert list(db.tables["Root"].rows) == [uuid.UUID(U(1))]

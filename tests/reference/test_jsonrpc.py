@@ -109,3 +109,24 @@ def test_messages_before_a_framing_error_are_kept():
 def test_syntax_error_found_before_the_message_ends():
     with pytest.raises(FramingError, match="expected"):
         StreamDecoder().feed(b'{"method":"list_dbs","params":[],"id":1{"method":')
+
+
+def test_syntax_error_before_a_non_utf8_byte_found_at_once():
+    # Found by the framer fuzz target: the whole message at once went unchecked (orjson
+    # reports the encoding first) while byte by byte it broke at "e"; the scanner, out of
+    # step with the strings from there on, waited for more.
+    data = b'{"method":"transact","params":[e",{"op":"x"}\xac"'
+    with pytest.raises(FramingError, match="unexpected character"):
+        StreamDecoder().feed(data)
+    # a non-UTF-8 byte in a string, with no error before it, still waits for the end
+    assert StreamDecoder().feed(b'{"method":"echo","params":["\xac') == []
+
+
+def test_nul_ending_a_number_passes_byte_by_byte_too():
+    # Found by the framer fuzz target: the prefix check refused what parse_message
+    # accepts (OVS's lexer ends the number at the NUL), so only a byte-by-byte feed broke.
+    data = b'{"method":"echo","params":[2\x00\x00],"id":1}'
+    at_once = StreamDecoder().feed(data)
+    dec = StreamDecoder()
+    assert [m for i in range(len(data)) for m in dec.feed(data[i:i + 1])] == at_once
+    assert at_once == [Request("echo", [2], 1)]

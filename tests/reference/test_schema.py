@@ -187,6 +187,8 @@ def _bad(mutate):
         "type": "string", "minInteger": 5}}})),
     _bad(lambda j: j["tables"]["Root"].update(indexes=[["nope"]])),
     _bad(lambda j: j["tables"]["Root"].update(indexes=[["eph"]])),
+    # found by the core fuzz target (convert): iterating it raised TypeError
+    _bad(lambda j: j["tables"]["Root"].update(indexes=True)),
     _bad(lambda j: j["tables"]["Root"].update(maxRows=0)),
     _bad(lambda j: j["tables"]["Root"].update(frob=1)),
     _bad(lambda j: j["tables"]["Root"].update(columns={})),

@@ -157,3 +157,13 @@ def test_cluster_is_omitted_when_unknown_and_required_otherwise():
     assert "cluster" not in message_to_json(hello)[1][0]
     with pytest.raises(RaftParseError, match="cluster"):
         parse_message(*message_to_json(hello))
+
+
+def test_entry_indexes_beyond_uint64_are_refused():
+    # Found by the raft fuzz target: prev_log_index 2^64-1 with one entry parsed, and
+    # the entry's index 2^64 then failed to serialise (ValueError).
+    args = {**WIRE["append_request"], "prev_log_index": -1, "log": [{"term": 3}]}
+    with pytest.raises(messages.RaftParseError, match="beyond uint64"):
+        messages.parse_message("append_request", [args])
+    args["log"] = []
+    assert messages.parse_message("append_request", [args]).prev_log_index == 2 ** 64 - 1
