@@ -68,7 +68,7 @@ def only_line(r: subprocess.CompletedProcess) -> str:
      "least 1"),
     (["campaign", "--lie", "fib"],
      "crucible campaign: unknown --lie 'fib': choose from drop-update, reorder-updates, "
-     "duplicate-update, add-row, stale-read, fake-ack"),
+     "duplicate-update, add-row, stale-read, fake-ack, split-txn, reorder-commits"),
 ])
 def test_runs_that_would_test_nothing_exit_3(tmp_path, args, line):
     r = crucible(*args, "--out", str(tmp_path / "out"))
