@@ -19,8 +19,10 @@ Public API:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +38,7 @@ from reference.data.datum import (
 from reference.data.errors import OvsdbError
 from reference.data.ovs_hash import ovs_order
 from reference.data.schema import DatabaseSchema, TableSchema, per_table
-from reference.data.types import Type
+from reference.data.types import UNLIMITED, Type
 from reference.txn.commit_checks import precommit
 from reference.txn.working_state import Txn
 
@@ -116,6 +118,11 @@ def _ovs_ordered(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _diff_type(t: Type) -> Type:
+    return replace(t, n_min=0, n_max=UNLIMITED) if t.is_composite else t
+
+
 def apply_file_record(db: Database, record: dict[str, Any]) -> ChangeSet:
     """Replay one transaction record into db, as ovsdb-server does when it reads its
     file. Returns the ChangeSet applied (empty if nothing changed)."""
@@ -161,9 +168,14 @@ def file_record_changes(db: Database, record: dict[str, Any]) -> ChangeSet:
                     raise OvsdbError("syntax error", f"No column {cname} in table {tname}.")
                 if cname == "_uuid":
                     continue
-                d = datum_from_json(col.type, cj)
                 if is_diff and old is not None and cname != "_version":
-                    d = apply_diff(old[cname], d, col.type)
+                    # A set's or map's diff names every element added or removed, so
+                    # it may hold more than the column's maximum (ovsdb-server reads
+                    # diffs with the limits lifted); apply_diff checks the result.
+                    d = apply_diff(old[cname], datum_from_json(_diff_type(col.type), cj),
+                                   col.type)
+                else:
+                    d = datum_from_json(col.type, cj)
                 values[cname] = d
             if old is None:
                 version = values.pop("_version", None)

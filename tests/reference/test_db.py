@@ -247,6 +247,19 @@ def test_old_full_value_records_are_read():
     assert not db.tables["Root"].rows
 
 
+def test_a_diff_may_name_more_elements_than_the_column_holds():
+    # sset3 holds at most 3: {a,b,c} -> {d,e} is a diff of five toggled elements, which
+    # ovsdb-server writes and reads back; the result is still held to the maximum.
+    db = Database(SCHEMA)
+    apply_file_record(db, {"Root": {U(1): {"name": "a", "sset3": ["set", ["a", "b", "c"]]}}})
+    apply_file_record(db, {"Root": {U(1): {"sset3": ["set", ["a", "b", "c", "d", "e"]]}},
+                           "_is_diff": True})
+    assert db.get_row("Root", uuid.UUID(U(1)))["sset3"] == Datum.set(["d", "e"])
+    with pytest.raises(OvsdbError):
+        apply_file_record(db, {"Root": {U(1): {"sset3": ["set", ["x", "y"]]}},
+                               "_is_diff": True})   # {d,e,x,y}: four, one too many
+
+
 def test_nothing_persistent_means_no_record():
     db = Database(SCHEMA)
     out = execute(db, SCRIPT[0])
