@@ -320,7 +320,10 @@ class RaftNode(Commands, Membership):
             return False
         if self.role == LEADER:
             return True
-        return self.role == FOLLOWER and self.now < self.election_base + self.election_timer
+        # A follower that has heard no leader since it started (or since it lost its
+        # leader's connections) has no leader to protect.
+        return (self.role == FOLLOWER and self.leader_sid is not None
+                and self.now < self.election_base + self.election_timer)
 
     def _log_ok(self, last_term: int, last_index: int) -> bool:
         return (last_term, last_index) >= (self.log.last_term, self.log.last_index)

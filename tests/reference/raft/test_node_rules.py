@@ -118,6 +118,17 @@ def test_disruption_guard_follower_ignores_vote_requests_within_a_timer_of_its_l
     assert s.dropped[-1]["why"] == "disruptive vote request"
 
 
+def test_a_follower_that_has_heard_no_leader_does_not_suppress_vote_requests():
+    # Just (re)started, within a timer of starting: no leader to protect, so a
+    # candidate standing after the leader died is heard (a killed leader right after a
+    # member restarted otherwise cost a whole election timeout).
+    s = Scripted()
+    s.tick("b", 500)
+    s.do("c", "timeout")
+    s.deliver("vote_request", src="c", dst="b")
+    assert [m.vote for m in s.sent("vote_reply", src="b")] == [C]
+
+
 def test_a_follower_that_lost_its_leaders_connections_stands_soon_and_grants_votes():
     s = Scripted()
     s.elect("a")
